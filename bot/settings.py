@@ -1,0 +1,111 @@
+"""Settings: one pydantic-settings class read from the environment or `.env`."""
+
+from __future__ import annotations
+
+import re
+from datetime import time
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from typing_extensions import Annotated
+
+TELEGRAM_API_URL = "https://api.telegram.org"
+_TOKEN_RE = re.compile(r"^\d{3,20}:[A-Za-z0-9_-]{20,}$")
+_PLACEHOLDERS = {"", "changeme", "your-token-here", "123456:replace-me", "<token>"}
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed; the message says which and how to fix it."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    bot_token: SecretStr | None = None
+    telegram_api_url: str = TELEGRAM_API_URL
+    database_url: str = "sqlite+aiosqlite:///xuanpin.db"
+    redis_url: str | None = None
+    admin_ids: Annotated[frozenset[int], NoDecode] = frozenset()
+    default_timezone: str = "Asia/Shanghai"
+    digest_time: time = time(9, 0)
+    digest_rate: float = Field(25.0, gt=0, le=1000)
+    digest_paid_broadcast: bool = False
+    webhook_url: str | None = None
+    webhook_secret: SecretStr | None = None
+    webhook_host: str = "0.0.0.0"
+    webhook_port: int = 8080
+    policy_file: str | None = None
+
+    @field_validator("admin_ids", mode="before")
+    @classmethod
+    def _parse_admin_ids(cls, value: object) -> object:
+        if isinstance(value, str):
+            parts = [p for p in re.split(r"[,\s]+", value.strip()) if p]
+            try:
+                return frozenset(int(p) for p in parts)
+            except ValueError as exc:
+                raise ValueError("ADMIN_IDS must be Telegram user ids separated by commas") from exc
+        if isinstance(value, int):
+            return frozenset({value})
+        return value
+
+    @field_validator("default_timezone")
+    @classmethod
+    def _check_tz(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"DEFAULT_TIMEZONE {value!r} is not an IANA time zone such as Asia/Shanghai") from exc
+        return value
+
+    @field_validator("redis_url", "webhook_url", "policy_file", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @field_validator("bot_token", "webhook_secret", mode="before")
+    @classmethod
+    def _empty_secret_is_none(cls, value: object) -> object:
+        return None if value == "" else value
+
+    def require_token(self) -> str:
+        """The bot token, or a SettingsError that says what is wrong with it."""
+        if self.bot_token is None:
+            raise SettingsError("BOT_TOKEN is not set: put the token @BotFather gave you in .env or the environment")
+        token = self.bot_token.get_secret_value().strip()
+        if token.lower() in _PLACEHOLDERS:
+            raise SettingsError("BOT_TOKEN is still the placeholder from .env.example: set your real bot token")
+        if not _TOKEN_RE.match(token):
+            raise SettingsError("BOT_TOKEN is malformed: it looks like 123456789:AAH… (digits, a colon, then the secret)")
+        return token
+
+    def require_webhook(self) -> tuple[str, str]:
+        if not self.webhook_url:
+            raise SettingsError("WEBHOOK_URL is not set")
+        if not self.webhook_url.startswith("https://"):
+            raise SettingsError("WEBHOOK_URL must be an https:// address Telegram can reach")
+        if self.webhook_secret is None or len(self.webhook_secret.get_secret_value()) < 16:
+            raise SettingsError("WEBHOOK_SECRET must be set (at least 16 characters) when WEBHOOK_URL is set")
+        return self.webhook_url, self.webhook_secret.get_secret_value()
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    def is_admin(self, user_id: int) -> bool:
+        return user_id in self.admin_ids
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings, turning pydantic's errors into one readable SettingsError."""
+    from pydantic import ValidationError
+
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            name = ".".join(str(p) for p in err["loc"]).upper() or "settings"
+            lines.append(f"{name}: {err['msg']}")
+        raise SettingsError("invalid settings:\n  " + "\n  ".join(lines)) from exc
