@@ -329,7 +329,8 @@ def _levers(ind: Indicators, points: Mapping[str, float], needed: float, policy:
         gain = w * (curve.points(target) - have)
         if gain > 1e-6:
             levers.append(Lever(name, current, target, round(gain, 2)))
-    levers.sort(key=lambda lv: (-lv.gain, INDICATORS.index(lv.indicator)))
+    # Changes that reach the next tier on their own come first, then the biggest gains.
+    levers.sort(key=lambda lv: (lv.gain < needed, -lv.gain, INDICATORS.index(lv.indicator)))
     return levers
 
 

@@ -138,3 +138,27 @@ async def db(
             await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         finally:
             await conn.close()
+
+
+ADMIN_ID = 900
+
+
+@pytest.fixture
+async def services(sqlite_db: Database):
+    """Services on a fresh SQLite database with an empty catalog; admin is ADMIN_ID."""
+    from bot.app import Services, build_catalog_index
+    from bot.grading import default_policy
+    from bot.settings import Settings
+
+    settings = Settings(database_url=sqlite_db.url, admin_ids=frozenset({ADMIN_ID}), _env_file=None)
+    catalog = build_catalog_index()
+    yield Services(settings=settings, sessionmaker=sqlite_db.sessionmaker, policy=default_policy(), catalog=catalog)
+
+
+@pytest.fixture
+async def chat(services):
+    from tests.harness import ChatHarness
+
+    harness = ChatHarness(services)
+    yield harness
+    await harness.close()

@@ -1,0 +1,93 @@
+"""Factories: the dispatcher, the bot, and the long-lived things they share."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from aiogram import Bot, Dispatcher
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.session.base import BaseSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.enums import ParseMode
+from aiogram.types import ErrorEvent, LinkPreviewOptions
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.grading import Policy, default_policy, load_policy
+from bot.i18n import lang_of, t
+from bot.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Services:
+    """Long-lived things handed to every handler as keyword data."""
+
+    settings: Settings
+    sessionmaker: async_sessionmaker[AsyncSession]
+    policy: Policy
+    catalog: object  # storage.catalog.CatalogIndex
+
+
+def policy_for(settings: Settings) -> Policy:
+    return load_policy(settings.policy_file) if settings.policy_file else default_policy()
+
+
+def build_catalog_index():
+    from bot.search import SearchIndex
+    from storage.catalog import CatalogIndex
+
+    return CatalogIndex(SearchIndex.build)
+
+
+def build_dispatcher(services: Services, **extra: object) -> Dispatcher:
+    """A new dispatcher with every router, the DB middleware and the shared services as data."""
+    from handlers import setup_routers
+    from handlers.middlewares import DbSessionMiddleware
+
+    dp = Dispatcher(
+        settings=services.settings,
+        sessionmaker=services.sessionmaker,
+        policy=services.policy,
+        catalog=services.catalog,
+        services=services,
+        **extra,
+    )
+    dp.update.outer_middleware(DbSessionMiddleware())
+    dp.include_router(setup_routers())
+    dp.errors.register(_on_error)
+    return dp
+
+
+async def _on_error(event: ErrorEvent) -> bool:
+    logger.exception("update %s failed", event.update.update_id, exc_info=event.exception)
+    message = event.update.message or (event.update.callback_query and event.update.callback_query.message)
+    user = event.update.event_from_user if hasattr(event.update, "event_from_user") else None
+    lang = lang_of(user.language_code if user else None)
+    if event.update.callback_query is not None:
+        try:
+            await event.update.callback_query.answer(t("error.internal", lang), show_alert=False)
+        except Exception:  # noqa: BLE001 - the reply about an error must not raise another
+            logger.warning("could not answer the failed callback")
+    elif message is not None and hasattr(message, "answer"):
+        try:
+            await message.answer(t("error.internal", lang))
+        except Exception:  # noqa: BLE001
+            logger.warning("could not reply to the failed update")
+    return True
+
+
+def bot_defaults() -> DefaultBotProperties:
+    return DefaultBotProperties(parse_mode=ParseMode.HTML, link_preview=LinkPreviewOptions(is_disabled=True))
+
+
+def build_bot(token: str, *, api_url: str | None = None, session: BaseSession | None = None) -> Bot:
+    """A Bot on Telegram's API, on a custom Bot API server (`api_url`), or on a given session."""
+    if session is None:
+        session = AiohttpSession()
+        if api_url:
+            session.api = TelegramAPIServer.from_base(api_url.rstrip("/"))
+    return Bot(token=token, session=session, default=bot_defaults())

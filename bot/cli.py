@@ -1,0 +1,249 @@
+"""The command line: `python -m bot …` (also installed as `xuanpin …`)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+
+from bot.settings import Settings, SettingsError, load_settings
+
+logger = logging.getLogger("bot")
+
+
+class CliError(Exception):
+    """A user-facing failure: printed without a traceback, exit code 1."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="xuanpin", description="选品 Xuanpin: the live-commerce product-picking bot")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    sub.add_parser("run", help="run the bot (long polling, or webhook when WEBHOOK_URL is set)")
+    demo = sub.add_parser("demo", help="chat with the bot in the terminal on the demo catalog (no token, no network)")
+    demo.add_argument("--database", help="demo database URL (default: an SQLite file in .demo/)")
+    sub.add_parser("seed-demo", help="load the demo catalog and streamers into DATABASE_URL")
+
+    imp = sub.add_parser("import", help="import products or streamers from CSV or XLSX")
+    imp.add_argument("kind", choices=["products", "streamers"])
+    imp.add_argument("file", type=Path)
+    imp.add_argument("--dry-run", action="store_true", help="validate and report; write nothing")
+    imp.add_argument("--skip-invalid", action="store_true", help="write the valid rows even if some rows are bad")
+
+    search = sub.add_parser("search", help="search the catalog as a streamer sees it")
+    search.add_argument("query", nargs="?", help="what a streamer would type")
+    search.add_argument("--limit", type=int, default=10)
+    search.add_argument("--json", action="store_true")
+    search.add_argument("--batch", type=Path, help="one query per line in; one JSON object per line out")
+
+    grade = sub.add_parser("grade", help="the full grade of one product")
+    grade.add_argument("sku")
+    grade.add_argument("--json", action="store_true")
+
+    picks = sub.add_parser("picks", help="a streamer's picks (records nothing)")
+    picks.add_argument("telegram_id", type=int)
+    picks.add_argument("--date", type=date.fromisoformat, help="YYYY-MM-DD (default: today in their time zone)")
+    picks.add_argument("--json", action="store_true")
+
+    digest = sub.add_parser("digest", help="the daily digest")
+    digest_sub = digest.add_subparsers(dest="digest_command", required=True, metavar="ACTION")
+    send = digest_sub.add_parser("send", help="send that day's digest now to everyone who has not had it")
+    send.add_argument("--date", type=date.fromisoformat, help="YYYY-MM-DD (default: each streamer's today)")
+
+    db = sub.add_parser("db", help="database maintenance")
+    db_sub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    db_sub.add_parser("upgrade", help="apply migrations")
+    return p
+
+
+async def _prepared_db(settings: Settings):
+    """Migrations applied, then an engine + sessionmaker (a context manager)."""
+    from storage.engine import open_database
+    from storage.migrate import upgrade
+
+    await upgrade(settings.database_url)
+    return open_database(settings.database_url)
+
+
+async def cmd_db_upgrade(settings: Settings, _args) -> int:
+    from storage.migrate import upgrade
+
+    await upgrade(settings.database_url)
+    print("database is up to date")
+    return 0
+
+
+async def cmd_import(settings: Settings, args) -> int:
+    from storage.importer import import_file
+
+    if not args.file.exists():
+        raise CliError(f"no such file: {args.file}")
+    async with await _prepared_db(settings) as (_engine, sessionmaker):
+        report = await import_file(
+            sessionmaker, args.kind, args.file, dry_run=args.dry_run, skip_invalid=args.skip_invalid
+        )
+    print(report.summary("en"))
+    if report.errors:
+        print(report.error_report("en"), file=sys.stderr)
+    return 1 if report.errors and not report.written and not args.dry_run else 0
+
+
+async def cmd_seed_demo(settings: Settings, _args) -> int:
+    from storage.demo import seed_demo
+
+    async with await _prepared_db(settings) as (_engine, sessionmaker):
+        products, streamers = await seed_demo(sessionmaker)
+    print(f"demo catalog loaded: {products} products, {streamers} streamer sales rows")
+    return 0
+
+
+async def cmd_grade(settings: Settings, args) -> int:
+    from bot.app import policy_for
+    from bot.grading import grade
+    from bot.render import grade_card, grade_json
+    from storage.catalog import get_product, tier_history
+
+    async with await _prepared_db(settings) as (_engine, sessionmaker):
+        async with sessionmaker() as session:
+            record = await get_product(session, args.sku)
+            if record is None:
+                raise CliError(f"no product with sku {args.sku!r}")
+            history = await tier_history(session, record.item.id)
+    result = grade(record.indicators, policy_for(settings), record.tags)
+    if args.json:
+        print(json.dumps(grade_json(args.sku, record.indicators, result), ensure_ascii=False, indent=2))
+    else:
+        print(_plain(grade_card(record.item, "zh", private=(record.indicators, result), history=history)))
+    return 0
+
+
+def _plain(html_text: str) -> str:
+    """Telegram HTML -> terminal text."""
+    import re
+    from html import unescape
+
+    return unescape(re.sub(r"</?(b|i|code|u|s|pre|a)( [^>]*)?>", "", html_text))
+
+
+def search_json(result) -> dict:
+    return {
+        "query": result.query,
+        "results": [
+            {
+                "sku": hit.item.sku,
+                "title": hit.item.title,
+                "tier": hit.item.tier,
+                "badges": list(hit.item.badges),
+                "score": round(hit.item.score, 2),
+                "relevance": round(hit.relevance, 2),
+            }
+            for hit in result.hits
+        ],
+    }
+
+
+async def cmd_search(settings: Settings, args) -> int:
+    from bot.search import SearchIndex, search
+    from storage.catalog import load_catalog_items
+
+    if args.batch is None and not args.query:
+        raise CliError("give a QUERY, or --batch FILE with one query per line")
+    if args.limit < 1 or args.limit > 100:
+        raise CliError("--limit must be between 1 and 100")
+    async with await _prepared_db(settings) as (_engine, sessionmaker):
+        async with sessionmaker() as session:
+            items = await load_catalog_items(session)
+    index = SearchIndex.build(items)
+    if args.batch is not None:
+        if not args.batch.exists():
+            raise CliError(f"no such file: {args.batch}")
+        with open(args.batch, encoding="utf-8-sig") as fh:
+            for line in fh:
+                query = line.rstrip("\n")
+                print(json.dumps(search_json(search(index, query, limit=args.limit)), ensure_ascii=False))
+        return 0
+    result = search(index, args.query, limit=args.limit)
+    if args.json:
+        print(json.dumps(search_json(result), ensure_ascii=False, indent=2))
+        return 0
+    if not result.hits:
+        print("nothing found" + (f"; did you mean: {', '.join(result.suggestions)}" if result.suggestions else ""))
+        return 0
+    for i, hit in enumerate(result.hits, 1):
+        item = hit.item
+        badges = " ".join(item.badges)
+        print(f"{i:>2}. [{item.tier}] {item.title}  ¥{item.price:g}  佣金 {item.commission_rate:.0%}  "
+              f"{item.sku}  {badges}".rstrip())
+    return 0
+
+
+async def cmd_picks(settings: Settings, args) -> int:
+    from jobs.digest import picks_for
+
+    async with await _prepared_db(settings) as (_engine, sessionmaker):
+        result = await picks_for(sessionmaker, settings, args.telegram_id, on_date=args.date)
+    if args.json:
+        print(json.dumps(result.as_json(), ensure_ascii=False, indent=2))
+    else:
+        print(_plain(result.as_text("zh")))
+    return 0
+
+
+async def cmd_digest_send(settings: Settings, args) -> int:
+    from jobs.digest import send_digest_now
+
+    async with await _prepared_db(settings) as (_engine, sessionmaker):
+        summary = await send_digest_now(sessionmaker, settings, on_date=args.date)
+    print(summary)
+    return 0
+
+
+async def cmd_run(settings: Settings, _args) -> int:
+    from bot.runtime import run_bot
+
+    settings.require_token()
+    await run_bot(settings)
+    return 0
+
+
+async def cmd_demo(settings: Settings, args) -> int:
+    from bot.demo import run_demo
+
+    await run_demo(settings, database_url=args.database)
+    return 0
+
+
+COMMANDS = {
+    "run": cmd_run,
+    "demo": cmd_demo,
+    "seed-demo": cmd_seed_demo,
+    "import": cmd_import,
+    "search": cmd_search,
+    "grade": cmd_grade,
+    "picks": cmd_picks,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.command == "run" else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        settings = load_settings()
+        if args.command == "db":
+            handler = cmd_db_upgrade
+        elif args.command == "digest":
+            handler = cmd_digest_send
+        else:
+            handler = COMMANDS[args.command]
+        return asyncio.run(handler(settings, args))
+    except (SettingsError, CliError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130

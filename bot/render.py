@@ -1,0 +1,238 @@
+"""Rendering: product cards, grade cards and JSON shapes. Pure: no aiogram, no SQL.
+
+All catalog and user text is HTML-escaped here; the result goes out with parse_mode=HTML.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from html import escape
+
+from bot.catalog import CatalogItem
+from bot.grading import DIMENSIONS, INDICATORS, Grade, Indicators
+from bot.i18n import catalogue, t
+
+TELEGRAM_LIMIT = 4096
+
+
+def h(text: object) -> str:
+    """HTML-escape catalog or user text for Telegram's HTML parse mode."""
+    return escape(str(text), quote=False)
+
+
+def tier_label(tier: str, lang: str) -> str:
+    return f"{tier} {t(f'tier.{tier}', lang)}"
+
+
+def badge_label(badge: str, lang: str) -> str:
+    return catalogue().get(lang, {}).get(f"badge.{badge}", badge)
+
+
+def badges_text(badges: Iterable[str], lang: str) -> str:
+    return " · ".join(h(badge_label(b, lang)) for b in badges)
+
+
+def money(value: float) -> str:
+    return f"¥{value:,.2f}".replace(".00", "")
+
+
+def percent(value: float, digits: int = 1) -> str:
+    return f"{value * 100:.{digits}f}%"
+
+
+def format_indicator(name: str, value: float, lang: str = "zh") -> str:
+    """An indicator's raw value as a merchant reads it."""
+    if name in ("brand_authorized", "factory_verified"):
+        return t("yes" if value >= 1 else "no", lang)
+    if name in ("commission_rate", "refund_rate", "conversion_rate"):
+        return percent(value)
+    if name == "dispute_rate":
+        return percent(value, 2)
+    if name == "gmv_30d":
+        return money(value)
+    if name == "active_streamers_30d":
+        return f"{int(value):,}"
+    if name == "shop_rating":
+        return f"{value:.2f}"
+    if name in ("price_index", "lowest_price_ratio"):
+        return f"{value:.2f}"
+    return f"{value:g}"
+
+
+def score_text(score: float) -> str:
+    return f"{score:.1f}"
+
+
+def dimensions_lines(dimensions: dict[str, float], lang: str) -> list[str]:
+    out = []
+    for dim in DIMENSIONS:
+        value = dimensions.get(dim, 0.0)
+        bar = "█" * int(round(value / 10)) + "░" * (10 - int(round(value / 10)))
+        out.append(f"{t(f'dim.{dim}', lang)} <code>{bar}</code> {score_text(value)}")
+    return out
+
+
+def product_card(item: CatalogItem, lang: str = "zh") -> str:
+    """The card everyone may see: no raw indicators."""
+    lines = [
+        f"<b>{h(item.title)}</b>",
+        f"{t('card.sku', lang)}: <code>{h(item.sku)}</code>",
+        f"{t('card.brand', lang)}: {h(item.brand)}  ·  {t('card.category', lang)}: {h(item.category)}",
+        f"{t('card.price', lang)}: {money(item.price)}  ·  {t('card.commission', lang)}: {percent(item.commission_rate)}",
+        f"{t('card.tier', lang)}: <b>{tier_label(item.tier, lang)}</b>  ·  {t('card.score', lang)}: {score_text(item.score)}",
+    ]
+    if item.badges:
+        lines.append(f"{t('card.badges', lang)}: {badges_text(item.badges, lang)}")
+    if item.dimensions:
+        lines.append("")
+        lines.append(f"<b>{t('card.dimensions', lang)}</b>")
+        lines.extend(dimensions_lines(item.dimensions, lang))
+    return "\n".join(lines)
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    changed_at: datetime
+    old_tier: str | None
+    new_tier: str
+    moved_dimension: str | None
+
+
+def lever_text(lever, lang: str) -> str:
+    return t(
+        "card.lever",
+        lang,
+        indicator=t(f"ind.{lever.indicator}", lang),
+        current=format_indicator(lever.indicator, lever.current, lang),
+        target=format_indicator(lever.indicator, lever.target, lang),
+        gain=f"{lever.gain:.1f}",
+    )
+
+
+def _gate_names(gates: Iterable[str], lang: str) -> str:
+    return "、".join(t(f"gate.{g}", lang) for g in gates) if lang == "zh" else ", ".join(
+        t(f"gate.{g}", lang) for g in gates
+    )
+
+
+def next_tier_lines(grade: Grade, lang: str) -> list[str]:
+    nxt = grade.next_tier
+    if nxt is None:
+        return [t("card.top", lang)]
+    if "counterfeit" in nxt.blocked_by:
+        return [t("card.counterfeit_blocked", lang)]
+    lines = []
+    if nxt.points_needed > 0:
+        lines.append(t("card.next", lang, tier=nxt.tier, tier_name=t(f"tier.{nxt.tier}", lang),
+                       points=f"{nxt.points_needed:.1f}"))
+    if nxt.blocked_by:
+        lines.append(t("card.next_blocked", lang, tier=nxt.tier, gates=_gate_names(nxt.blocked_by, lang)))
+    if nxt.levers:
+        lines.append(f"<b>{t('card.levers', lang)}</b>")
+        lines.extend(f"• {lever_text(lv, lang)}" for lv in nxt.levers)
+    return lines
+
+
+def grade_card(
+    item: CatalogItem,
+    lang: str = "zh",
+    *,
+    private: tuple[Indicators, Grade] | None = None,
+    history: Sequence[HistoryEntry] = (),
+) -> str:
+    """The grade card: public part for everyone; `private` (indicators + grade) only for the owner and admins."""
+    lines = [product_card(item, lang)]
+    if private is None:
+        return lines[0]
+    ind, grade = private
+    if grade.capped_by:
+        lines.append("")
+        lines.append(t("card.capped", lang, raw=grade.raw_tier, gates=_gate_names(grade.capped_by, lang)))
+    lines.append("")
+    lines.append(f"<b>{t('card.indicators', lang)}</b>")
+    for name in INDICATORS:
+        points = t("card.points", lang, points=f"{grade.indicator_points[name]:.0f}")
+        lines.append(f"{t(f'ind.{name}', lang)}: {format_indicator(name, ind.value(name), lang)}  ({points})")
+    lines.append("")
+    lines.append(f"<b>{t('card.gates', lang)}</b>")
+    for gate, passed in grade.gates.items():
+        if gate == "counterfeit" and not passed:
+            verdict = t("gate.counterfeit_fail", lang)
+        else:
+            verdict = t("gate.pass" if passed else "gate.fail", lang)
+        lines.append(f"{t(f'gate.{gate}', lang)}: {verdict}")
+    lines.append("")
+    lines.extend(next_tier_lines(grade, lang))
+    if history:
+        lines.append("")
+        lines.append(f"<b>{t('card.history', lang)}</b>")
+        for entry in history:
+            when = entry.changed_at.strftime("%Y-%m-%d")
+            if entry.old_tier is None:
+                lines.append(t("card.history_first", lang, when=when, new=entry.new_tier))
+            else:
+                dim = t(f"dim.{entry.moved_dimension}", lang) if entry.moved_dimension else "-"
+                lines.append(t("card.history_item", lang, when=when, old=entry.old_tier, new=entry.new_tier,
+                               dimension=dim))
+    return "\n".join(lines)
+
+
+def split_message(text: str, limit: int = TELEGRAM_LIMIT) -> list[str]:
+    """Split a reply into chunks under Telegram's limit, at line breaks where possible."""
+    if len(text) <= limit:
+        return [text]
+    chunks: list[str] = []
+    current = ""
+    for line in text.split("\n"):
+        while len(line) > limit:  # a single over-long line: hard cut
+            if current:
+                chunks.append(current)
+                current = ""
+            chunks.append(line[:limit])
+            line = line[limit:]
+        candidate = f"{current}\n{line}" if current else line
+        if len(candidate) > limit:
+            chunks.append(current)
+            current = line
+        else:
+            current = candidate
+    if current:
+        chunks.append(current)
+    return chunks
+
+
+def grade_json(sku: str, ind: Indicators, grade: Grade, *, private: bool = True) -> dict:
+    """The `grade --json` shape from PRODUCT.md."""
+    nxt = grade.next_tier
+    data: dict = {
+        "sku": sku,
+        "tier": grade.tier,
+        "tier_name": grade.tier_name,
+        "score": round(grade.score, 2),
+        "dimensions": {d: round(grade.dimensions[d], 2) for d in DIMENSIONS},
+        "indicators": {
+            name: {"value": ind.value(name), "points": round(grade.indicator_points[name], 2)}
+            for name in INDICATORS
+        }
+        if private
+        else {},
+        "gates": {g: {"passed": ok, "caps": "L0" if g == "counterfeit" else "L4"} for g, ok in grade.gates.items()},
+        "badges": list(grade.badges),
+        "next_tier": None
+        if nxt is None
+        else {
+            "tier": nxt.tier,
+            "points_needed": nxt.points_needed,
+            "levers": [
+                {"indicator": lv.indicator, "from": lv.current, "to": lv.target, "points": lv.gain}
+                for lv in nxt.levers
+            ]
+            if private
+            else [],
+            "blocked_by": list(nxt.blocked_by),
+        },
+        "policy_version": grade.policy_version,
+    }
+    return data

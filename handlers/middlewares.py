@@ -1,0 +1,60 @@
+"""Outer middlewares: one database session per update, and who is acting (the Viewer)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiogram import BaseMiddleware
+from aiogram.types import TelegramObject, User as TgUser
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from bot.i18n import lang_of
+from bot.settings import Settings
+from storage.users import ADMIN, MERCHANT, STREAMER, Viewer, get_user
+
+logger = logging.getLogger(__name__)
+
+
+class DbSessionMiddleware(BaseMiddleware):
+    """Opens the update's session, builds the Viewer, and commits once the handler returns.
+
+    Commits happen here and nowhere else in the handler layer.
+    """
+
+    async def __call__(
+        self,
+        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+        event: TelegramObject,
+        data: dict[str, Any],
+    ) -> Any:
+        sessionmaker: async_sessionmaker = data["sessionmaker"]
+        settings: Settings = data["settings"]
+        tg_user: TgUser | None = data.get("event_from_user")
+        async with sessionmaker() as session:
+            data["session"] = session
+            data["viewer"] = await _viewer(session, settings, tg_user)
+            result = await handler(event, data)
+            await session.commit()
+            return result
+
+
+async def _viewer(session, settings: Settings, tg_user: TgUser | None) -> Viewer:
+    if tg_user is None:
+        return Viewer(telegram_id=0, role=STREAMER, lang="zh")
+    lang = lang_of(tg_user.language_code)
+    user = await get_user(session, tg_user.id)
+    if settings.is_admin(tg_user.id):
+        role = ADMIN
+    elif user is not None and user.role == MERCHANT and user.merchant_id is not None:
+        role = MERCHANT
+    else:
+        role = STREAMER
+    return Viewer(
+        telegram_id=tg_user.id,
+        role=role,
+        lang=lang,
+        merchant_id=user.merchant_id if user is not None else None,
+        registered=user is not None,
+    )

@@ -1,0 +1,182 @@
+"""Catalog queries: products as plain `CatalogItem`s, one product with its indicators, history."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.catalog import CatalogItem
+from bot.grading import Indicators
+from bot.render import HistoryEntry
+from storage.models import Category, Merchant, Product, TierChange
+
+logger = logging.getLogger(__name__)
+
+_ITEM_COLUMNS = (
+    Product.id,
+    Product.sku,
+    Product.title,
+    Product.brand,
+    Category.name,
+    Merchant.code,
+    Product.price,
+    Product.commission_rate,
+    Product.tier,
+    Product.score,
+    Product.counterfeit_flag,
+    Product.badges,
+    Product.tags,
+    Product.dim_brand,
+    Product.dim_price,
+    Product.dim_distribution,
+    Product.dim_service,
+    Product.dim_sales,
+    Product.merchant_id,
+)
+
+
+def _item(row) -> CatalogItem:
+    return CatalogItem(
+        id=row[0],
+        sku=row[1],
+        title=row[2],
+        brand=row[3],
+        category=row[4],
+        merchant=row[5],
+        price=row[6],
+        commission_rate=row[7],
+        tier=row[8],
+        score=row[9],
+        counterfeit=bool(row[10]),
+        badges=tuple(b for b in row[11].split(";") if b),
+        tags=tuple(x for x in row[12].split(";") if x),
+        dimensions={
+            "brand": row[13],
+            "price": row[14],
+            "distribution": row[15],
+            "service": row[16],
+            "sales": row[17],
+        },
+    )
+
+
+def _items_query():
+    return (
+        select(*_ITEM_COLUMNS)
+        .join(Category, col(Category.id) == col(Product.category_id))
+        .join(Merchant, col(Merchant.id) == col(Product.merchant_id))
+    )
+
+
+async def iter_catalog_items(session: AsyncSession, batch: int = 5000) -> AsyncIterator[CatalogItem]:
+    """Every product, streamed in id order (memory stays bounded on large catalogs)."""
+    last_id = 0
+    while True:
+        rows = (
+            await session.exec(_items_query().where(col(Product.id) > last_id).order_by(col(Product.id)).limit(batch))
+        ).all()
+        if not rows:
+            return
+        for row in rows:
+            yield _item(row)
+        last_id = rows[-1][0]
+
+
+async def load_catalog_items(session: AsyncSession) -> list[CatalogItem]:
+    return [item async for item in iter_catalog_items(session)]
+
+
+@dataclass(frozen=True, slots=True)
+class ProductRecord:
+    """One product as storage knows it: the public item, its indicators, owner and tags."""
+
+    item: CatalogItem
+    indicators: Indicators
+    merchant_id: int
+    tags: tuple[str, ...]
+
+
+async def get_product(session: AsyncSession, sku: str) -> ProductRecord | None:
+    row = (await session.exec(_items_query().where(Product.sku == sku))).first()
+    if row is None:
+        return None
+    product = (await session.exec(select(Product).where(Product.sku == sku))).one()
+    return ProductRecord(
+        item=_item(row), indicators=indicators_of(product), merchant_id=product.merchant_id, tags=_item(row).tags
+    )
+
+
+async def get_product_by_id(session: AsyncSession, product_id: int) -> ProductRecord | None:
+    sku = (await session.exec(select(Product.sku).where(Product.id == product_id))).first()
+    return None if sku is None else await get_product(session, sku)
+
+
+def indicators_of(product: Product) -> Indicators:
+    return Indicators(
+        brand_authorized=product.brand_authorized,
+        brand_awareness=product.brand_awareness,
+        price_index=product.price_index,
+        lowest_price_ratio=product.lowest_price_ratio,
+        commission_rate=product.commission_rate,
+        active_streamers_30d=product.active_streamers_30d,
+        shop_rating=product.shop_rating,
+        refund_rate=product.refund_rate,
+        dispute_rate=product.dispute_rate,
+        gmv_30d=product.gmv_30d,
+        conversion_rate=product.conversion_rate,
+        factory_verified=bool(product.factory_verified),
+        counterfeit=bool(product.counterfeit_flag),
+    )
+
+
+async def tier_history(session: AsyncSession, product_id: int, limit: int = 10) -> list[HistoryEntry]:
+    rows = (
+        await session.exec(
+            select(TierChange)
+            .where(TierChange.product_id == product_id)
+            .order_by(col(TierChange.changed_at).desc(), col(TierChange.id).desc())
+            .limit(limit)
+        )
+    ).all()
+    return [HistoryEntry(r.changed_at, r.old_tier, r.new_tier, r.moved_dimension) for r in rows]
+
+
+async def any_sku(session: AsyncSession) -> str | None:
+    """An example sku for usage messages."""
+    return (await session.exec(select(Product.sku).where(Product.tier >= "L3").limit(1))).first()
+
+
+class CatalogIndex:
+    """The live search index. A refresh builds a new index aside and swaps one reference,
+    so a search never sees a half-built index."""
+
+    def __init__(self, builder) -> None:
+        self._builder = builder  # Callable[[Sequence[CatalogItem]], SearchIndex]
+        self._index = builder([])
+        self._lock = asyncio.Lock()
+        self.version = 0
+
+    @property
+    def current(self):
+        return self._index
+
+    def replace(self, items: Sequence[CatalogItem]) -> None:
+        self._index = self._builder(items)
+        self.version += 1
+
+    async def refresh(self, sessionmaker: async_sessionmaker[AsyncSession]) -> int:
+        """Reload the catalog from the database and swap in a new index; returns the item count."""
+        async with self._lock:
+            async with sessionmaker() as session:
+                items = await load_catalog_items(session)
+            index = await asyncio.to_thread(self._builder, items)
+            self._index = index
+            self.version += 1
+            logger.info("search index rebuilt: %s products", len(items))
+            return len(items)
