@@ -30,6 +30,7 @@ class Services:
     sessionmaker: async_sessionmaker[AsyncSession]
     policy: Policy
     catalog: object  # storage.catalog.CatalogIndex
+    sender: object | None = None  # jobs.sender.Sender, once a bot exists
 
 
 def policy_for(settings: Settings) -> Policy:

@@ -7,12 +7,17 @@ from aiogram import Router
 
 def setup_routers() -> Router:
     """A fresh router tree (a router can be attached once, so every dispatcher gets new ones)."""
-    from handlers import common, grade
+    from handlers import admin, common, grade, inline, merchant, picks, search
 
     root = Router(name="handlers")
     root.include_routers(
         common.make_router(),
+        admin.make_router(),
+        merchant.make_router(),
         grade.make_router(),
+        picks.make_router(),
+        inline.make_router(),
+        search.make_router(),  # plain text is a search: after every command router
     )
     root.include_router(common.make_fallback_router())  # last: unknown commands
     return root
