@@ -11,6 +11,7 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.session.base import BaseSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
+from aiogram.exceptions import TelegramAPIError
 from aiogram.types import ErrorEvent, LinkPreviewOptions
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -64,19 +65,21 @@ def build_dispatcher(services: Services, **extra: object) -> Dispatcher:
 
 
 async def _on_error(event: ErrorEvent) -> bool:
-    logger.exception("update %s failed", event.update.update_id, exc_info=event.exception)
-    message = event.update.message or (event.update.callback_query and event.update.callback_query.message)
-    user = event.update.event_from_user if hasattr(event.update, "event_from_user") else None
-    lang = lang_of(user.language_code if user else None)
-    if event.update.callback_query is not None:
+    """Log the failure and tell the user something went wrong, instead of going silent."""
+    update = event.update
+    logger.error("update %s failed", update.update_id, exc_info=event.exception)
+    if update.callback_query is not None:
+        query = update.callback_query
         try:
-            await event.update.callback_query.answer(t("error.internal", lang), show_alert=False)
-        except Exception:  # noqa: BLE001 - the reply about an error must not raise another
+            await query.answer(t("error.internal", lang_of(query.from_user.language_code)))
+        except TelegramAPIError:
             logger.warning("could not answer the failed callback")
-    elif message is not None and hasattr(message, "answer"):
+    elif update.message is not None:
+        message = update.message
+        lang = lang_of(message.from_user.language_code if message.from_user else None)
         try:
             await message.answer(t("error.internal", lang))
-        except Exception:  # noqa: BLE001
+        except TelegramAPIError:
             logger.warning("could not reply to the failed update")
     return True
 

@@ -93,3 +93,15 @@ async def test_counterfeit_is_hidden_from_streamers(chat, services) -> None:
     assert "FAKE-1" in reply and "L0" not in reply  # the not-found message, not the card
     admin = "\n".join(texts(await chat.message(ADMIN_ID, "/grade FAKE-1")))
     assert "L0" in admin and "假冒" in admin
+
+
+async def test_a_failing_handler_answers_with_an_apology(chat, services, monkeypatch) -> None:
+    import handlers.grade
+
+    async def boom(*_args, **_kwargs):
+        raise RuntimeError("database exploded")
+
+    monkeypatch.setattr(handlers.grade, "grade_text", boom)
+    # The dispatcher's error handler catches it; the user hears about it, the loop goes on.
+    sent = await chat.message(STREAMER, "/grade SKU-1")
+    assert texts(sent) == ["抱歉，出了点问题，请稍后再试。"]
