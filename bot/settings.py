@@ -6,7 +6,7 @@ import re
 from datetime import time
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from typing_extensions import Annotated
 
@@ -68,6 +68,14 @@ class Settings(BaseSettings):
     @classmethod
     def _empty_secret_is_none(cls, value: object) -> object:
         return None if value == "" else value
+
+    @model_validator(mode="after")
+    def _rate_within_telegram_limits(self) -> Settings:
+        if self.digest_rate > 30 and not self.digest_paid_broadcast:
+            raise ValueError(
+                "DIGEST_RATE above 30 messages/s needs DIGEST_PAID_BROADCAST=true (Telegram's paid broadcast)"
+            )
+        return self
 
     def require_token(self) -> str:
         """The bot token, or a SettingsError that says what is wrong with it."""
