@@ -1,0 +1,224 @@
+"""Radar (spider) chart of one product's five dimension scores against its category's average.
+
+Rendering is CPU-bound and synchronous: from asyncio code call it in a worker thread,
+``png = await asyncio.to_thread(radar_png, ...)``. It never touches pyplot or any global
+matplotlib state beyond registering one font file once per process, so concurrent calls from
+several threads are safe.
+
+Chinese labels must render on a fresh machine without system CJK fonts, so the Noto Sans CJK SC
+file shipped inside the ``mplfonts`` package is registered with matplotlib directly.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import threading
+import unicodedata
+from collections.abc import Mapping
+from importlib.util import find_spec
+from pathlib import Path
+
+import numpy as np
+from matplotlib import font_manager
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.font_manager import FontProperties
+from matplotlib.ft2font import FT2Font
+from matplotlib.projections.polar import PolarAxes
+
+__all__ = [
+    "DIMENSIONS",
+    "DIMENSION_LABELS",
+    "FONT_FILE",
+    "cjk_font",
+    "font_path",
+    "radar_figure",
+    "radar_png",
+]
+
+DIMENSIONS: tuple[str, ...] = ("brand", "price", "distribution", "service", "sales")
+
+DIMENSION_LABELS: dict[str, dict[str, str]] = {
+    "zh": {
+        "brand": "品牌力",
+        "price": "价格力",
+        "distribution": "分销力",
+        "service": "服务力",
+        "sales": "销售力",
+    },
+    "en": {
+        "brand": "Brand",
+        "price": "Price",
+        "distribution": "Distribution",
+        "service": "Service",
+        "sales": "Sales",
+    },
+}
+"""Ready-made ``labels`` for `radar_png`, by language."""
+
+FONT_FILE = "NotoSansCJKsc-Regular.otf"
+
+_LEGEND = {"zh": ("本品", "类目均值"), "en": ("This product", "Category average")}
+_PRODUCT_COLOR = "#E4393C"
+_AVERAGE_COLOR = "#5B6B7F"
+_SIZE_INCHES = 7.2
+_DPI = 110  # 7.2 in x 110 dpi = 792 px square
+_TITLE_WIDTH = 44  # half-width characters per title line at 17 pt
+
+_font_lock = threading.Lock()
+_font: FontProperties | None = None
+_charmap: frozenset[int] = frozenset()
+
+
+def font_path() -> Path:
+    """The Noto Sans CJK SC file inside the installed ``mplfonts`` package."""
+    # find_spec locates the package without importing it: mplfonts' own code only edits rcParams.
+    spec = find_spec("mplfonts")
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError("the mplfonts package is not installed; it ships the CJK font")
+    path = Path(next(iter(spec.submodule_search_locations))) / "fonts" / FONT_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"{FONT_FILE} not found in the mplfonts package (looked at {path})")
+    return path
+
+
+def cjk_font() -> FontProperties:
+    """The CJK font, registered with matplotlib's font manager once per process (a fresh copy)."""
+    global _font, _charmap
+    with _font_lock:
+        if _font is None:
+            path = font_path()
+            font_manager.fontManager.addfont(str(path))
+            name = FontProperties(fname=path).get_name()  # "Noto Sans CJK SC"
+            font = FontProperties(family=name)
+            # Use it by name; should a system font of the same name win the lookup, use the file.
+            if Path(font_manager.findfont(font, fallback_to_default=False)) != path:
+                font = FontProperties(fname=path)
+            _charmap = frozenset(FT2Font(str(path)).get_charmap())
+            _font = font
+        return _font.copy()
+
+
+def _sized(font: FontProperties, size: float) -> FontProperties:
+    sized = font.copy()
+    sized.set_size(size)
+    return sized
+
+
+def _drawable(text: str) -> str:
+    """``text`` without characters the font has no glyph for (emoji...), which would draw as boxes."""
+    return "".join(char for char in text if char.isspace() or ord(char) in _charmap)
+
+
+def _title_lines(title: str, width: int = _TITLE_WIDTH, lines: int = 2) -> str:
+    """Wrap a title to the figure's width (a CJK character counts double), with an ellipsis if cut."""
+    rows: list[str] = []
+    row, used = "", 0
+    for char in " ".join(_drawable(title).split()):
+        cost = 2 if unicodedata.east_asian_width(char) in "WF" else 1
+        if used + cost > width:
+            rows.append(row.rstrip())
+            row, used = "", 0
+            if len(rows) == lines:
+                rows[-1] = rows[-1][:-1] + "…"
+                break
+            if char == " ":
+                continue
+        row += char
+        used += cost
+    else:
+        rows.append(row)
+    return "\n".join(rows)
+
+
+def _score(value: float | None) -> float:
+    if value is None or not math.isfinite(value):
+        return 0.0
+    return min(100.0, max(0.0, float(value)))
+
+
+def radar_png(
+    dimensions: Mapping[str, float],
+    category_average: Mapping[str, float],
+    *,
+    labels: Mapping[str, str],
+    title: str,
+    lang: str = "zh",
+) -> bytes:
+    """A PNG (792 px square) of the product's dimension scores (0-100) against its category's average.
+
+    ``labels`` maps each dimension key to its axis label and sets the order of the axes, clockwise
+    from the top; use ``DIMENSION_LABELS[lang]`` for the five standard ones. A dimension missing
+    from either mapping counts as 0. Synchronous: from asyncio code use `asyncio.to_thread`.
+    """
+    figure = radar_figure(dimensions, category_average, labels=labels, title=title, lang=lang)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=_DPI, metadata={"Software": None})
+    return buffer.getvalue()
+
+
+def radar_figure(
+    dimensions: Mapping[str, float],
+    category_average: Mapping[str, float],
+    *,
+    labels: Mapping[str, str],
+    title: str,
+    lang: str = "zh",
+) -> Figure:
+    """The chart of `radar_png` as a matplotlib `Figure` (an Agg canvas, no pyplot), for other formats."""
+    keys = list(labels)
+    if len(keys) < 3:
+        raise ValueError("a radar chart needs at least three dimensions")
+    font = cjk_font()
+    product_name, average_name = _LEGEND["en" if lang.lower().startswith("en") else "zh"]
+    product = [_score(dimensions.get(key)) for key in keys]
+    average = [_score(category_average.get(key)) for key in keys]
+
+    # Clockwise from twelve o'clock; the polygons are closed by repeating the first point.
+    angles = np.linspace(0.0, 2 * np.pi, len(keys), endpoint=False)
+    closed_angles = np.append(angles, angles[0])
+
+    figure = Figure(figsize=(_SIZE_INCHES, _SIZE_INCHES), dpi=_DPI, facecolor="white")
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot(projection="polar")
+    assert isinstance(axes, PolarAxes)  # for the type checker
+    axes.set_theta_offset(np.pi / 2)
+    axes.set_theta_direction(-1)
+
+    axes.plot(closed_angles, [*average, average[0]], color=_AVERAGE_COLOR, linewidth=2, linestyle="--")
+    axes.fill(closed_angles, [*average, average[0]], color=_AVERAGE_COLOR, alpha=0.12)
+    axes.plot(closed_angles, [*product, product[0]], color=_PRODUCT_COLOR, linewidth=2.5, marker="o")
+    axes.fill(closed_angles, [*product, product[0]], color=_PRODUCT_COLOR, alpha=0.22)
+
+    axes.set_ylim(0, 100)
+    rings = [20, 40, 60, 80, 100]
+    axes.set_yticks(rings)
+    axes.set_yticklabels(
+        [str(ring) for ring in rings], fontproperties=_sized(font, 9), color="#8A94A6", parse_math=False
+    )
+    axes.set_rlabel_position(180 / len(keys))  # between the first two axes
+    axes.set_xticks(angles)
+    axes.set_xticklabels(
+        [f"{_drawable(labels[key])}\n{value:.0f}" for key, value in zip(keys, product, strict=True)],
+        fontproperties=_sized(font, 14),
+        parse_math=False,
+    )
+    axes.tick_params(axis="x", pad=14)
+    axes.grid(color="#D5DAE1", linewidth=0.8)
+    axes.spines["polar"].set_color("#C0C7D1")
+
+    # Title across the top (up to two lines), legend under it on the right, chart below both.
+    figure.suptitle(_title_lines(title), y=0.975, va="top", fontproperties=_sized(font, 17), parse_math=False)
+    legend = axes.legend(
+        handles=axes.lines[::-1],  # this product first
+        labels=[product_name, average_name],
+        loc="upper right",
+        bbox_to_anchor=(0.985, 0.875),
+        bbox_transform=figure.transFigure,
+        prop=_sized(font, 12),
+        frameon=False,
+    )
+    legend.set_zorder(5)
+    figure.subplots_adjust(left=0.12, right=0.88, top=0.76, bottom=0.07)
+    return figure
