@@ -204,9 +204,9 @@ async def cmd_digest_send(settings: Settings, args) -> int:
 
 
 async def cmd_run(settings: Settings, _args) -> int:
+    settings.require_token()  # before the heavy imports: a bad token is reported at once
     from bot.runtime import run_bot
 
-    settings.require_token()
     await run_bot(settings)
     return 0
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aiogram import Router
+from aiogram import Bot, Router
 from aiogram.filters import Command, CommandStart
 from aiogram.types import Message
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -50,8 +50,13 @@ async def help_(message: Message, viewer: Viewer) -> None:
     await message.answer(help_text(viewer.role, viewer.lang))
 
 
-async def unknown_command(message: Message, viewer: Viewer) -> None:
+async def unknown_command(message: Message, viewer: Viewer, bot: Bot) -> None:
     command = (message.text or "").split()[0]
+    if message.chat.type != "private":
+        # In groups, stay quiet about commands meant for other bots (or for nobody in particular).
+        mention = command.partition("@")[2].lower()
+        if not mention or mention != ((await bot.me()).username or "").lower():
+            return
     await message.answer(t("unknown.command", viewer.lang, command=h(command[:64])))
 
 

@@ -105,3 +105,11 @@ async def test_a_failing_handler_answers_with_an_apology(chat, services, monkeyp
     # The dispatcher's error handler catches it; the user hears about it, the loop goes on.
     sent = await chat.message(STREAMER, "/grade SKU-1")
     assert texts(sent) == ["抱歉，出了点问题，请稍后再试。"]
+
+
+async def test_unknown_commands_for_other_bots_in_groups_are_ignored(chat) -> None:
+    assert texts(await chat.message(STREAMER, "/start@other_bot", chat_type="group", chat_id=-100)) == []
+    assert texts(await chat.message(STREAMER, "/nope", chat_type="group", chat_id=-100)) == []
+    me = await chat.bot.me()
+    reply = texts(await chat.message(STREAMER, f"/nope@{me.username}", chat_type="group", chat_id=-100))
+    assert reply and "/help" in reply[0]
