@@ -1,50 +1,203 @@
-"""/grade SKU: the grade card (private figures for the owning merchant and admins only)."""
+"""/grade SKU and the "评分" button: the grade card and its radar chart.
+
+Everyone sees the public card (tier, badges, price, commission, five dimensions); the owning
+merchant and admins also see the 11 indicators, gates, levers and tier history, and only in a
+private chat, so a press in a group never posts private figures there. Every press is checked
+again: a button carries nothing but a product id.
+"""
 
 from __future__ import annotations
 
-from aiogram import Router
+import asyncio
+import logging
+from dataclasses import dataclass
+
+from aiogram import Bot, Router
+from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError
 from aiogram.filters import Command, CommandObject
-from aiogram.types import Message
+from aiogram.types import (
+    BufferedInputFile,
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+)
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.grading import Policy, grade
+from bot.catalog import CatalogItem
+from bot.grading import DIMENSIONS, Policy, grade
 from bot.i18n import t
 from bot.render import grade_card, h, split_message
-from storage.catalog import any_sku, get_product, tier_history
+from handlers.keyboards import GradeCb, MyGoodsCb, Prefixed, valid_id
+from storage.catalog import ProductRecord, any_sku, get_product, get_product_by_id, tier_history
+from storage.merchants import category_average
+from storage.regrade import normalise_sku
 from storage.users import Viewer
 
-async def grade_text(session: AsyncSession, sku: str, viewer: Viewer, policy: Policy) -> str | None:
-    """The grade card for `viewer`, or None when no product is visible to them under that sku."""
+logger = logging.getLogger(__name__)
+
+
+async def find_record(session: AsyncSession, sku: str) -> ProductRecord | None:
+    """A product by sku as typed (full-width forms folded as the importer stores them)."""
     record = await get_product(session, sku)
-    if record is None:
-        return None
-    private = viewer.may_see_private(record.merchant_id)
-    if record.item.counterfeit and not private:
+    if record is None and normalise_sku(sku) != sku:
+        record = await get_product(session, normalise_sku(sku))
+    return record
+
+
+async def card_for(
+    session: AsyncSession, record: ProductRecord, viewer: Viewer, policy: Policy, *, in_private: bool = True
+) -> str | None:
+    """The card `viewer` may see of `record`, or None when the product is hidden from them."""
+    owner_view = viewer.may_see_private(record.merchant_id)
+    if record.item.counterfeit and not owner_view:
         return None  # hidden from everyone but its merchant and admins
-    if not private:
+    if not owner_view:
         return grade_card(record.item, viewer.lang)
+    if not in_private:
+        return grade_card(record.item, viewer.lang) + "\n\n" + t("grade.private_in_group", viewer.lang)
     result = grade(record.indicators, policy, record.tags)
     history = await tier_history(session, record.item.id)
     return grade_card(record.item, viewer.lang, private=(record.indicators, result), history=history)
 
 
+async def grade_text(
+    session: AsyncSession, sku: str, viewer: Viewer, policy: Policy, *, in_private: bool = True
+) -> str | None:
+    """The grade card for `viewer`, or None when no product is visible to them under that sku."""
+    record = await find_record(session, sku)
+    if record is None:
+        return None
+    return await card_for(session, record, viewer, policy, in_private=in_private)
+
+
+# --------------------------------------------------------------------------- the chart
+
+
+@dataclass(frozen=True, slots=True)
+class Chart:
+    png: bytes
+    caption: str
+    filename: str
+
+
+async def chart_for(session: AsyncSession, item: CatalogItem, lang: str) -> Chart | None:
+    """The radar chart of the item's five dimensions against its category's average (None if it fails)."""
+    from bot.chart import radar_png
+
+    average = await category_average(session, item.category) or dict(item.dimensions)
+    labels = {d: t(f"dim.{d}", lang) for d in DIMENSIONS}  # also the axes' order
+    title = f"{item.title[:40]} · {item.tier}"
+    try:
+        png = await asyncio.to_thread(
+            radar_png, dict(item.dimensions), average, labels=labels, title=title, lang=lang
+        )
+    except (ValueError, RuntimeError, OSError) as exc:  # the card went out already; the chart is extra
+        logger.warning("radar chart for %s failed: %s", item.sku, exc)
+        return None
+    caption = t("grade.chart_caption", lang, title=h(item.title[:200]), category=h(item.category))
+    return Chart(png, caption, f"{item.sku[:40]}.png")
+
+
+def owner_keyboard(record: ProductRecord, viewer: Viewer) -> InlineKeyboardMarkup | None:
+    """Under an owner's or admin's card: back to all of that merchant's goods."""
+    if not viewer.may_see_private(record.merchant_id):
+        return None
+    data = MyGoodsCb(merchant_id=record.merchant_id).pack()
+    return InlineKeyboardMarkup(
+        inline_keyboard=[[InlineKeyboardButton(text=t("grade.all_goods", viewer.lang), callback_data=data)]]
+    )
+
+
+async def send_card(
+    bot: Bot,
+    chat_id: int,
+    session: AsyncSession,
+    record: ProductRecord,
+    text: str,
+    viewer: Viewer,
+    *,
+    in_private: bool,
+    thread_id: int | None = None,
+) -> None:
+    """The card (split under Telegram's limit), then the chart as a photo."""
+    for chunk in split_message(text):
+        await bot.send_message(chat_id, chunk, message_thread_id=thread_id)
+    chart = await chart_for(session, record.item, viewer.lang)
+    if chart is not None:
+        markup = owner_keyboard(record, viewer) if in_private else None
+        await bot.send_photo(
+            chat_id,
+            BufferedInputFile(chart.png, filename=chart.filename),
+            caption=chart.caption,
+            reply_markup=markup,
+            message_thread_id=thread_id,
+        )
+
+
+# --------------------------------------------------------------------------- handlers
+
+
 async def grade_command(
-    message: Message, command: CommandObject, session: AsyncSession, viewer: Viewer, policy: Policy
+    message: Message, command: CommandObject, bot: Bot, session: AsyncSession, viewer: Viewer, policy: Policy
 ) -> None:
     sku = (command.args or "").strip()
     if not sku:
         example = await any_sku(session) or "SKU-0001"
         await message.answer(t("grade.usage", viewer.lang, example=h(example)))
         return
-    text = await grade_text(session, sku, viewer, policy)
+    in_private = message.chat.type == "private"
+    text = await grade_text(session, sku, viewer, policy, in_private=in_private)
     if text is None:
         await message.answer(t("grade.not_found", viewer.lang, sku=h(sku[:64])))
         return
-    for chunk in split_message(text):
-        await message.answer(chunk)
+    record = await find_record(session, sku)
+    assert record is not None
+    thread = message.message_thread_id if message.is_topic_message else None
+    await send_card(
+        bot, message.chat.id, session, record, text, viewer, in_private=in_private, thread_id=thread
+    )
+
+
+async def grade_pressed(
+    query: CallbackQuery,
+    callback_data: GradeCb,
+    bot: Bot,
+    session: AsyncSession,
+    viewer: Viewer,
+    policy: Policy,
+) -> None:
+    """The "评分" button: whoever pressed it gets what they may see, where they may see it."""
+    pid = callback_data.product_id
+    record = await get_product_by_id(session, pid) if valid_id(pid) else None
+    if record is None or (record.item.counterfeit and not viewer.may_see_private(record.merchant_id)):
+        await query.answer(t("grade.gone", viewer.lang), show_alert=True)
+        return
+    message = query.message
+    if isinstance(message, Message):
+        chat_id, in_private = message.chat.id, message.chat.type == "private"
+    else:  # an inline card in some other chat: the full card goes to the presser's private chat
+        chat_id, in_private = query.from_user.id, True
+    text = await card_for(session, record, viewer, policy, in_private=in_private)
+    assert text is not None
+    try:
+        await send_card(bot, chat_id, session, record, text, viewer, in_private=in_private)
+    except (TelegramForbiddenError, TelegramBadRequest) as exc:
+        if chat_id != query.from_user.id:
+            raise
+        logger.info("grade card to %s not delivered: %s", chat_id, exc)
+        await query.answer(t("grade.start_first", viewer.lang), show_alert=True)
+        return
+    await query.answer()
+
+
+async def stale_button(query: CallbackQuery, viewer: Viewer) -> None:
+    await query.answer(t("grade.stale", viewer.lang), show_alert=True)
 
 
 def make_router() -> Router:
     router = Router(name=__name__)
     router.message.register(grade_command, Command("grade"))
+    router.callback_query.register(grade_pressed, GradeCb.filter())
+    router.callback_query.register(stale_button, Prefixed(GradeCb.__prefix__))
     return router

@@ -1,0 +1,64 @@
+"""Shared `CallbackData` factories (callback data is at most 64 bytes: short ids only).
+
+A button carries only what names the thing it opens; whoever presses it, the handler checks
+again who may see or do what. Other features add their own factories in their own modules;
+the prefixes here are taken: `gr`, `mg`, `ad`.
+"""
+
+from __future__ import annotations
+
+from aiogram.filters import BaseFilter
+from aiogram.filters.callback_data import CallbackData
+from aiogram.types import CallbackQuery, InlineKeyboardButton
+
+from bot.i18n import t
+
+ALL_TIERS = "A"  # MyGoodsCb.tier for "every tier"
+MAX_ID = 2**31 - 1  # ids are 32-bit: a forged bigger one must not reach the database (PostgreSQL rejects it)
+
+
+def valid_id(value: int) -> bool:
+    """Could `value` be a row id? (Forged callback data can hold anything an int parses.)"""
+    return 0 < value <= MAX_ID
+
+
+class GradeCb(CallbackData, prefix="gr"):
+    """Open a product's grade card: `gr:<product id>`."""
+
+    product_id: int
+
+
+class MyGoodsCb(CallbackData, prefix="mg"):
+    """A page of one merchant's goods: `mg:<merchant id>:<tier or A>:<page>:<fresh>`.
+
+    `fresh` = 1 sends the page as a new message (from an alert or a card); 0 turns the page in place.
+    """
+
+    merchant_id: int
+    tier: str = ALL_TIERS
+    page: int = 0
+    fresh: int = 1
+
+
+class AdminCb(CallbackData, prefix="ad"):
+    """An admin action on one object, e.g. `ad:revoke:K7M3Q9XH` (revoke an invite code)."""
+
+    action: str
+    arg: str = ""
+
+
+def grade_button(product_id: int, lang: str) -> InlineKeyboardButton:
+    """The "评分 / grade" button for a product card."""
+    return InlineKeyboardButton(
+        text=t("grade.button", lang), callback_data=GradeCb(product_id=product_id).pack()
+    )
+
+
+class Prefixed(BaseFilter):
+    """Any callback under `prefix` (registered after the factory's own filter: a forged or stale payload)."""
+
+    def __init__(self, prefix: str) -> None:
+        self.head = prefix + ":"
+
+    async def __call__(self, query: CallbackQuery) -> bool:
+        return (query.data or "").startswith(self.head)

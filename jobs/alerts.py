@@ -1,0 +1,209 @@
+"""Tier-change alerts: after an import or a regrade, each bound merchant user gets one message
+listing their products whose tier moved, up or down, with the dimension that moved most.
+
+The database is read in one short session and closed before anything is sent; each delivery then
+stamps `TierChange.alerted_at` in its own short transaction, so no transaction spans a network
+call and a change already told is not told again (a re-run after a crash resumes).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from aiogram import Bot
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot.app import Services
+from bot.catalog import tier_rank
+from bot.grading import DIMENSIONS
+from bot.i18n import t
+from bot.render import h
+from handlers.keyboards import MyGoodsCb
+from storage.merchants import (
+    AlertRecipient,
+    alert_recipients,
+    already_alerted,
+    deactivate_user,
+    mark_alerted,
+    products_by_sku,
+)
+
+logger = logging.getLogger(__name__)
+
+MAX_LINES = 30  # one message: past this, the rest is a count and a pointer to /mygoods
+TITLE_CHARS = 30
+
+
+@dataclass(frozen=True, slots=True)
+class Moved:
+    """One product's tier move, resolved to its ids."""
+
+    product_id: int
+    merchant_id: int
+    sku: str
+    title: str
+    old_tier: str
+    new_tier: str
+    moved_dimension: str | None
+    moved_by: float | None
+
+    @property
+    def up(self) -> bool:
+        return tier_rank(self.new_tier) > tier_rank(self.old_tier)
+
+
+@dataclass
+class AlertReport:
+    products: int = 0  # products whose move was (to be) told
+    recipients: int = 0
+    outcomes: dict[str, int] = field(default_factory=dict)  # sent / blocked / invalid / failed
+
+
+# --------------------------------------------------------------------------- the message (pure)
+
+
+def reason_text(move: Moved, lang: str) -> str:
+    """Why the tier moved: the dimension that moved most (signed), or the gate that flipped."""
+    dim = move.moved_dimension
+    if dim in DIMENSIONS:
+        label = t(f"dim.{dim}", lang)
+        return label if move.moved_by is None else f"{label} {move.moved_by:+.1f}"
+    if dim in ("counterfeit", "factory_verified"):
+        return t(f"tieralert.reason_{dim}_{'up' if move.up else 'down'}", lang)
+    return t("tieralert.reason_policy", lang)
+
+
+def alert_text(merchant_name: str, moves: Sequence[Moved], lang: str, *, limit: int = MAX_LINES) -> str:
+    """The one message a merchant user gets: downgrades first (they need acting on), then upgrades."""
+    downs = sorted((m for m in moves if not m.up), key=lambda m: (tier_rank(m.new_tier), m.sku))
+    ups = sorted((m for m in moves if m.up), key=lambda m: (-tier_rank(m.new_tier), m.sku))
+    lines = [
+        t("tieralert.title", lang, merchant=h(merchant_name), n=len(moves), up=len(ups), down=len(downs))
+    ]
+    shown = 0
+    for group, key in ((downs, "tieralert.down"), (ups, "tieralert.up")):
+        if not group or shown >= limit:
+            continue
+        lines += ["", f"<b>{t(key, lang, n=len(group))}</b>"]
+        for move in group[: limit - shown]:
+            title = move.title if len(move.title) <= TITLE_CHARS else move.title[: TITLE_CHARS - 1] + "…"
+            lines.append(
+                t(
+                    "tieralert.line",
+                    lang,
+                    arrow="⬆️" if move.up else "⬇️",
+                    old=move.old_tier,
+                    new=move.new_tier,
+                    title=h(title),
+                    sku=h(move.sku),
+                    reason=h(reason_text(move, lang)),
+                )
+            )
+            shown += 1
+    if len(moves) > shown:
+        lines += ["", t("tieralert.more", lang, n=len(moves) - shown)]
+    lines += ["", t("tieralert.footer", lang)]
+    return "\n".join(lines)
+
+
+def alert_keyboard(merchant_id: int, lang: str) -> InlineKeyboardMarkup:
+    data = MyGoodsCb(merchant_id=merchant_id).pack()
+    return InlineKeyboardMarkup(
+        inline_keyboard=[[InlineKeyboardButton(text=t("tieralert.button", lang), callback_data=data)]]
+    )
+
+
+# --------------------------------------------------------------------------- the job
+
+
+def _latest_moves(changes: Sequence) -> list:
+    """Real moves only (a first grade is not a change), the last one per sku."""
+    latest = {}
+    for change in changes:
+        if change.old_tier and change.new_tier and change.old_tier != change.new_tier:
+            latest[change.sku] = change
+    return list(latest.values())
+
+
+def _sender(bot: Bot, services: Services):
+    """The shared rate-limited sender; made (and kept for everyone) where the runtime did not set one."""
+    if services.sender is None:
+        from bot.runtime import make_sender
+
+        services.sender = make_sender(bot, services.settings)
+    return services.sender
+
+
+async def notify_tier_changes(bot: Bot, services: Services, changes: Sequence) -> AlertReport:
+    """Tell each bound merchant user, in one message, which of their products changed tier and why."""
+    from jobs.sender import Delivery, Outcome, Outgoing
+
+    report = AlertReport()
+    candidates = _latest_moves(changes)
+    if not candidates:
+        return report
+    async with services.sessionmaker() as session:
+        unresolved = [c.sku for c in candidates if c.product_id is None or c.merchant_id is None]
+        refs = await products_by_sku(session, unresolved) if unresolved else {}
+        moves: list[Moved] = []
+        for c in candidates:
+            ref = refs.get(c.sku)
+            product_id = c.product_id if c.product_id is not None else (ref.id if ref else None)
+            merchant_id = c.merchant_id if c.merchant_id is not None else (ref.merchant_id if ref else None)
+            if product_id is None or merchant_id is None:
+                continue  # deleted since: nothing to tell
+            moves.append(
+                Moved(
+                    product_id,
+                    merchant_id,
+                    c.sku,
+                    c.title,
+                    c.old_tier,
+                    c.new_tier,
+                    c.moved_dimension,
+                    c.moved_by,
+                )
+            )
+        told = await already_alerted(session, [m.product_id for m in moves])
+        moves = [m for m in moves if m.product_id not in told]
+        recipients: list[AlertRecipient] = await alert_recipients(session, {m.merchant_id for m in moves})
+    # The session is closed: nothing below holds a transaction while Telegram is called.
+    by_merchant: dict[int, list[Moved]] = defaultdict(list)
+    for move in moves:
+        by_merchant[move.merchant_id].append(move)
+    outs = [
+        Outgoing(
+            chat_id=r.telegram_id,
+            text=alert_text(r.merchant_name, by_merchant[r.merchant_id], r.language),
+            reply_markup=alert_keyboard(r.merchant_id, r.language),
+            key=r.merchant_id,
+        )
+        for r in recipients
+    ]
+    report.products = sum(len(by_merchant[m]) for m in {r.merchant_id for r in recipients})
+    report.recipients = len(outs)
+    if not outs:
+        return report
+
+    async def on_delivery(delivery: Delivery) -> None:
+        report.outcomes[delivery.outcome.value] = report.outcomes.get(delivery.outcome.value, 0) + 1
+        try:
+            async with services.sessionmaker() as session:
+                if delivery.outcome == Outcome.SENT:
+                    ids = [m.product_id for m in by_merchant[int(delivery.outgoing.key or 0)]]
+                    await mark_alerted(session, ids)
+                elif delivery.outcome in (Outcome.BLOCKED, Outcome.INVALID):
+                    await deactivate_user(session, delivery.outgoing.chat_id)
+                await session.commit()
+        except SQLAlchemyError:
+            logger.exception("could not record the alert to %s", delivery.outgoing.chat_id)
+
+    await _sender(bot, services).send_many(outs, on_delivery=on_delivery)
+    logger.info(
+        "tier alerts: %s products, %s recipients, %s", report.products, report.recipients, report.outcomes
+    )
+    return report

@@ -1,0 +1,262 @@
+"""storage/merchants.py on SQLite and PostgreSQL: invites and binding, /mygoods queries, averages, stats."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date, timedelta
+
+import pytest
+from sqlmodel import select
+
+from bot.grading import DIMENSIONS
+from storage.merchants import (
+    CODE_ALPHABET,
+    CODE_LENGTH,
+    BindStatus,
+    RevokeStatus,
+    alert_recipients,
+    already_alerted,
+    bind_invite,
+    catalog_stats,
+    category_average,
+    close_merchants,
+    create_invite,
+    find_merchant,
+    goods_page,
+    mark_alerted,
+    normalise_code,
+    revoke_invite,
+    tier_counts,
+)
+from storage.models import DigestDelivery, InviteCode, TierChange, User, utcnow
+from tests.factories import MIDDLING, add_product, bind_merchant
+
+pytestmark = pytest.mark.storage
+
+ADMIN = 900
+
+
+async def _merchant(db, code: str = "云南白药旗舰店"):
+    async with db.sessionmaker() as session:
+        await add_product(session, f"{code}-1", merchant=code)
+        await session.commit()
+        return await find_merchant(session, code)
+
+
+async def _invite(db, merchant, now=None) -> str:
+    async with db.sessionmaker() as session:
+        invite = await create_invite(session, merchant, created_by=ADMIN, now=now)
+        await session.commit()
+    return invite.code
+
+
+async def _bind(db, code: str, telegram_id: int, now=None):
+    async with db.sessionmaker() as session:
+        result = await bind_invite(session, code, telegram_id=telegram_id, name="n", now=now)
+        await session.commit()
+    return result
+
+
+async def _user(db, telegram_id: int) -> User | None:
+    async with db.sessionmaker() as session:
+        return await session.get(User, telegram_id)
+
+
+async def test_an_invite_binds_once_and_only_once(db) -> None:
+    merchant = await _merchant(db)
+    code = await _invite(db, merchant)
+    assert len(code) == CODE_LENGTH and set(code) <= set(CODE_ALPHABET)
+
+    first = await _bind(db, code, 501)
+    assert first.status == BindStatus.BOUND and first.merchant == merchant
+    user = await _user(db, 501)
+    assert user is not None and (user.role, user.merchant_id) == ("merchant", merchant.id)
+
+    assert (await _bind(db, code, 502)).status == BindStatus.USED  # someone else: used
+    assert (await _bind(db, code, 501)).status == BindStatus.ALREADY  # the same person again: no harm
+    assert await _user(db, 502) is None  # the refused user was not created either
+    async with db.sessionmaker() as session:
+        invite = await session.get(InviteCode, code)
+    assert invite is not None and invite.used_by == 501 and invite.used_at is not None
+
+
+async def test_unknown_expired_and_sloppily_typed_codes(db) -> None:
+    merchant = await _merchant(db)
+    now = utcnow()
+    code = await _invite(db, merchant, now=now)
+    assert (await _bind(db, "NOPE2345", 501)).status == BindStatus.UNKNOWN
+    assert (await _bind(db, "", 501)).status == BindStatus.UNKNOWN
+    later = now + timedelta(days=7, seconds=1)
+    assert (await _bind(db, code, 501, now=later)).status == BindStatus.EXPIRED
+    assert await _user(db, 501) is None
+    # Within the 7 days, typed in lower case with a space and full-width characters: still the code.
+    sloppy = code[:4].lower() + " " + "".join(chr(ord(c) + 0xFEE0) for c in code[4:])
+    assert normalise_code(sloppy) == code
+    assert (await _bind(db, sloppy, 501, now=now + timedelta(days=6))).status == BindStatus.BOUND
+
+
+async def test_a_merchant_user_can_switch_with_a_new_code(db) -> None:
+    first = await _merchant(db, "M-A")
+    second = await _merchant(db, "M-B")
+    await _bind(db, await _invite(db, first), 501)
+    result = await _bind(db, await _invite(db, second), 501)
+    assert result.status == BindStatus.SWITCHED and result.previous == first and result.merchant == second
+    user = await _user(db, 501)
+    assert user is not None and user.merchant_id == second.id
+    # A code for the merchant you already have is left for someone else.
+    spare = await _invite(db, second)
+    assert (await _bind(db, spare, 501)).status == BindStatus.ALREADY
+    assert (await _bind(db, spare, 502)).status == BindStatus.BOUND
+
+
+async def test_two_people_racing_for_one_code_cannot_both_win(db) -> None:
+    merchant = await _merchant(db)
+    code = await _invite(db, merchant)
+    results = await asyncio.gather(*(_bind(db, code, tid) for tid in (601, 602, 603)))
+    assert sorted(r.status for r in results).count(BindStatus.BOUND) == 1
+    async with db.sessionmaker() as session:
+        merchants = (await session.exec(select(User).where(User.role == "merchant"))).all()
+    assert len(merchants) == 1
+
+
+async def test_revoke_an_unused_code(db) -> None:
+    merchant = await _merchant(db)
+    code = await _invite(db, merchant)
+    async with db.sessionmaker() as session:
+        assert await revoke_invite(session, code) == RevokeStatus.REVOKED
+        assert await revoke_invite(session, "ZZZZ2222") == RevokeStatus.UNKNOWN
+        await session.commit()
+    assert (await _bind(db, code, 501)).status == BindStatus.EXPIRED
+    used = await _invite(db, merchant)
+    await _bind(db, used, 502)
+    async with db.sessionmaker() as session:
+        assert await revoke_invite(session, used) == RevokeStatus.USED
+        assert await revoke_invite(session, code) == RevokeStatus.EXPIRED
+
+
+async def test_merchants_are_found_by_code_and_suggested_when_mistyped(db) -> None:
+    for code in ("yunnanbaiyao-flagship", "Colgate-CN", "perfect-diary"):
+        await _merchant(db, code)
+    async with db.sessionmaker() as session:
+        assert (await find_merchant(session, "Colgate-CN")).code == "Colgate-CN"
+        assert (await find_merchant(session, "colgate-cn")).code == "Colgate-CN"
+        assert (await find_merchant(session, "ＣＯＬＧＡＴＥ-ＣＮ")).code == "Colgate-CN"
+        assert await find_merchant(session, "colgate") is None
+        assert (await close_merchants(session, "colgate"))[0] == "Colgate-CN"
+        assert "yunnanbaiyao-flagship" in await close_merchants(session, "yunnanbaiyo")
+        assert await close_merchants(session, "zzzzqqqq") == []
+
+
+async def test_goods_come_by_tier_with_counts_a_page_at_a_time(db) -> None:
+    async with db.sessionmaker() as session:
+        for i in range(13):
+            await add_product(session, f"TOP-{i:02d}", merchant="M-A", brand_awareness=60 + i)  # L4/L5
+        for i in range(4):
+            await add_product(session, f"MID-{i}", merchant="M-A", **MIDDLING)
+        await add_product(session, "FAKE", merchant="M-A", counterfeit_flag=1)
+        await add_product(session, "ELSE", merchant="M-B")
+        await session.commit()
+        merchant = await find_merchant(session, "M-A")
+        counts = await tier_counts(session, merchant.id)
+        assert sum(counts.values()) == 18 and counts["L0"] == 1
+        everything = []
+        for page in range(3):
+            everything += await goods_page(session, merchant.id, page=page)
+        assert len(everything) == 18 and "ELSE" not in {g.sku for g in everything}
+        order = [(g.tier, g.score) for g in everything]
+        assert order == sorted(order, reverse=True)  # best tier first, then highest score
+        assert everything[-1].sku == "FAKE" and everything[-1].counterfeit
+        assert len(await goods_page(session, merchant.id, page=0)) == 10
+        only = await goods_page(session, merchant.id, tier=everything[-2].tier)
+        assert {g.tier for g in only} == {everything[-2].tier}
+        assert await goods_page(session, merchant.id, page=99) == []
+
+
+async def test_category_average_is_the_mean_of_each_dimension(db) -> None:
+    async with db.sessionmaker() as session:
+        a = await add_product(session, "A", category="美妆个护")
+        b = await add_product(session, "B", category="美妆个护", **MIDDLING)
+        await add_product(session, "C", category="美妆个护", counterfeit_flag=1, refund_rate=0.5)
+        await add_product(session, "D", category="食品饮料", gmv_30d=0)
+        await session.commit()
+        average = await category_average(session, "美妆个护")
+        assert average is not None and set(average) == set(DIMENSIONS)
+        for dim in DIMENSIONS:
+            expected = (getattr(a, f"dim_{dim}") + getattr(b, f"dim_{dim}")) / 2
+            assert average[dim] == pytest.approx(expected)
+        assert await category_average(session, "没有这个类目") is None
+
+
+async def test_alert_bookkeeping(db) -> None:
+    async with db.sessionmaker() as session:
+        p = await add_product(session, "P1", merchant="M-A")
+        q = await add_product(session, "P2", merchant="M-A")
+        await bind_merchant(session, 701, "M-A")
+        await bind_merchant(session, 702, "M-A")
+        session.add(TierChange(product_id=p.id, old_tier="L3", new_tier="L4", new_score=80))
+        session.add(
+            TierChange(product_id=q.id, old_tier="L4", new_tier="L3", new_score=70, alerted_at=utcnow())
+        )
+        blocked = await session.get(User, 702)
+        blocked.active = False
+        await session.commit()
+        recipients = await alert_recipients(session, [p.merchant_id, 12345])
+        assert [r.telegram_id for r in recipients] == [701] and recipients[0].merchant_name == "M-A"
+        assert await already_alerted(session, [p.id, q.id, 999]) == {q.id}
+        assert await mark_alerted(session, [p.id, q.id]) == 1
+        await session.commit()
+        assert await already_alerted(session, [p.id, q.id]) == {p.id, q.id}
+
+
+async def test_stats_count_the_catalog_the_users_and_recent_digests(db) -> None:
+    today = date(2026, 11, 24)
+    async with db.sessionmaker() as session:
+        await add_product(session, "S1", category="美妆个护", merchant="M-A")
+        await add_product(session, "S2", category="美妆个护", merchant="M-B", **MIDDLING)
+        await add_product(session, "S3", category="食品饮料", merchant="M-B")
+        await bind_merchant(session, 701, "M-A")
+        session.add(User(telegram_id=801, name="s1"))
+        session.add(User(telegram_id=802, name="s2", digest_enabled=False))
+        session.add(User(telegram_id=ADMIN, name="admin"))
+        for tid, day, status in [
+            (801, today, "sent"),
+            (802, today - timedelta(days=6), "failed"),
+            (803, today - timedelta(days=2), "blocked"),
+            (804, today - timedelta(days=7), "sent"),  # eight days ago: not counted
+        ]:
+            session.add(DigestDelivery(telegram_id=tid, local_date=day, status=status))
+        await session.commit()
+        stats = await catalog_stats(session, today=today, admin_ids={ADMIN})
+    assert stats.products == 3 and sum(stats.by_tier.values()) == 3
+    assert stats.by_category == [("美妆个护", 2), ("食品饮料", 1)]
+    assert (stats.streamers_started, stats.streamers_digest_on) == (2, 1)
+    assert (stats.merchants, stats.merchants_bound, stats.merchant_users) == (2, 1, 1)
+    assert stats.digests == {"sent": 1, "failed": 1, "blocked": 1}
+    assert stats.since == today - timedelta(days=6)
+
+
+async def test_counts_use_the_merchant_tier_index(db) -> None:
+    """The /mygoods count is answered from the (merchant_id, tier) index, not a table scan."""
+    if db.dialect != "sqlite":
+        pytest.skip("EXPLAIN QUERY PLAN is SQLite's")
+    from sqlalchemy import text
+
+    async with db.sessionmaker() as session:
+        plan = (
+            await session.exec(
+                text(
+                    "EXPLAIN QUERY PLAN SELECT tier, count(*) FROM product "
+                    "WHERE merchant_id = 1 GROUP BY tier"
+                )
+            )
+        ).all()
+        page_plan = (
+            await session.exec(
+                text(
+                    "EXPLAIN QUERY PLAN SELECT id FROM product WHERE merchant_id = 1 "
+                    "ORDER BY tier DESC, score DESC, id LIMIT 10"
+                )
+            )
+        ).all()
+    assert "ix_product_merchant_tier" in " ".join(str(r) for r in plan)
+    assert "ix_product_merchant_tier" in " ".join(str(r) for r in page_plan)
