@@ -35,6 +35,7 @@ class DbSessionMiddleware(BaseMiddleware):
         async with sessionmaker() as session:
             data["session"] = session
             data["viewer"] = await _viewer(session, settings, tg_user)
+            await session.commit()  # end the read transaction: long handlers must not hold one open
             result = await handler(event, data)
             await session.commit()
             return result

@@ -318,7 +318,7 @@ class SearchHandlers:
         query = self._recall(callback, viewer, callback_data.q)
         page = min(max(callback_data.p, 0), MAX_PAGE)
         view = card_view(record.item, viewer.lang, query=query, key=callback_data.q, page=page,
-                         with_grade=private)
+                         with_grade=True)  # the grade card (public view for strangers) + radar chart
         await _show(callback, bot, view)
         await callback.answer()
 

@@ -258,7 +258,7 @@ async def test_number_button_opens_the_card_and_back_returns_to_the_page(chat, c
     ):
         assert expected in text, expected
     assert "退款率" not in text, "raw indicators are not for streamers"
-    assert [label for label, _ in buttons(card)] == ["« 返回结果"]
+    assert [label for label, _ in buttons(card)] == ["« 返回结果", "📊 评分"]  # the public grade card + chart
     back = sent(await chat.callback(STREAMER, buttons(card)[0][1]), "EditMessageText")[0]
     assert plain(back.text).startswith("🔎 戴森") and "1. 戴森 Dyson 吸尘器 V12" in plain(back.text)
 
@@ -450,12 +450,12 @@ async def test_a_hidden_product_opens_for_its_own_merchant_only(chat, catalog):
     requests = await chat.callback(stranger, data)
     assert not sent(requests, "EditMessageText")
     assert answers(requests)[0].text == "这个商品已下架或暂不可见"
-    # and a streamer's card of a visible product has no grade button (it would show them nothing more)
+    # a streamer's card of a visible product offers the public grade card (with the radar chart)
     [card] = sent(
         await chat.callback(STREAMER, SearchOpen(id=await product_id(catalog, "DY-1"), q="A", p=0).pack()),
         "EditMessageText",
     )
-    assert buttons(card) == []
+    assert [label for label, _ in buttons(card)] == ["📊 评分"]
 
 
 # --------------------------------------------------------------------------- forged and stale buttons
@@ -505,7 +505,7 @@ async def test_a_card_button_works_even_when_the_query_is_forgotten(chat, catalo
     requests = await chat.callback(OTHER, SearchOpen(id=pid, q="AAAAAAAA", p=0).pack())
     [card] = sent(requests, "EditMessageText")
     assert "DY-1" in plain(card.text)
-    assert buttons(card) == [], "no way back to a search we do not know"
+    assert [label for label, _ in buttons(card)] == ["📊 评分"], "no way back to a search we do not know"
 
 
 async def test_forged_huge_page_shows_the_last_page(chat, catalog):
