@@ -79,14 +79,17 @@ async def cmd_db_upgrade(settings: Settings, _args) -> int:
 
 
 async def cmd_import(settings: Settings, args) -> int:
-    from storage.importer import import_file
+    from storage.importer import ImportFileError, import_file
 
     if not args.file.exists():
         raise CliError(f"no such file: {args.file}")
     async with await _prepared_db(settings) as (_engine, sessionmaker):
-        report = await import_file(
-            sessionmaker, args.kind, args.file, dry_run=args.dry_run, skip_invalid=args.skip_invalid
-        )
+        try:
+            report = await import_file(
+                sessionmaker, args.kind, args.file, dry_run=args.dry_run, skip_invalid=args.skip_invalid
+            )
+        except ImportFileError as exc:
+            raise CliError(exc.describe("en")) from exc
     print(report.summary("en"))
     if report.errors:
         print(report.error_report("en"), file=sys.stderr)

@@ -334,7 +334,10 @@ def _levers(ind: Indicators, points: Mapping[str, float], needed: float, policy:
     return levers
 
 
-def _next_tier(ind: Indicators, score: float, tier: str, points: Mapping[str, float], gates, policy: Policy):
+def _next_tier(
+    ind: Indicators, score: float, tier: str, points: Mapping[str, float], gates, policy: Policy, *,
+    with_levers: bool = True,
+):
     if tier == "L5":
         return None
     nxt = TIERS[TIERS.index(tier) + 1]
@@ -345,7 +348,7 @@ def _next_tier(ind: Indicators, score: float, tier: str, points: Mapping[str, fl
     blocked: tuple[str, ...] = ()
     if nxt == "L5":
         blocked = tuple(g for g in ("factory_verified", "brand_authorized") if not gates[g])
-    levers = _levers(ind, points, needed, policy)[:3] if needed > 0 else []
+    levers = _levers(ind, points, needed, policy)[:3] if needed > 0 and with_levers else []
     return NextTier(nxt, needed, tuple(levers), blocked)
 
 
@@ -370,8 +373,13 @@ def _badges(ind: Indicators, tier: str, tags, policy: Policy) -> tuple[str, ...]
     return tuple(out)
 
 
-def grade(ind: Indicators, policy: Policy | None = None, tags: tuple[str, ...] | list[str] = ()) -> Grade:
-    """Grade one product: score, dimension scores, tier, gates, badges and the way to the next tier."""
+def grade(
+    ind: Indicators, policy: Policy | None = None, tags: tuple[str, ...] | list[str] = (), *, levers: bool = True
+) -> Grade:
+    """Grade one product: score, dimension scores, tier, gates, badges and the way to the next tier.
+
+    `levers=False` skips the search for levers (most of the cost) when only the grade is stored.
+    """
     policy = policy or default_policy()
     points = {name: policy.curves[name].points(ind.value(name)) for name in INDICATORS}
     dims = _dimension_scores(points, policy)
@@ -387,6 +395,6 @@ def grade(ind: Indicators, policy: Policy | None = None, tags: tuple[str, ...] |
         indicator_points=points,
         gates=gates,
         badges=_badges(ind, tier, tags, policy),
-        next_tier=_next_tier(ind, score, tier, points, gates, policy),
+        next_tier=_next_tier(ind, score, tier, points, gates, policy, with_levers=levers),
         policy_version=policy.version,
     )

@@ -162,7 +162,7 @@ def grade_inputs(rows: Iterable[Sequence[Any]], policy: Policy) -> list[tuple[An
     out = []
     for row in rows:
         ind = _indicators(*row[:n], factory_verified=bool(row[n]), counterfeit=bool(row[n + 1]))
-        out.append(grade_values(grade(ind, policy, split_tags(row[n + 2]))))
+        out.append(grade_values(grade(ind, policy, split_tags(row[n + 2]), levers=False)))
     return out
 
 

@@ -80,3 +80,35 @@ def test_bad_settings_are_reported_by_name(tmp_path: Path, monkeypatch, capsys) 
     monkeypatch.setenv("DEFAULT_TIMEZONE", "Mars/Olympus")
     assert main(["db", "upgrade"]) == 1
     assert "DEFAULT_TIMEZONE" in capsys.readouterr().err
+
+
+def test_import_reports_bad_rows_by_line_and_column_and_writes_nothing(database: str, tmp_path: Path, capsys) -> None:
+    from bot.demo_data import demo_products
+
+    rows = demo_products(n=3200)[:3]
+    header = list(rows[0])
+    lines = [",".join(header)]
+    for row in rows:
+        lines.append(",".join(str(row[c]).replace(",", " ") for c in header))
+    bad = lines[2].split(",")
+    bad[header.index("price")] = "abc"
+    lines[2] = ",".join(bad)
+    path = tmp_path / "products.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    assert main(["import", "products", str(path)]) == 1
+    captured = capsys.readouterr()
+    assert "line 3" in captured.err and "price" in captured.err
+    assert main(["grade", rows[0]["sku"]]) == 1, "nothing was written"
+    capsys.readouterr()
+
+    assert main(["import", "products", str(path), "--skip-invalid"]) == 0
+    assert main(["grade", rows[0]["sku"], "--json"]) == 0
+
+
+def test_import_of_a_file_that_is_not_a_table_is_a_clear_error(database: str, tmp_path: Path, capsys) -> None:
+    path = tmp_path / "products.xls"
+    path.write_bytes(b"\xd0\xcf\x11\xe0 not really an old excel file")
+    assert main(["import", "products", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error:") and "Traceback" not in err
