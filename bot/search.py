@@ -318,8 +318,10 @@ class SearchIndex:
         self._sku_hashes = _readonly(sku_hashes[sku_order])
         self._sku_positions = _readonly(sku_order.astype(np.int32))
         del sku_hashes, sku_order
-        brand_count = Counter(it.brand for it in items_t)
-        category_count = Counter(it.category for it in items_t)
+        # Suggestions name only what a streamer can find: a brand whose goods are all hidden stays unnamed.
+        shown = [it for it in items_t if it.tier != "L0" and not it.counterfeit]
+        brand_count = Counter(it.brand for it in shown)
+        category_count = Counter(it.category for it in shown)
 
         # The static part of the ranking key: tier, then score, then catalog order (unique keys keep
         # paging stable). The query adds the rounded relevance above these bits.

@@ -331,3 +331,15 @@ def test_skipping_hopeless_items_changes_nothing(monkeypatch: pytest.MonkeyPatch
             for r in (search(big, q, limit=10) for q in queries)
         ]
     assert results[True] == results[False]
+
+
+def test_suggestions_never_name_a_brand_whose_goods_are_all_hidden() -> None:
+    catalog = [
+        item(1, "高露洁 劲白 牙膏 120g", "Colgate/高露洁", "美妆个护", "L4"),
+        item(2, "仿冒 大牌 香水 50ml", "Chanelle/香奈儿", "美妆个护", "L4", counterfeit=True),
+        item(3, "香奈儿 同款 香水 100ml", "Chanelle/香奈儿", "美妆个护", "L0"),
+    ]
+    index = SearchIndex.build(catalog)
+    result = search(index, "chanelle xiangnaier zzz")
+    assert not result.hits
+    assert all("香奈儿" not in name for name in result.suggestions)
