@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
@@ -20,6 +21,10 @@ from bot.grading import Policy, default_policy, load_policy
 from bot.i18n import lang_of, t
 from bot.settings import Settings
 
+if TYPE_CHECKING:
+    from jobs.sender import Sender
+    from storage.catalog import CatalogIndex
+
 logger = logging.getLogger(__name__)
 
 
@@ -30,8 +35,8 @@ class Services:
     settings: Settings
     sessionmaker: async_sessionmaker[AsyncSession]
     policy: Policy
-    catalog: object  # storage.catalog.CatalogIndex
-    sender: object | None = None  # jobs.sender.Sender, once a bot exists
+    catalog: CatalogIndex
+    sender: Sender | None = None  # made once a bot exists
 
 
 def policy_for(settings: Settings) -> Policy:
@@ -45,7 +50,7 @@ def build_catalog_index():
     return CatalogIndex(SearchIndex.build)
 
 
-def build_dispatcher(services: Services, **extra: object) -> Dispatcher:
+def build_dispatcher(services: Services, **extra: Any) -> Dispatcher:
     """A new dispatcher with every router, the DB middleware and the shared services as data."""
     from handlers import setup_routers
     from handlers.middlewares import DbSessionMiddleware

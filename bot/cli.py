@@ -7,7 +7,7 @@ import asyncio
 import json
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import date
 from pathlib import Path
 
@@ -21,11 +21,15 @@ class CliError(Exception):
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="xuanpin", description="选品 Xuanpin: the live-commerce product-picking bot")
+    p = argparse.ArgumentParser(
+        prog="xuanpin", description="选品 Xuanpin: the live-commerce product-picking bot"
+    )
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     sub.add_parser("run", help="run the bot (long polling, or webhook when WEBHOOK_URL is set)")
-    demo = sub.add_parser("demo", help="chat with the bot in the terminal on the demo catalog (no token, no network)")
+    demo = sub.add_parser(
+        "demo", help="chat with the bot in the terminal on the demo catalog (no token, no network)"
+    )
     demo.add_argument("--database", help="demo database URL (default: an SQLite file in .demo/)")
     sub.add_parser("seed-demo", help="load the demo catalog and streamers into DATABASE_URL")
 
@@ -33,7 +37,9 @@ def _parser() -> argparse.ArgumentParser:
     imp.add_argument("kind", choices=["products", "streamers"])
     imp.add_argument("file", type=Path)
     imp.add_argument("--dry-run", action="store_true", help="validate and report; write nothing")
-    imp.add_argument("--skip-invalid", action="store_true", help="write the valid rows even if some rows are bad")
+    imp.add_argument(
+        "--skip-invalid", action="store_true", help="write the valid rows even if some rows are bad"
+    )
 
     search = sub.add_parser("search", help="search the catalog as a streamer sees it")
     search.add_argument("query", nargs="?", help="what a streamer would type")
@@ -47,7 +53,9 @@ def _parser() -> argparse.ArgumentParser:
 
     picks = sub.add_parser("picks", help="a streamer's picks (records nothing)")
     picks.add_argument("telegram_id", type=int)
-    picks.add_argument("--date", type=date.fromisoformat, help="YYYY-MM-DD (default: today in their time zone)")
+    picks.add_argument(
+        "--date", type=date.fromisoformat, help="YYYY-MM-DD (default: today in their time zone)"
+    )
     picks.add_argument("--json", action="store_true")
 
     digest = sub.add_parser("digest", help="the daily digest")
@@ -175,13 +183,18 @@ async def cmd_search(settings: Settings, args) -> int:
         print(json.dumps(search_json(result), ensure_ascii=False, indent=2))
         return 0
     if not result.hits:
-        print("nothing found" + (f"; did you mean: {', '.join(result.suggestions)}" if result.suggestions else ""))
+        print(
+            "nothing found"
+            + (f"; did you mean: {', '.join(result.suggestions)}" if result.suggestions else "")
+        )
         return 0
     for i, hit in enumerate(result.hits, 1):
         item = hit.item
         badges = " ".join(item.badges)
-        print(f"{i:>2}. [{item.tier}] {item.title}  ¥{item.price:g}  佣金 {item.commission_rate:.0%}  "
-              f"{item.sku}  {badges}".rstrip())
+        print(
+            f"{i:>2}. [{item.tier}] {item.title}  ¥{item.price:g}  佣金 {item.commission_rate:.0%}  "
+            f"{item.sku}  {badges}".rstrip()
+        )
     return 0
 
 
@@ -234,10 +247,13 @@ COMMANDS = {
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.command == "run" else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if args.command == "run" else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     try:
         settings = load_settings()
+        handler: Callable[[Settings, argparse.Namespace], Awaitable[int]]
         if args.command == "db":
             handler = cmd_db_upgrade
         elif args.command == "digest":

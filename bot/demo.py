@@ -11,9 +11,9 @@ import asyncio
 import itertools
 import re
 import sys
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from html import unescape
 from pathlib import Path
 from typing import Any, TextIO
@@ -26,6 +26,8 @@ from aiogram.types import (
     InlineQuery,
     Message,
     Update,
+)
+from aiogram.types import (
     User as TgUser,
 )
 
@@ -72,7 +74,9 @@ class DemoChat:
     colour: bool = True
     users: dict[str, DemoUser] = field(default_factory=dict)
     current: str = "streamer"
-    buttons: list[tuple[str, str | None, int]] = field(default_factory=list)  # (text, callback data, message id)
+    buttons: list[tuple[str, str | None, int]] = field(
+        default_factory=list
+    )  # (text, callback data, message id)
     messages: dict[int, dict[str, Any]] = field(default_factory=dict)
     inline_results: list[str] = field(default_factory=list)
     photos: int = 0
@@ -107,8 +111,11 @@ class DemoChat:
             if data:
                 DEMO_DIR.mkdir(exist_ok=True)
                 (DEMO_DIR / str(filename)).write_bytes(data)
-            self._show(f"📎 [文件 file: {DEMO_DIR / str(filename)}] {terminal_text(method.caption or '', self.colour)}",
-                       method.reply_markup)
+            self._show(
+                f"📎 [文件 file: {DEMO_DIR / str(filename)}] "
+                f"{terminal_text(method.caption or '', self.colour)}",
+                method.reply_markup,
+            )
         elif name == "EditMessageReplyMarkup":
             self._show("✏️ (buttons updated)", method.reply_markup)
         elif name == "AnswerCallbackQuery" and method.text:
@@ -131,12 +138,16 @@ class DemoChat:
 
     def _show_inline(self, method: Any) -> None:
         results = method.results or []
-        self.print(f"\n🔎 inline: {len(results)} cards" + (f" (next_offset={method.next_offset})"
-                                                            if method.next_offset else ""))
+        self.print(
+            f"\n🔎 inline: {len(results)} cards"
+            + (f" (next_offset={method.next_offset})" if method.next_offset else "")
+        )
         for i, result in enumerate(results[:10], 1):
             title = getattr(result, "title", "")
             description = getattr(result, "description", "") or ""
-            self.print(f"   {i}. {title}  {DIM if self.colour else ''}{description}{RESET if self.colour else ''}")
+            self.print(
+                f"   {i}. {title}  {DIM if self.colour else ''}{description}{RESET if self.colour else ''}"
+            )
         if len(results) > 10:
             self.print(f"   … {len(results) - 10} more")
 
@@ -164,8 +175,13 @@ class DemoSession:
         await self.dp.feed_update(self.bot, update)
 
     async def say(self, text: str) -> None:
-        message = Message(message_id=next(self._message_ids), date=int(time.time()), chat=self._chat(),
-                          from_user=self._tg_user(), text=text)
+        message = Message(
+            message_id=next(self._message_ids),
+            date=datetime.now(UTC),
+            chat=self._chat(),
+            from_user=self._tg_user(),
+            text=text,
+        )
         await self.feed(Update(update_id=next(self._update_ids), message=message))
 
     async def press(self, number: int) -> None:
@@ -176,15 +192,28 @@ class DemoSession:
         if data is None:
             self.chat.print(f"(button “{text}” opens a link or switches chats; nothing to press here)")
             return
-        message = Message(message_id=message_id, date=int(time.time()), chat=self._chat(),
-                          from_user=TgUser(**{k: v for k, v in BOT_USER.items() if k != "username"}),
-                          text=self.chat.messages[message_id]["text"])
-        query = CallbackQuery(id=str(next(self._update_ids)), from_user=self._tg_user(), chat_instance="demo",
-                              message=message, data=data)
+        message = Message(
+            message_id=message_id,
+            date=datetime.now(UTC),
+            chat=self._chat(),
+            from_user=TgUser(
+                id=int(str(BOT_USER["id"])), is_bot=True, first_name=str(BOT_USER["first_name"])
+            ),
+            text=self.chat.messages[message_id]["text"],
+        )
+        query = CallbackQuery(
+            id=str(next(self._update_ids)),
+            from_user=self._tg_user(),
+            chat_instance="demo",
+            message=message,
+            data=data,
+        )
         await self.feed(Update(update_id=next(self._update_ids), callback_query=query))
 
     async def inline(self, query: str) -> None:
-        inline = InlineQuery(id=str(next(self._update_ids)), from_user=self._tg_user(), query=query, offset="")
+        inline = InlineQuery(
+            id=str(next(self._update_ids)), from_user=self._tg_user(), query=query, offset=""
+        )
         await self.feed(Update(update_id=next(self._update_ids), inline_query=inline))
 
     async def send_document(self, path: Path, caption: str = "/import") -> None:
@@ -193,10 +222,17 @@ class DemoSession:
             return
         file_id = f"demo-{next(self._update_ids)}"
         self.session.files[file_id] = path.read_bytes()
-        document = Document(file_id=file_id, file_unique_id=file_id, file_name=path.name,
-                            file_size=path.stat().st_size)
-        message = Message(message_id=next(self._message_ids), date=int(time.time()), chat=self._chat(),
-                          from_user=self._tg_user(), document=document, caption=caption)
+        document = Document(
+            file_id=file_id, file_unique_id=file_id, file_name=path.name, file_size=path.stat().st_size
+        )
+        message = Message(
+            message_id=next(self._message_ids),
+            date=datetime.now(UTC),
+            chat=self._chat(),
+            from_user=self._tg_user(),
+            document=document,
+            caption=caption,
+        )
         await self.feed(Update(update_id=next(self._update_ids), message=message))
 
     async def handle_line(self, line: str) -> bool:
@@ -234,7 +270,7 @@ class DemoSession:
 
 async def prepare_demo_database(settings: Settings, out: TextIO) -> Services:
     """Migrate and seed the demo database on first run; bind the demo merchant."""
-    from sqlmodel import func, select
+    from sqlmodel import col, func, select
 
     from storage.demo import seed_demo
     from storage.engine import make_engine, make_sessionmaker
@@ -252,19 +288,26 @@ async def prepare_demo_database(settings: Settings, out: TextIO) -> Services:
     async with sessionmaker() as session:
         merchant_id = (
             await session.exec(
-                select(Product.merchant_id).group_by(Product.merchant_id).order_by(func.count().desc()).limit(1)
+                select(Product.merchant_id)
+                .group_by(col(Product.merchant_id))
+                .order_by(func.count().desc())
+                .limit(1)
             )
         ).first()
         user = await session.get(User, MERCHANT_ID)
         if user is None:
-            session.add(User(telegram_id=MERCHANT_ID, role="merchant", merchant_id=merchant_id, name="演示商家"))
+            session.add(
+                User(telegram_id=MERCHANT_ID, role="merchant", merchant_id=merchant_id, name="演示商家")
+            )
         await session.commit()
         merchant = await session.get(Merchant, merchant_id) if merchant_id else None
         if merchant:
             out.write(f"(demo merchant: {merchant.name})\n")
     catalog = build_catalog_index()
     await catalog.refresh(sessionmaker)
-    return Services(settings=settings, sessionmaker=sessionmaker, policy=policy_for(settings), catalog=catalog)
+    return Services(
+        settings=settings, sessionmaker=sessionmaker, policy=policy_for(settings), catalog=catalog
+    )
 
 
 async def run_demo(
@@ -317,13 +360,16 @@ async def _quiet_start(demo: DemoSession) -> None:
 
 async def _demo_streamer_id(services: Services) -> int:
     """A streamer with imported sales, so /picks and /categories have something to show."""
-    from sqlmodel import select
+    from sqlmodel import col, select
 
     from storage.models import StreamerSale
 
     async with services.sessionmaker() as session:
-        first = (await session.exec(select(StreamerSale.telegram_id).order_by(StreamerSale.telegram_id).limit(1))
-                 ).first()
+        first = (
+            await session.exec(
+                select(StreamerSale.telegram_id).order_by(col(StreamerSale.telegram_id)).limit(1)
+            )
+        ).first()
     return int(first) if first is not None else STREAMER_ID
 
 

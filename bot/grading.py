@@ -335,7 +335,13 @@ def _levers(ind: Indicators, points: Mapping[str, float], needed: float, policy:
 
 
 def _next_tier(
-    ind: Indicators, score: float, tier: str, points: Mapping[str, float], gates, policy: Policy, *,
+    ind: Indicators,
+    score: float,
+    tier: str,
+    points: Mapping[str, float],
+    gates,
+    policy: Policy,
+    *,
     with_levers: bool = True,
 ):
     if tier == "L5":
@@ -374,7 +380,11 @@ def _badges(ind: Indicators, tier: str, tags, policy: Policy) -> tuple[str, ...]
 
 
 def grade(
-    ind: Indicators, policy: Policy | None = None, tags: tuple[str, ...] | list[str] = (), *, levers: bool = True
+    ind: Indicators,
+    policy: Policy | None = None,
+    tags: tuple[str, ...] | list[str] = (),
+    *,
+    levers: bool = True,
 ) -> Grade:
     """Grade one product: score, dimension scores, tier, gates, badges and the way to the next tier.
 

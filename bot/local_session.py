@@ -40,8 +40,15 @@ class LocalSession(BaseSession):
         self.on_request = on_request
         self._ids = itertools.count(1000)
 
-    def queue(self, *, ok: bool = True, result: Any = None, error_code: int = 400, description: str = "",
-              retry_after: int | None = None) -> None:
+    def queue(
+        self,
+        *,
+        ok: bool = True,
+        result: Any = None,
+        error_code: int = 400,
+        description: str = "",
+        retry_after: int | None = None,
+    ) -> None:
         """Queue Telegram's answer to the next request (an error, or a specific result)."""
         answer: dict[str, Any] = {"ok": ok}
         if ok:
@@ -56,14 +63,16 @@ class LocalSession(BaseSession):
     def of(self, method_name: str) -> list[TelegramMethod[Any]]:
         return [r for r in self.requests if type(r).__name__ == method_name]
 
-    async def make_request(self, bot: Bot, method: TelegramMethod[TelegramType], timeout: int | None = None
-                           ) -> TelegramType:
+    async def make_request(
+        self, bot: Bot, method: TelegramMethod[TelegramType], timeout: int | None = None
+    ) -> TelegramType:
         self.requests.append(method)
         if self.on_request is not None:
             self.on_request(method)
         answer = self.queued.popleft() if self.queued else {"ok": True, "result": self._result(method)}
-        response = self.check_response(bot, method, 200 if answer["ok"] else answer["error_code"],
-                                       json.dumps(answer, default=str))
+        response = self.check_response(
+            bot, method, 200 if answer["ok"] else answer["error_code"], json.dumps(answer, default=str)
+        )
         return response.result  # type: ignore[return-value]
 
     def _result(self, method: TelegramMethod[Any]) -> Any:
@@ -71,7 +80,7 @@ class LocalSession(BaseSession):
         if name == "GetMe":
             return BOT_USER
         if name == "GetFile":
-            file_id = getattr(method, "file_id")
+            file_id = getattr(method, "file_id")  # noqa: B009 - GetFile, typed as the generic method
             return {"file_id": file_id, "file_unique_id": file_id, "file_path": f"documents/{file_id}"}
         if name in _MESSAGE_METHODS:
             return self._message(method)
@@ -102,9 +111,14 @@ class LocalSession(BaseSession):
             msg["reply_markup"] = markup.model_dump(exclude_none=True)
         return msg
 
-    async def stream_content(self, url: str, headers: dict[str, Any] | None = None, timeout: int = 30,
-                             chunk_size: int = 65536, raise_for_status: bool = True
-                             ) -> AsyncGenerator[bytes, None]:
+    async def stream_content(
+        self,
+        url: str,
+        headers: dict[str, Any] | None = None,
+        timeout: int = 30,
+        chunk_size: int = 65536,
+        raise_for_status: bool = True,
+    ) -> AsyncGenerator[bytes, None]:
         file_id = url.rsplit("/", 1)[-1]
         yield self.files.get(file_id, b"")
 

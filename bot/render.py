@@ -80,8 +80,10 @@ def product_card(item: CatalogItem, lang: str = "zh") -> str:
         f"<b>{h(item.title)}</b>",
         f"{t('card.sku', lang)}: <code>{h(item.sku)}</code>",
         f"{t('card.brand', lang)}: {h(item.brand)}  ·  {t('card.category', lang)}: {h(item.category)}",
-        f"{t('card.price', lang)}: {money(item.price)}  ·  {t('card.commission', lang)}: {percent(item.commission_rate)}",
-        f"{t('card.tier', lang)}: <b>{tier_label(item.tier, lang)}</b>  ·  {t('card.score', lang)}: {score_text(item.score)}",
+        f"{t('card.price', lang)}: {money(item.price)}  ·  "
+        f"{t('card.commission', lang)}: {percent(item.commission_rate)}",
+        f"{t('card.tier', lang)}: <b>{tier_label(item.tier, lang)}</b>  ·  "
+        f"{t('card.score', lang)}: {score_text(item.score)}",
     ]
     if item.badges:
         lines.append(f"{t('card.badges', lang)}: {badges_text(item.badges, lang)}")
@@ -112,8 +114,10 @@ def lever_text(lever, lang: str) -> str:
 
 
 def _gate_names(gates: Iterable[str], lang: str) -> str:
-    return "、".join(t(f"gate.{g}", lang) for g in gates) if lang == "zh" else ", ".join(
-        t(f"gate.{g}", lang) for g in gates
+    return (
+        "、".join(t(f"gate.{g}", lang) for g in gates)
+        if lang == "zh"
+        else ", ".join(t(f"gate.{g}", lang) for g in gates)
     )
 
 
@@ -125,8 +129,15 @@ def next_tier_lines(grade: Grade, lang: str) -> list[str]:
         return [t("card.counterfeit_blocked", lang)]
     lines = []
     if nxt.points_needed > 0:
-        lines.append(t("card.next", lang, tier=nxt.tier, tier_name=t(f"tier.{nxt.tier}", lang),
-                       points=f"{nxt.points_needed:.1f}"))
+        lines.append(
+            t(
+                "card.next",
+                lang,
+                tier=nxt.tier,
+                tier_name=t(f"tier.{nxt.tier}", lang),
+                points=f"{nxt.points_needed:.1f}",
+            )
+        )
     if nxt.blocked_by:
         lines.append(t("card.next_blocked", lang, tier=nxt.tier, gates=_gate_names(nxt.blocked_by, lang)))
     if nxt.levers:
@@ -142,7 +153,7 @@ def grade_card(
     private: tuple[Indicators, Grade] | None = None,
     history: Sequence[HistoryEntry] = (),
 ) -> str:
-    """The grade card: public part for everyone; `private` (indicators + grade) only for the owner and admins."""
+    """The grade card: the public part for everyone; `private` (indicators + grade) for owner and admins."""
     lines = [product_card(item, lang)]
     if private is None:
         return lines[0]
@@ -174,8 +185,16 @@ def grade_card(
                 lines.append(t("card.history_first", lang, when=when, new=entry.new_tier))
             else:
                 dim = t(f"dim.{entry.moved_dimension}", lang) if entry.moved_dimension else "-"
-                lines.append(t("card.history_item", lang, when=when, old=entry.old_tier, new=entry.new_tier,
-                               dimension=dim))
+                lines.append(
+                    t(
+                        "card.history_item",
+                        lang,
+                        when=when,
+                        old=entry.old_tier,
+                        new=entry.new_tier,
+                        dimension=dim,
+                    )
+                )
     return "\n".join(lines)
 
 
@@ -218,7 +237,9 @@ def grade_json(sku: str, ind: Indicators, grade: Grade, *, private: bool = True)
         }
         if private
         else {},
-        "gates": {g: {"passed": ok, "caps": "L0" if g == "counterfeit" else "L4"} for g, ok in grade.gates.items()},
+        "gates": {
+            g: {"passed": ok, "caps": "L0" if g == "counterfeit" else "L4"} for g, ok in grade.gates.items()
+        },
         "badges": list(grade.badges),
         "next_tier": None
         if nxt is None

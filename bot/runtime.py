@@ -48,7 +48,9 @@ async def run_bot(settings: Settings) -> None:
     sessionmaker = make_sessionmaker(engine)
     catalog = build_catalog_index()
     await catalog.refresh(sessionmaker)
-    services = Services(settings=settings, sessionmaker=sessionmaker, policy=policy_for(settings), catalog=catalog)
+    services = Services(
+        settings=settings, sessionmaker=sessionmaker, policy=policy_for(settings), catalog=catalog
+    )
     bot = build_bot(token, api_url=settings.telegram_api_url)
     services.sender = make_sender(bot, settings)
     dp = build_dispatcher(services)
@@ -77,8 +79,8 @@ async def run_bot(settings: Settings) -> None:
 async def _run_webhook(bot: Bot, dp: Dispatcher, settings: Settings) -> None:
     import asyncio
 
-    from aiohttp import web
     from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
+    from aiohttp import web
 
     url, secret = settings.require_webhook()
     app = web.Application()

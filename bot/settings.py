@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import re
 from datetime import time
+from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
-from typing_extensions import Annotated
 
 TELEGRAM_API_URL = "https://api.telegram.org"
 _TOKEN_RE = re.compile(r"^\d{3,20}:[A-Za-z0-9_-]{20,}$")
@@ -56,7 +56,9 @@ class Settings(BaseSettings):
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"DEFAULT_TIMEZONE {value!r} is not an IANA time zone such as Asia/Shanghai") from exc
+            raise ValueError(
+                f"DEFAULT_TIMEZONE {value!r} is not an IANA time zone such as Asia/Shanghai"
+            ) from exc
         return value
 
     @field_validator("redis_url", "webhook_url", "policy_file", mode="before")
@@ -80,12 +82,18 @@ class Settings(BaseSettings):
     def require_token(self) -> str:
         """The bot token, or a SettingsError that says what is wrong with it."""
         if self.bot_token is None:
-            raise SettingsError("BOT_TOKEN is not set: put the token @BotFather gave you in .env or the environment")
+            raise SettingsError(
+                "BOT_TOKEN is not set: put the token @BotFather gave you in .env or the environment"
+            )
         token = self.bot_token.get_secret_value().strip()
         if token.lower() in _PLACEHOLDERS:
-            raise SettingsError("BOT_TOKEN is still the placeholder from .env.example: set your real bot token")
+            raise SettingsError(
+                "BOT_TOKEN is still the placeholder from .env.example: set your real bot token"
+            )
         if not _TOKEN_RE.match(token):
-            raise SettingsError("BOT_TOKEN is malformed: it looks like 123456789:AAH… (digits, a colon, then the secret)")
+            raise SettingsError(
+                "BOT_TOKEN is malformed: it looks like 123456789:AAH… (digits, a colon, then the secret)"
+            )
         return token
 
     def require_webhook(self) -> tuple[str, str]:

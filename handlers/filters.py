@@ -27,9 +27,9 @@ class PlainText(BaseFilter):
     """A text message that is not a command."""
 
     async def __call__(self, message: Message) -> bool:
-        return bool(message.text) and not message.text.startswith("/")
+        return message.text is not None and message.text != "" and not message.text.startswith("/")
 
 
 class AnyCommand(BaseFilter):
     async def __call__(self, message: Message) -> bool:
-        return bool(message.text) and message.text.startswith("/")
+        return message.text is not None and message.text.startswith("/")

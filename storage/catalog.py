@@ -68,7 +68,7 @@ def _item(row) -> CatalogItem:
 
 def _items_query():
     return (
-        select(*_ITEM_COLUMNS)
+        select(*_ITEM_COLUMNS)  # type: ignore[call-overload]
         .join(Category, col(Category.id) == col(Product.category_id))
         .join(Merchant, col(Merchant.id) == col(Product.merchant_id))
     )
@@ -79,7 +79,9 @@ async def iter_catalog_items(session: AsyncSession, batch: int = 5000) -> AsyncI
     last_id = 0
     while True:
         rows = (
-            await session.exec(_items_query().where(col(Product.id) > last_id).order_by(col(Product.id)).limit(batch))
+            await session.exec(
+                _items_query().where(col(Product.id) > last_id).order_by(col(Product.id)).limit(batch)
+            )
         ).all()
         if not rows:
             return
@@ -108,7 +110,10 @@ async def get_product(session: AsyncSession, sku: str) -> ProductRecord | None:
         return None
     product = (await session.exec(select(Product).where(Product.sku == sku))).one()
     return ProductRecord(
-        item=_item(row), indicators=indicators_of(product), merchant_id=product.merchant_id, tags=_item(row).tags
+        item=_item(row),
+        indicators=indicators_of(product),
+        merchant_id=product.merchant_id,
+        tags=_item(row).tags,
     )
 
 

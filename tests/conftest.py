@@ -118,7 +118,9 @@ async def db(
         return
     template = pg_template
     if template is None:
-        pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432 (CI sets TEST_POSTGRES_URL and requires it)")
+        pytest.skip(
+            "PostgreSQL is not reachable on 127.0.0.1:5432 (CI sets TEST_POSTGRES_URL and requires it)"
+        )
     admin_url, _ = _pg_admin_url()
     name = f"xuanpin_t_{uuid.uuid4().hex[:12]}"
     conn = await asyncpg.connect(_asyncpg_dsn(admin_url))
@@ -152,7 +154,9 @@ async def services(sqlite_db: Database):
 
     settings = Settings(database_url=sqlite_db.url, admin_ids=frozenset({ADMIN_ID}), _env_file=None)
     catalog = build_catalog_index()
-    yield Services(settings=settings, sessionmaker=sqlite_db.sessionmaker, policy=default_policy(), catalog=catalog)
+    yield Services(
+        settings=settings, sessionmaker=sqlite_db.sessionmaker, policy=default_policy(), catalog=catalog
+    )
 
 
 @pytest.fixture

@@ -11,12 +11,31 @@ from bot.grading import Indicators, grade
 from storage.models import Category, Merchant, Product, User
 
 GOOD = dict(
-    brand_authorized=1, brand_awareness=90, price_index=0.8, lowest_price_ratio=0.95, commission_rate=0.3,
-    active_streamers_30d=300, shop_rating=4.9, refund_rate=0.01, dispute_rate=0.001, gmv_30d=2_000_000,
-    conversion_rate=0.08, factory_verified=1, counterfeit_flag=0,
+    brand_authorized=1,
+    brand_awareness=90,
+    price_index=0.8,
+    lowest_price_ratio=0.95,
+    commission_rate=0.3,
+    active_streamers_30d=300,
+    shop_rating=4.9,
+    refund_rate=0.01,
+    dispute_rate=0.001,
+    gmv_30d=2_000_000,
+    conversion_rate=0.08,
+    factory_verified=1,
+    counterfeit_flag=0,
 )
-MIDDLING = dict(GOOD, brand_awareness=60, price_index=1.1, commission_rate=0.12, refund_rate=0.061,
-                dispute_rate=0.012, gmv_30d=200_000, conversion_rate=0.03, factory_verified=0)
+MIDDLING = dict(
+    GOOD,
+    brand_awareness=60,
+    price_index=1.1,
+    commission_rate=0.12,
+    refund_rate=0.061,
+    dispute_rate=0.012,
+    gmv_30d=200_000,
+    conversion_rate=0.03,
+    factory_verified=0,
+)
 
 
 async def _get_or_add(session: AsyncSession, model, **where) -> Any:
@@ -28,20 +47,40 @@ async def _get_or_add(session: AsyncSession, model, **where) -> Any:
     return row
 
 
-async def add_product(session: AsyncSession, sku: str, *, title: str = "测试商品", brand: str = "测试",
-                      category: str = "美妆个护", merchant: str = "M1", price: float = 59.0,
-                      tags: str = "", **indicators: float) -> Product:
+async def add_product(
+    session: AsyncSession,
+    sku: str,
+    *,
+    title: str = "测试商品",
+    brand: str = "测试",
+    category: str = "美妆个护",
+    merchant: str = "M1",
+    price: float = 59.0,
+    tags: str = "",
+    **indicators: float,
+) -> Product:
     values = dict(GOOD, **indicators)
     ind = Indicators.from_mapping(values)
     g = grade(ind, tags=tuple(x for x in tags.split(";") if x))
     cat = await _get_or_add(session, Category, name=category)
     mer = await _get_or_add(session, Merchant, code=merchant)
     product = Product(
-        sku=sku, title=title, brand=brand, category_id=cat.id, merchant_id=mer.id, price=price, tags=tags,
+        sku=sku,
+        title=title,
+        brand=brand,
+        category_id=cat.id,
+        merchant_id=mer.id,
+        price=price,
+        tags=tags,
         **{k: v for k, v in values.items()},
-        dim_brand=g.dimensions["brand"], dim_price=g.dimensions["price"],
-        dim_distribution=g.dimensions["distribution"], dim_service=g.dimensions["service"],
-        dim_sales=g.dimensions["sales"], score=g.score, tier=g.tier, badges=";".join(g.badges),
+        dim_brand=g.dimensions["brand"],
+        dim_price=g.dimensions["price"],
+        dim_distribution=g.dimensions["distribution"],
+        dim_service=g.dimensions["service"],
+        dim_sales=g.dimensions["sales"],
+        score=g.score,
+        tier=g.tier,
+        badges=";".join(g.badges),
     )
     session.add(product)
     await session.flush()

@@ -6,7 +6,8 @@ import itertools
 import time
 from typing import Any
 
-from aiogram.types import CallbackQuery, Chat, Document, InlineQuery, Message, Update, User as TgUser
+from aiogram.types import CallbackQuery, Chat, Document, InlineQuery, Message, Update
+from aiogram.types import User as TgUser
 
 from bot.app import Services, build_bot, build_dispatcher
 from bot.local_session import LocalSession
@@ -30,25 +31,53 @@ class ChatHarness:
         await self.dp.feed_update(self.bot, update)
         return self.session.requests[before:]
 
-    async def message(self, user_id: int, text: str | None, *, lang: str = "zh-hans", chat_type: str = "private",
-                      chat_id: int | None = None, document: Document | None = None,
-                      caption: str | None = None) -> list[Any]:
+    async def message(
+        self,
+        user_id: int,
+        text: str | None,
+        *,
+        lang: str = "zh-hans",
+        chat_type: str = "private",
+        chat_id: int | None = None,
+        document: Document | None = None,
+        caption: str | None = None,
+    ) -> list[Any]:
         """Send a message as `user_id`; returns the bot's requests it caused."""
         chat = Chat(id=chat_id if chat_id is not None else user_id, type=chat_type)
-        message = Message(message_id=next(self._ids), date=int(time.time()), chat=chat,
-                          from_user=self._user(user_id, lang), text=text, document=document, caption=caption)
+        message = Message(
+            message_id=next(self._ids),
+            date=int(time.time()),
+            chat=chat,
+            from_user=self._user(user_id, lang),
+            text=text,
+            document=document,
+            caption=caption,
+        )
         return await self._feed(Update(update_id=next(self._ids), message=message))
 
-    async def callback(self, user_id: int, data: str, *, lang: str = "zh-hans", message_id: int = 1) -> list[Any]:
-        message = Message(message_id=message_id, date=int(time.time()), chat=Chat(id=user_id, type="private"),
-                          from_user=BOT, text="…")
-        query = CallbackQuery(id=str(next(self._ids)), from_user=self._user(user_id, lang), chat_instance="t",
-                              message=message, data=data)
+    async def callback(
+        self, user_id: int, data: str, *, lang: str = "zh-hans", message_id: int = 1
+    ) -> list[Any]:
+        message = Message(
+            message_id=message_id,
+            date=int(time.time()),
+            chat=Chat(id=user_id, type="private"),
+            from_user=BOT,
+            text="…",
+        )
+        query = CallbackQuery(
+            id=str(next(self._ids)),
+            from_user=self._user(user_id, lang),
+            chat_instance="t",
+            message=message,
+            data=data,
+        )
         return await self._feed(Update(update_id=next(self._ids), callback_query=query))
 
     async def inline(self, user_id: int, query: str, *, offset: str = "", lang: str = "zh-hans") -> list[Any]:
-        inline = InlineQuery(id=str(next(self._ids)), from_user=self._user(user_id, lang), query=query,
-                             offset=offset)
+        inline = InlineQuery(
+            id=str(next(self._ids)), from_user=self._user(user_id, lang), query=query, offset=offset
+        )
         return await self._feed(Update(update_id=next(self._ids), inline_query=inline))
 
     async def close(self) -> None:

@@ -37,7 +37,9 @@ def test_grade_json_has_the_documented_shape(database: str, capsys: pytest.Captu
     assert {"sku", "tier", "score", "dimensions", "indicators", "gates", "badges", "next_tier"} <= set(data)
     assert data["sku"] == "SKU-9" and data["tier"] in {"L0", "L1", "L2", "L3", "L4", "L5"}
     assert set(data["dimensions"]) == {"brand", "price", "distribution", "service", "sales"}
-    assert len(data["indicators"]) == 11 and data["indicators"]["refund_rate"]["value"] == pytest.approx(0.061)
+    assert len(data["indicators"]) == 11 and data["indicators"]["refund_rate"]["value"] == pytest.approx(
+        0.061
+    )
     assert set(data["gates"]) == {"counterfeit", "factory_verified", "brand_authorized"}
     assert data["next_tier"]["tier"] > data["tier"] and data["next_tier"]["levers"]
 
@@ -48,7 +50,9 @@ def test_grade_text_is_readable(database: str, capsys: pytest.CaptureFixture[str
     assert "云南白药 牙膏 180g" in out and "退款率: 6.1%" in out and "<b>" not in out
 
 
-def test_unknown_sku_is_a_clear_error_with_exit_code_1(database: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_unknown_sku_is_a_clear_error_with_exit_code_1(
+    database: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["grade", "NOPE"]) == 1
     assert "NOPE" in capsys.readouterr().err
 
@@ -82,7 +86,9 @@ def test_bad_settings_are_reported_by_name(tmp_path: Path, monkeypatch, capsys) 
     assert "DEFAULT_TIMEZONE" in capsys.readouterr().err
 
 
-def test_import_reports_bad_rows_by_line_and_column_and_writes_nothing(database: str, tmp_path: Path, capsys) -> None:
+def test_import_reports_bad_rows_by_line_and_column_and_writes_nothing(
+    database: str, tmp_path: Path, capsys
+) -> None:
     from bot.demo_data import demo_products
 
     rows = demo_products(n=3200)[:3]

@@ -28,10 +28,24 @@ async def test_round_trip_and_constraints(db) -> None:
         await session.flush()
         session.add(
             Product(
-                sku="SKU-1", title="云南白药 牙膏 180g", brand="云南白药", category_id=category.id,
-                merchant_id=merchant.id, price=39.9, brand_authorized=1, brand_awareness=80, price_index=1.0,
-                lowest_price_ratio=1.0, commission_rate=0.2, active_streamers_30d=30, shop_rating=4.8,
-                refund_rate=0.02, dispute_rate=0.001, gmv_30d=500000, conversion_rate=0.05, tier="L4",
+                sku="SKU-1",
+                title="云南白药 牙膏 180g",
+                brand="云南白药",
+                category_id=category.id,
+                merchant_id=merchant.id,
+                price=39.9,
+                brand_authorized=1,
+                brand_awareness=80,
+                price_index=1.0,
+                lowest_price_ratio=1.0,
+                commission_rate=0.2,
+                active_streamers_30d=30,
+                shop_rating=4.8,
+                refund_rate=0.02,
+                dispute_rate=0.001,
+                gmv_30d=500000,
+                conversion_rate=0.05,
+                tier="L4",
             )
         )
         session.add(User(telegram_id=9_000_000_000, name="big id"))  # beyond 32 bits
