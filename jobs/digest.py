@@ -1,0 +1,772 @@
+"""Picks wired to storage, and the daily digest pass.
+
+**Picks.** A `PicksContext` (peer index over every streamer's imported sales, the platform mix,
+the L4+ catalog ranked per category) is built from the database, cached per sessionmaker and
+rebuilt when the goods, grades or sales change. `streamer_picks` fills one streamer's gaps from
+it, skipping what they were shown in the 14 days before the day and what they marked 不感兴趣.
+
+**The digest.** A pass (every minute from the scheduler; `python -m bot digest send` on demand):
+
+1. fails rows left `sending` longer than `STALE_SENDING` (the process died mid-request: the outcome
+   is unknown, so they are *not* re-sent) and expires pending rows of days that are over;
+2. makes one `pending` row per eligible streamer whose local digest time has come today (their
+   `/tz` and `/digest HH:MM`, else DEFAULT_TIMEZONE and DIGEST_TIME): a slot missed while the bot
+   was down is caught up the same local day, and the unique (telegram_id, local_date) constraint
+   makes the day's digest exist once, daylight-saving days included;
+3. claims rows in small batches (a lease in `claimed_by`), renders their picks, and hands them to
+   the shared `Sender`, a few workers at a time.
+
+Right before each HTTP request a request middleware (`WireGuard`) moves the row to `sending` —
+only if this pass still holds it — and a 429 moves it back (Telegram said "not delivered"). So a
+row is `sending` only while a request for it may be on the wire, and it is marked `sent` (with
+its picks recorded) as soon as that request returns. A pass killed at any point therefore leaves:
+sent rows (never re-sent), claimed-but-unsent rows (free again once the lease runs out), and at
+most one `sending` row per worker, whose fate is unknown (failed after `STALE_SENDING`).
+
+No database transaction is open across a network call: every write is its own short transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import contextvars
+import dataclasses
+import logging
+import os
+import socket
+import time as _time
+import uuid
+import weakref
+from collections import Counter, deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from aiogram.client.session.middlewares.base import BaseRequestMiddleware
+from aiogram.exceptions import TelegramRetryAfter
+from aiogram.methods import SendMessage
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.i18n import t
+from bot.picks import (
+    Gap,
+    Mix,
+    PeerIndex,
+    Pick,
+    RankedCatalog,
+    Reference,
+    mix_from_choice,
+    mix_from_sales,
+    platform_mix,
+    reason_text,
+)
+from bot.picks import picks_for as choose
+from bot.render import TELEGRAM_LIMIT, h, money, percent, tier_label
+from bot.settings import Settings
+from storage import streamers as store
+from storage.models import utcnow
+from storage.users import STREAMER
+
+if TYPE_CHECKING:
+    from aiogram import Bot
+
+    from jobs.sender import Delivery, Outgoing
+
+logger = logging.getLogger(__name__)
+
+PICKS_COUNT = 5
+PER_CATEGORY = 2
+RECENT_DAYS = 14  # a pick shown on any of the 14 days before a day is not picked again that day
+MAX_PAGE = 20  # 换一批 pages beyond this are not worth computing
+CONTEXT_MAX_AGE = 600.0  # seconds; the context is also rebuilt at once when goods or sales change
+
+CLAIM_LEASE = timedelta(minutes=2)
+# Longer than any stretch a live pass keeps a row `sending` without touching it (one request is at
+# most the sender's 30 s timeout, plus a backoff of at most 30 s before the next attempt).
+STALE_SENDING = timedelta(minutes=10)
+BATCH = 32
+WORKERS = 8
+STOP_AFTER_FAILURES = 3  # consecutive failed deliveries: Telegram is down, leave the rest for later
+TITLE_CHARS = 60
+
+
+# --------------------------------------------------------------------------------------------
+# Time: each streamer's local day and slot
+
+
+def zone_of(name: str | None, default: str) -> ZoneInfo:
+    """The streamer's zone, or the default one (also when a stored name no longer resolves)."""
+    for candidate in (name, default):
+        if candidate:
+            try:
+                return ZoneInfo(candidate)
+            except (ZoneInfoNotFoundError, ValueError):
+                logger.warning("unknown time zone %r", candidate)
+    return ZoneInfo("UTC")
+
+
+def parse_hhmm(text: str | None) -> time | None:
+    """'9:05' / '09:05' -> time(9, 5); anything else -> None."""
+    if not text:
+        return None
+    hours, sep, minutes = text.strip().partition(":")
+    if not sep or not hours.isdigit() or not minutes.isdigit() or len(minutes) != 2 or len(hours) > 2:
+        return None
+    hour, minute = int(hours), int(minutes)
+    if hour > 23 or minute > 59:
+        return None
+    return time(hour, minute)
+
+
+def local_today(now: datetime, zone: ZoneInfo) -> date:
+    return now.astimezone(zone).date()
+
+
+def slot_utc(day: date, at: time, zone: ZoneInfo) -> datetime:
+    """When `at` o'clock on `day` in `zone` happens, in UTC.
+
+    A wall time skipped by a spring-forward change resolves to the same moment an hour later on
+    the new clock, and a repeated one (autumn) to its first occurrence: there is exactly one slot
+    per local day either way, and the unique (streamer, local date) row keeps it to one digest.
+    """
+    return datetime.combine(day, at, tzinfo=zone).astimezone(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Schedule:
+    """A streamer's digest setting, resolved."""
+
+    zone: ZoneInfo
+    at: time
+
+    @classmethod
+    def of(cls, zone_name: str | None, at: str | None, settings: Settings) -> Schedule:
+        return cls(zone_of(zone_name, settings.default_timezone), parse_hhmm(at) or settings.digest_time)
+
+    def today(self, now: datetime) -> date:
+        return local_today(now, self.zone)
+
+    def due(self, now: datetime) -> bool:
+        """Has today's slot come (in the streamer's local day)?"""
+        return now >= slot_utc(self.today(now), self.at, self.zone)
+
+
+# --------------------------------------------------------------------------------------------
+# The picks context: built once, shared by /picks, the CLI and every digest pass
+
+
+@dataclass(frozen=True)
+class PicksContext:
+    peers: PeerIndex
+    catalog: RankedCatalog
+    sales: dict[int, Mix]  # streamer -> mix, for those with imported sales
+    version: tuple[Any, ...]
+    built_at: float
+
+    def own_mix(self, telegram_id: int, chosen: Sequence[str]) -> tuple[Mix, bool]:
+        """(mix, from imported sales?) — imported sales win over categories chosen in /categories."""
+        mix = self.sales.get(telegram_id)
+        if mix:
+            return mix, True
+        return mix_from_choice(chosen), False
+
+    def references(self, wanted: Sequence[tuple[int, Mix, bool]]) -> list[Reference]:
+        """Reference mixes for (streamer, own mix, has sales) triples, indexed ones in one batch."""
+        platform = self.peers.platform_reference()
+        if len(self.peers) == 0:
+            return [platform] * len(wanted)
+        out: list[Reference | None] = [None] * len(wanted)
+        indexed = [i for i, (tid, _own, sales) in enumerate(wanted) if sales and tid in self.peers]
+        if indexed:
+            for i, ref in zip(indexed, self.peers.references([wanted[i][0] for i in indexed]), strict=True):
+                out[i] = ref
+        for i, (_tid, own, _sales) in enumerate(wanted):
+            if out[i] is None:
+                out[i] = self.peers.reference(own) if own else platform
+        return [ref if ref is not None else platform for ref in out]
+
+
+async def build_context(session: AsyncSession) -> PicksContext:
+    version = await store.picks_data_version(session=session)
+    sales = await store.all_sales(session=session)
+    items = await store.pickable_items(session=session)
+    fallback = await store.product_gmv_by_category(session=session) if not sales else {}
+
+    def build() -> PicksContext:
+        mixes = {tid: mix for tid, gmv in sales.items() if (mix := mix_from_sales(gmv))}
+        platform = platform_mix(sales.values()) if sales else mix_from_sales(fallback)
+        peers = PeerIndex.build(mixes, platform=platform)
+        return PicksContext(peers, RankedCatalog(items), mixes, version, _time.monotonic())
+
+    return await asyncio.to_thread(build)
+
+
+_contexts: weakref.WeakKeyDictionary[Any, PicksContext] = weakref.WeakKeyDictionary()
+_context_locks: weakref.WeakKeyDictionary[Any, asyncio.Lock] = weakref.WeakKeyDictionary()
+
+
+async def picks_context(
+    sessionmaker: async_sessionmaker[AsyncSession], *, max_age: float = CONTEXT_MAX_AGE
+) -> PicksContext:
+    """The cached context for this database, rebuilt when stale or when goods or sales changed."""
+    lock = _context_locks.setdefault(sessionmaker, asyncio.Lock())
+    async with lock:
+        async with sessionmaker() as session:
+            version = await store.picks_data_version(session=session)
+            cached = _contexts.get(sessionmaker)
+            if (
+                cached is not None
+                and cached.version == version
+                and _time.monotonic() - cached.built_at < max_age
+            ):
+                return cached
+            context = await build_context(session)
+        _contexts[sessionmaker] = context
+        logger.info(
+            "picks context: %s streamers indexed, %s categories",
+            len(context.peers),
+            len(context.peers.categories),
+        )
+        return context
+
+
+# --------------------------------------------------------------------------------------------
+# One streamer's picks
+
+
+@dataclass(frozen=True)
+class PicksResult:
+    """A streamer's picks for one day: what `/picks`, `python -m bot picks` and the digest show."""
+
+    telegram_id: int
+    date: date
+    own: Mix
+    reference: Reference
+    gaps: list[Gap]
+    picks: list[Pick]
+    has_sales: bool
+    page: int = 0
+
+    @property
+    def skus(self) -> list[str]:
+        return [pick.item.sku for pick in self.picks]
+
+    def as_json(self) -> dict[str, Any]:
+        """The `picks --json` shape of PRODUCT.md (plus where the reference came from)."""
+        return {
+            "telegram_id": self.telegram_id,
+            "date": self.date.isoformat(),
+            "reference": self.reference.source,
+            "gaps": [
+                {
+                    "category": g.category,
+                    "own_share": round(g.own_share, 4),
+                    "reference_share": round(g.reference_share, 4),
+                }
+                for g in self.gaps
+            ],
+            "picks": [
+                {
+                    "sku": p.item.sku,
+                    "category": p.category,
+                    "tier": p.item.tier,
+                    "reason": reason_text(p, "zh"),
+                }
+                for p in self.picks
+            ],
+        }
+
+    def as_text(self, lang: str = "zh", *, digest: bool = False) -> str:
+        """The message (Telegram HTML): every pick with its sku, tier, price, commission and why."""
+        head = t("digest.title" if digest else "picks.title", lang, date=self.date.isoformat())
+        lines = [head]
+        if self.page:
+            lines.append(t("picks.page", lang, n=self.page + 1))
+        if not self.picks:
+            lines += ["", t("picks.none_more" if self.page else "picks.none", lang)]
+            return "\n".join(lines)
+        sources = {pick.source for pick in self.picks}
+        if not self.own:
+            lines.append(t("picks.intro_no_data", lang))
+        elif sources == {"platform"}:
+            lines.append(t("picks.intro_platform", lang))
+        elif sources == {"peers"}:
+            lines.append(t("picks.intro_peers", lang, n=self.reference.peer_count))
+        else:
+            lines.append(t("picks.intro_mixed", lang, n=self.reference.peer_count))
+        for number, pick in enumerate(self.picks, 1):
+            item = pick.item
+            title = item.title if len(item.title) <= TITLE_CHARS else item.title[: TITLE_CHARS - 1] + "…"
+            lines += [
+                "",
+                f"<b>{number}. {h(title)}</b>",
+                t(
+                    "picks.line",
+                    lang,
+                    tier=tier_label(item.tier, lang),
+                    price=money(item.price),
+                    commission=percent(item.commission_rate),
+                ),
+                t("picks.sku", lang, sku=h(item.sku)),
+                f"📈 {h(reason_text(pick, lang))}",
+            ]
+        lines += ["", t("picks.footer", lang)]
+        text = "\n".join(lines)
+        if len(text) > TELEGRAM_LIMIT and len(self.picks) > 1:  # never with real data; never cut HTML
+            return dataclasses.replace(self, picks=self.picks[:-1]).as_text(lang, digest=digest)
+        return text
+
+
+async def batch_picks(
+    session: AsyncSession,
+    context: PicksContext,
+    wanted: Sequence[tuple[store.StreamerProfile, date]],
+    *,
+    page: int = 0,
+    count: int = PICKS_COUNT,
+) -> list[PicksResult]:
+    """Picks for many streamers at once (one query per kind of history, one kNN batch)."""
+    if not wanted:
+        return []
+    ids = [profile.telegram_id for profile, _day in wanted]
+    days = [day for _profile, day in wanted]
+    recent = await store.recent_pick_skus(
+        ids, since=min(days) - timedelta(days=RECENT_DAYS), until=max(days), session=session
+    )
+    refused = await store.not_interested_skus(ids, session=session)
+    owns = [context.own_mix(profile.telegram_id, profile.chosen) for profile, _day in wanted]
+    references = context.references([(tid, own, sales) for tid, (own, sales) in zip(ids, owns, strict=True)])
+    results = []
+    platform = context.peers.platform
+    for (profile, day), (own, sales), reference in zip(wanted, owns, references, strict=True):
+        since = day - timedelta(days=RECENT_DAYS)
+        shown = {sku for sku, on in recent.get(profile.telegram_id, {}).items() if since <= on < day}
+        # Where the peers' gaps fall short (peers who sell just what they sell leave none), the
+        # platform's gaps top the picks up; each pick's reason names its own source.
+        found, chosen = choose(
+            own,
+            reference,
+            context.catalog,
+            platform=platform,
+            recent_skus=shown,
+            not_interested=refused.get(profile.telegram_id, set()),
+            count=count,
+            per_category=PER_CATEGORY,
+            skip=page * count,
+        )
+        results.append(PicksResult(profile.telegram_id, day, own, reference, found, chosen, sales, page))
+    return results
+
+
+async def streamer_picks(
+    session: AsyncSession, context: PicksContext, profile: store.StreamerProfile, day: date, *, page: int = 0
+) -> PicksResult:
+    return (await batch_picks(session, context, [(profile, day)], page=page))[0]
+
+
+async def picks_for(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    telegram_id: int,
+    *,
+    on_date: date | None = None,
+) -> PicksResult:
+    """A streamer's picks for a day (default: today in their time zone). Records nothing."""
+    context = await picks_context(sessionmaker)
+    async with sessionmaker() as session:
+        profile = await store.get_profile(telegram_id, session=session)
+        day = on_date or Schedule.of(profile.timezone, profile.digest_time, settings).today(utcnow())
+        return await streamer_picks(session, context, profile, day)
+
+
+# --------------------------------------------------------------------------------------------
+# The wire guard: a row is `sending` exactly while a request for it may be on the wire
+
+
+class ClaimLost(Exception):  # noqa: N818 - a state, not a failure of ours
+    """Our claim on a delivery row is gone (a lease ran out and another pass took it): do not send."""
+
+
+@dataclass
+class _WireRow:
+    row_id: int
+    chat_id: int
+    token: str
+    sessionmaker: async_sessionmaker[AsyncSession]
+    clock: Callable[[], datetime]
+    requests: int = 0
+    flood: bool = False  # the last answer was a 429
+
+
+_WIRE: contextvars.ContextVar[_WireRow | None] = contextvars.ContextVar("digest_wire_row", default=None)
+
+
+class WireGuard(BaseRequestMiddleware):
+    """Bot request middleware: brackets the digest's own sendMessage calls with row state changes.
+
+    It acts only inside a digest worker (a context variable names the row being sent); every other
+    request of the bot passes straight through.
+    """
+
+    async def __call__(self, make_request, bot, method):  # type: ignore[no-untyped-def]
+        wire = _WIRE.get()
+        if wire is None or not isinstance(method, SendMessage) or method.chat_id != wire.chat_id:
+            return await make_request(bot, method)
+        async with wire.sessionmaker() as session:
+            held = await store.mark_on_wire(wire.row_id, wire.token, now=wire.clock(), session=session)
+            await session.commit()
+        if not held:
+            raise ClaimLost(wire.row_id)
+        wire.requests += 1
+        try:
+            response = await make_request(bot, method)
+        except TelegramRetryAfter as exc:
+            wire.flood = True
+            async with wire.sessionmaker() as session:
+                await store.mark_off_wire(
+                    wire.row_id,
+                    wire.token,
+                    f"429 retry after {exc.retry_after}s",
+                    now=wire.clock(),
+                    session=session,
+                )
+                await session.commit()
+            raise
+        wire.flood = False
+        return response
+
+
+def install_wire_guard(bot: Bot) -> None:
+    """Add the guard to the bot's session once (the digest's bot is the one the shared sender uses)."""
+    if not any(isinstance(m, WireGuard) for m in bot.session.middleware):
+        bot.session.middleware(WireGuard())
+
+
+# --------------------------------------------------------------------------------------------
+# The pass
+
+
+@dataclass
+class PassReport:
+    dates: list[date] = field(default_factory=list)
+    created: int = 0
+    stale: int = 0  # `sending` rows of a dead pass, failed (outcome unknown)
+    expired: int = 0
+    outcomes: Counter[str] = field(default_factory=Counter)  # sent / blocked / invalid / failed / skipped
+    requeued: int = 0  # flood-limited: back to pending for the next pass
+    lost: int = 0  # claims taken over by another pass
+    stopped: str | None = None
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        days = ", ".join(d.isoformat() for d in self.dates) or "-"
+        o = self.outcomes
+        text = (
+            f"digest {days}: {self.created} new, sent {o['sent']}, blocked {o['blocked']}, "
+            f"invalid {o['invalid']}, failed {o['failed']}, skipped {o['skipped']} (no picks, or digests off)"
+        )
+        extras = [
+            f"{n} {what}"
+            for n, what in (
+                (self.requeued, "left for the next pass"),
+                (self.stale, "interrupted earlier, marked failed"),
+                (self.expired, "expired"),
+                (self.lost, "taken by another pass"),
+            )
+            if n
+        ]
+        if extras:
+            text += "; " + ", ".join(extras)
+        if self.stopped:
+            text += f"; stopped early: {self.stopped}"
+        return text + f" ({self.seconds:.1f}s)"
+
+
+@dataclass
+class _Item:
+    row: store.ClaimedRow
+    out: Outgoing
+    skus: list[str]
+
+
+def _new_token() -> str:
+    return f"{socket.gethostname()[:30]}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+
+
+def _looks_like_flood(error: str | None) -> bool:
+    """A sender's failure text that says Telegram refused the message (429), so it was not delivered."""
+    if not error:
+        return False
+    return "RetryAfter" in error or "retry_after" in error or "Too Many Requests" in error
+
+
+async def run_digest_pass(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    sender: Any,
+    *,
+    bot: Bot | None = None,
+    now: datetime | None = None,
+    on_date: date | None = None,
+    force: bool = False,
+    workers: int = WORKERS,
+    batch: int = BATCH,
+    lease: timedelta = CLAIM_LEASE,
+    stale_after: timedelta = STALE_SENDING,
+    stop_after_failures: int = STOP_AFTER_FAILURES,
+) -> PassReport:
+    """One digest pass; safe to run concurrently with others (in this process or another replica).
+
+    `bot` is the Bot under `sender`: given, the wire guard marks rows `sending` only while their
+    request may be on the wire; without it a row is marked just before it is handed to the sender.
+    `now` (UTC) shifts the pass's clock (tests). `on_date` sends that local date to every eligible
+    streamer; `force` sends each streamer's today whatever the hour (`digest send`); neither: the
+    scheduled pass, for those whose slot has come.
+    """
+    started = _time.monotonic()
+    base = now or utcnow()
+
+    def clock() -> datetime:
+        return base + timedelta(seconds=_time.monotonic() - started)
+
+    token = _new_token()
+    report = PassReport()
+    guarded = bot is not None
+    if bot is not None:
+        install_wire_guard(bot)
+
+    # 1-2: housekeeping and today's rows, in one short transaction.
+    async with sessionmaker() as session:
+        report.stale = len(await store.fail_stale_sending(base - stale_after, now=base, session=session))
+        candidates = await store.pending_past_candidates(
+            not_after=base.date(), keep=on_date, now=base, lease=lease, session=session
+        )
+        over = [
+            row_id
+            for row_id, day, zone in candidates
+            if day < local_today(base, zone_of(zone, settings.default_timezone))
+        ]
+        report.expired = await store.expire_rows(over, now=base, lease=lease, session=session)
+        dates: set[date] = set()
+        if on_date is not None:
+            dates.add(on_date)
+            report.created = await store.create_rows(on_date, now=base, session=session)
+        else:
+            for group in await store.digest_groups(session=session):
+                schedule = Schedule.of(*group, settings)
+                today = schedule.today(base)
+                dates.add(today)
+                if force or schedule.due(base):
+                    report.created += await store.create_rows(today, group=group, now=base, session=session)
+        await session.commit()
+    report.dates = sorted(dates)
+    if report.stale:
+        logger.warning(
+            "digest: %s rows were left sending by a dead pass; marked failed, not re-sent", report.stale
+        )
+
+    from handlers.picks import picks_keyboard  # the buttons live with the handlers that answer them
+    from jobs.sender import Outcome, Outgoing
+
+    queue: deque[_Item] = deque()
+    refill_lock = asyncio.Lock()
+    exhausted = False
+    failures_in_a_row = 0
+    context: PicksContext | None = None
+
+    def stop(reason: str) -> None:
+        if report.stopped is None:
+            report.stopped = reason
+            logger.warning("digest pass stops: %s", reason)
+
+    async def prepare(rows: list[store.ClaimedRow]) -> None:
+        nonlocal context
+        skipped: list[tuple[store.ClaimedRow, str, str]] = []
+        wanted: list[store.ClaimedRow] = []
+        for row in rows:
+            p = row.profile
+            if row.role != STREAMER or not p.digest_enabled or not p.active:
+                skipped.append((row, store.SKIPPED, "digests off or chat unreachable"))
+            elif on_date is None and row.local_date < Schedule.of(p.timezone, p.digest_time, settings).today(
+                clock()
+            ):
+                skipped.append((row, store.FAILED, "expired: the local day is over"))
+            else:
+                wanted.append(row)
+        if wanted and context is None:
+            context = await picks_context(sessionmaker)
+        async with sessionmaker() as session:
+            results = (
+                await batch_picks(session, context, [(r.profile, r.local_date) for r in wanted])
+                if context
+                else []
+            )
+            for row, result in zip(wanted, results, strict=True):
+                if not result.picks:
+                    skipped.append((row, store.SKIPPED, "no picks"))
+                    continue
+                lang = row.profile.language
+                out = Outgoing(
+                    chat_id=row.telegram_id,
+                    text=result.as_text(lang, digest=True),
+                    reply_markup=picks_keyboard(result, lang),
+                    key=row.id,
+                )
+                queue.append(_Item(row, out, result.skus))
+            for row, status, reason in skipped:
+                await store.finish_row(row.id, token, status, now=clock(), error=reason, session=session)
+                if status == store.SKIPPED:
+                    report.outcomes[store.SKIPPED] += 1
+                else:
+                    report.expired += 1
+            await session.commit()
+
+    async def next_item() -> _Item | None:
+        nonlocal exhausted
+        async with refill_lock:
+            while not queue and not exhausted and report.stopped is None:
+                async with sessionmaker() as session:
+                    rows = await store.claim_rows(
+                        token, dates, now=clock(), lease=lease, limit=batch, session=session
+                    )
+                    await session.commit()
+                    # Nothing won: done, unless another pass merely took the rows we aimed at.
+                    if not rows and not await store.has_free_rows(
+                        dates, now=clock(), lease=lease, session=session
+                    ):
+                        exhausted = True
+                        break
+                if rows:
+                    await prepare(rows)
+            if report.stopped is not None or not queue:
+                return None
+            return queue.popleft()
+
+    async def record(item: _Item, delivery: Delivery, wire: _WireRow) -> None:
+        nonlocal failures_in_a_row
+        row, outcome = item.row, delivery.outcome
+        attempts = None if guarded else delivery.attempts
+        async with sessionmaker() as session:
+            if outcome == Outcome.SENT:
+                held = await store.finish_row(
+                    row.id,
+                    token,
+                    store.SENT,
+                    now=clock(),
+                    message_id=delivery.message_id,
+                    skus=item.skus,
+                    attempts=attempts,
+                    session=session,
+                )
+                if held:
+                    await store.record_picks(row.telegram_id, item.skus, row.local_date, session=session)
+                failures_in_a_row = 0
+                status = store.SENT
+            elif outcome in (Outcome.BLOCKED, Outcome.INVALID):
+                status = store.BLOCKED if outcome == Outcome.BLOCKED else store.INVALID
+                await store.finish_row(
+                    row.id,
+                    token,
+                    status,
+                    now=clock(),
+                    error=delivery.error,
+                    attempts=attempts,
+                    session=session,
+                )
+                await store.deactivate(row.telegram_id, session=session)
+                failures_in_a_row = 0
+            elif wire.flood or _looks_like_flood(delivery.error):
+                # Telegram refused it (429): certainly not delivered, so the next pass may send it.
+                await store.requeue_row(
+                    row.id, token, delivery.error or "flood control", now=clock(), session=session
+                )
+                report.requeued += 1
+                status = "requeued"
+                stop("flood control (429) persists")
+            else:
+                await store.finish_row(
+                    row.id,
+                    token,
+                    store.FAILED,
+                    now=clock(),
+                    error=delivery.error,
+                    attempts=attempts,
+                    session=session,
+                )
+                failures_in_a_row += 1
+                status = store.FAILED
+                if failures_in_a_row >= stop_after_failures:
+                    stop(f"{failures_in_a_row} deliveries failed in a row: {delivery.error}")
+            await session.commit()
+        if status != "requeued":
+            report.outcomes[status] += 1
+
+    async def deliver(item: _Item) -> None:
+        wire = _WireRow(item.row.id, item.row.telegram_id, token, sessionmaker, clock)
+        reset = _WIRE.set(wire)
+        try:
+            if not guarded:
+                async with sessionmaker() as session:
+                    held = await store.mark_on_wire(item.row.id, token, now=clock(), session=session)
+                    await session.commit()
+                if not held:
+                    raise ClaimLost(item.row.id)
+            delivery = await sender.send(item.out)
+        except ClaimLost:
+            report.lost += 1
+            logger.info("digest row %s was taken over by another pass", item.row.id)
+            return
+        finally:
+            _WIRE.reset(reset)
+        if guarded and delivery.outcome == Outcome.SENT and wire.requests == 0:
+            logger.error(
+                "the wire guard saw no request for row %s: is the sender on another Bot?", item.row.id
+            )
+        await record(item, delivery, wire)
+
+    async def work() -> None:
+        while report.stopped is None:
+            try:
+                item = await next_item()
+                if item is None:
+                    return
+                await deliver(item)
+            except SQLAlchemyError:
+                logger.exception("digest: database error")
+                stop("database error")
+            except Exception:  # noqa: BLE001 - a bug must stop the pass cleanly, not strand the other workers
+                logger.exception("digest: unexpected error")
+                stop("unexpected error (see the log)")
+
+    try:
+        await asyncio.gather(*(work() for _ in range(max(1, workers))))
+    finally:
+        # Rows claimed but never put on the wire go back at once (a crash leaves them to the lease).
+        with contextlib.suppress(SQLAlchemyError, asyncio.CancelledError):
+            async with sessionmaker() as session:
+                await store.release_claims(token, session=session)
+                await session.commit()
+        report.seconds = _time.monotonic() - started
+    logger.info("%s", report.summary())
+    return report
+
+
+async def send_digest_now(
+    sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, *, on_date: date | None = None
+) -> str:
+    """`python -m bot digest send [--date D]`: a pass now, whatever the hour; idempotent."""
+    from bot.app import build_bot
+    from bot.runtime import make_sender
+
+    bot = build_bot(settings.require_token(), api_url=settings.telegram_api_url)
+    try:
+        sender = make_sender(bot, settings)
+        report = await run_digest_pass(sessionmaker, settings, sender, bot=bot, on_date=on_date, force=True)
+    finally:
+        await bot.session.close()
+    return report.summary()

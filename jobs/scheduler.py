@@ -1,0 +1,99 @@
+"""APScheduler wiring: a digest pass every minute (and one at start-up, to catch up missed slots).
+
+Schedules come from the database (each streamer's time zone and digest time), not from job
+stores: the job only says "look now". A pass that is still running when the next tick comes is
+left alone (the tick returns at once), so passes never pile up in one process; passes in other
+replicas are kept apart by the delivery rows' claims.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime
+
+from aiogram import Bot
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from bot.app import Services
+
+logger = logging.getLogger(__name__)
+
+PASS_INTERVAL_SECONDS = 60
+
+
+class DigestTicker:
+    """Starts a digest pass on each tick unless one is still running."""
+
+    def __init__(self, bot: Bot, services: Services) -> None:
+        self.bot = bot
+        self.services = services
+        self.task: asyncio.Task[None] | None = None
+        self.passes = 0
+
+    def _sender(self):  # type: ignore[no-untyped-def]
+        if self.services.sender is None:
+            from bot.runtime import make_sender
+
+            self.services.sender = make_sender(self.bot, self.services.settings)
+        return self.services.sender
+
+    async def tick(self) -> None:
+        if self.task is not None and not self.task.done():
+            logger.debug("digest pass still running; this tick is skipped")
+            return
+        self.task = asyncio.create_task(self._run(), name="digest-pass")
+
+    async def _run(self) -> None:
+        from jobs.digest import run_digest_pass
+
+        self.passes += 1
+        try:
+            await run_digest_pass(
+                self.services.sessionmaker, self.services.settings, self._sender(), bot=self.bot
+            )
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001 - one failed pass must not stop tomorrow's
+            logger.exception("digest pass failed")
+
+    def cancel(self) -> None:
+        if self.task is not None and not self.task.done():
+            self.task.cancel()
+
+
+class DigestScheduler:
+    """The running scheduler and its ticker; `shutdown(wait=False)` stops both."""
+
+    def __init__(self, scheduler: AsyncIOScheduler, ticker: DigestTicker) -> None:
+        self.scheduler = scheduler
+        self.ticker = ticker
+
+    def shutdown(self, wait: bool = False) -> None:
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=wait)
+        # A pass cut here gives back the rows it had not yet sent; a row whose request was on the
+        # wire stays `sending` and is failed (not re-sent) by a later pass: see jobs/digest.py.
+        self.ticker.cancel()
+
+
+def start_scheduler(
+    bot: Bot, services: Services, *, interval_seconds: float = PASS_INTERVAL_SECONDS
+) -> DigestScheduler:
+    """Start the scheduler on the running event loop: a pass now, then every `interval_seconds`."""
+    ticker = DigestTicker(bot, services)
+    scheduler = AsyncIOScheduler(timezone=UTC)
+    scheduler.add_job(
+        ticker.tick,
+        IntervalTrigger(seconds=interval_seconds, timezone=UTC),
+        id="digest-pass",
+        next_run_time=datetime.now(UTC),
+        coalesce=True,
+        max_instances=1,
+        misfire_grace_time=max(1, int(interval_seconds)),
+        replace_existing=True,
+    )
+    scheduler.start()
+    logger.info("digest passes every %ss", interval_seconds)
+    return DigestScheduler(scheduler, ticker)
