@@ -36,6 +36,7 @@ from bot.settings import Settings
 from handlers.filters import RoleFilter
 from handlers.keyboards import AdminCb, Prefixed
 from handlers.merchant import unknown_merchant_text
+from handlers.replies import edit_in_place
 from storage.merchants import (
     RevokeStatus,
     Stats,
@@ -280,13 +281,7 @@ async def stats_pressed(
     query: CallbackQuery, session: AsyncSession, settings: Settings, viewer: Viewer
 ) -> None:
     text, markup = await _stats(session, settings, viewer.lang)
-    message = query.message
-    if isinstance(message, Message) and message.text:
-        try:
-            await message.edit_text(text, reply_markup=markup)
-        except TelegramBadRequest as exc:
-            if "not modified" not in exc.message:
-                raise
+    await edit_in_place(query.message, text, markup)
     await query.answer()
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 
 from aiogram import Bot, Router
-from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -20,6 +19,7 @@ from bot.i18n import t
 from bot.render import h, score_text, tier_label
 from handlers.filters import RoleFilter
 from handlers.keyboards import ALL_TIERS, GradeCb, MyGoodsCb, Prefixed, valid_id
+from handlers.replies import edit_in_place
 from storage.merchants import (
     PAGE_SIZE,
     BindStatus,
@@ -213,15 +213,8 @@ async def mygoods_pressed(
         await query.answer(t("mygoods.gone", lang), show_alert=True)
         return
     text, markup = await goods_view(session, merchant, tier, callback_data.page, lang)
-    message = query.message
-    if callback_data.fresh or not isinstance(message, Message) or not message.text:
+    if callback_data.fresh or not await edit_in_place(query.message, text, markup):
         await bot.send_message(query.from_user.id, text, reply_markup=markup)  # private figures: private chat
-    else:
-        try:
-            await message.edit_text(text, reply_markup=markup)
-        except TelegramBadRequest as exc:
-            if "not modified" not in exc.message:
-                raise
     await query.answer()
 
 

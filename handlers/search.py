@@ -19,7 +19,6 @@ from collections import OrderedDict
 from collections.abc import Sequence
 
 from aiogram import Bot, Router
-from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command, CommandObject
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
@@ -33,6 +32,7 @@ from bot.search import SearchFilters, SearchResult, search
 from bot.textnorm import MAX_QUERY_CHARS
 from handlers.filters import PlainText, PrivateChat
 from handlers.keyboards import grade_button
+from handlers.replies import edit_in_place
 from storage.catalog import CatalogIndex, get_product_by_id
 from storage.users import Viewer
 
@@ -354,14 +354,8 @@ async def _send(message: Message, view: View) -> None:
 async def _show(callback: CallbackQuery, bot: Bot, view: View) -> None:
     """Show `view` in place of the pressed message; send it anew when that message cannot be edited."""
     message = callback.message
-    if isinstance(message, Message) and len(view.text) <= TELEGRAM_LIMIT:
-        try:
-            await message.edit_text(view.text, reply_markup=view.markup)
-            return
-        except TelegramBadRequest as exc:
-            if "message is not modified" in exc.message:
-                return  # the same page pressed twice
-            logger.info("could not edit message %s: %s", message.message_id, exc.message)
+    if len(view.text) <= TELEGRAM_LIMIT and await edit_in_place(message, view.text, view.markup):
+        return
     chat_id = message.chat.id if message is not None else callback.from_user.id
     chunks = split_message(view.text)
     for i, chunk in enumerate(chunks):
