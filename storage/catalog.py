@@ -41,7 +41,8 @@ _ITEM_COLUMNS = (
 )
 
 
-def _item(row) -> CatalogItem:
+def item_from_row(row) -> CatalogItem:
+    """A row of `items_query()` as a plain CatalogItem."""
     return CatalogItem(
         id=row[0],
         sku=row[1],
@@ -66,7 +67,8 @@ def _item(row) -> CatalogItem:
     )
 
 
-def _items_query():
+def items_query():
+    """Every product with its category and merchant, in the column order `item_from_row` reads."""
     return (
         select(*_ITEM_COLUMNS)  # type: ignore[call-overload]
         .join(Category, col(Category.id) == col(Product.category_id))
@@ -80,13 +82,13 @@ async def iter_catalog_items(session: AsyncSession, batch: int = 5000) -> AsyncI
     while True:
         rows = (
             await session.exec(
-                _items_query().where(col(Product.id) > last_id).order_by(col(Product.id)).limit(batch)
+                items_query().where(col(Product.id) > last_id).order_by(col(Product.id)).limit(batch)
             )
         ).all()
         if not rows:
             return
         for row in rows:
-            yield _item(row)
+            yield item_from_row(row)
         last_id = rows[-1][0]
 
 
@@ -105,15 +107,13 @@ class ProductRecord:
 
 
 async def get_product(session: AsyncSession, sku: str) -> ProductRecord | None:
-    row = (await session.exec(_items_query().where(Product.sku == sku))).first()
+    row = (await session.exec(items_query().where(Product.sku == sku))).first()
     if row is None:
         return None
     product = (await session.exec(select(Product).where(Product.sku == sku))).one()
+    item = item_from_row(row)
     return ProductRecord(
-        item=_item(row),
-        indicators=indicators_of(product),
-        merchant_id=product.merchant_id,
-        tags=_item(row).tags,
+        item=item, indicators=indicators_of(product), merchant_id=product.merchant_id, tags=item.tags
     )
 
 

@@ -14,7 +14,9 @@ def utcnow() -> datetime:
 
 def _tg_id(*, primary_key: bool = False, index: bool = False, nullable: bool = False):
     return Field(
-        sa_column=Column(BigInteger, primary_key=primary_key, index=index, nullable=nullable, autoincrement=False)
+        sa_column=Column(
+            BigInteger, primary_key=primary_key, index=index, nullable=nullable, autoincrement=False
+        )
     )
 
 
@@ -81,7 +83,9 @@ class TierChange(SQLModel, table=True):
     __tablename__ = "tier_change"
 
     id: int | None = Field(default=None, primary_key=True)
-    product_id: int = Field(sa_column=Column(Integer, ForeignKey("product.id", ondelete="CASCADE"), index=True))
+    product_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("product.id", ondelete="CASCADE"), index=True)
+    )
     old_tier: str | None = Field(default=None, max_length=2)
     new_tier: str = Field(max_length=2)
     old_score: float | None = None
@@ -152,7 +156,9 @@ class DigestDelivery(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     telegram_id: int = Field(sa_column=Column(BigInteger, nullable=False, index=True))
     local_date: date = Field(index=True)
-    status: str = Field(default="pending", max_length=16, index=True)  # pending|sending|sent|blocked|invalid|failed
+    status: str = Field(
+        default="pending", max_length=16, index=True
+    )  # pending|sending|sent|blocked|invalid|failed
     skus: str = Field(default="", max_length=500)
     attempts: int = 0
     message_id: int | None = None
@@ -203,7 +209,9 @@ class WatchState(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("watch_id", "sku", name="uq_watch_state"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    watch_id: int = Field(sa_column=Column(Integer, ForeignKey("watch.id", ondelete="CASCADE"), nullable=False))
+    watch_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("watch.id", ondelete="CASCADE"), nullable=False)
+    )
     sku: str = Field(max_length=64)
     tier: str = Field(max_length=2)
     commission_rate: float

@@ -29,10 +29,10 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.catalog import CatalogItem
+from storage.catalog import item_from_row, items_query
 from storage.models import (
     Category,
     DigestDelivery,
-    Merchant,
     NotInterested,
     PickSent,
     Product,
@@ -123,43 +123,8 @@ _PICKABLE = ("L4", "L5")
 
 async def pickable_items(*, session: AsyncSession) -> list[CatalogItem]:
     """L4+ goods that are not flagged counterfeit, as plain items (what picks choose from)."""
-    rows = await session.exec(
-        select(  # type: ignore[call-overload, arg-type]
-            Product.id,
-            Product.sku,
-            Product.title,
-            Product.brand,
-            Category.name,
-            Merchant.code,
-            Product.price,
-            Product.commission_rate,
-            Product.tier,
-            Product.score,
-            Product.badges,
-            Product.tags,
-        )
-        .join(Category, col(Category.id) == col(Product.category_id))
-        .join(Merchant, col(Merchant.id) == col(Product.merchant_id))
-        .where(col(Product.tier).in_(_PICKABLE), col(Product.counterfeit_flag) == 0)
-    )
-    return [
-        CatalogItem(
-            id=int(r[0]),
-            sku=r[1],
-            title=r[2],
-            brand=r[3],
-            category=r[4],
-            merchant=r[5],
-            price=float(r[6]),
-            commission_rate=float(r[7]),
-            tier=r[8],
-            score=float(r[9]),
-            counterfeit=False,
-            badges=split_list(r[10]),
-            tags=split_list(r[11]),
-        )
-        for r in rows.all()
-    ]
+    query = items_query().where(col(Product.tier).in_(_PICKABLE), col(Product.counterfeit_flag) == 0)
+    return [item_from_row(row) for row in (await session.exec(query)).all()]
 
 
 async def picks_data_version(*, session: AsyncSession) -> tuple[Any, ...]:
