@@ -31,9 +31,9 @@ from sqlalchemy import insert  # noqa: E402
 from bot.app import Services, build_bot, build_catalog_index, build_dispatcher  # noqa: E402
 from bot.catalog import TIERS  # noqa: E402
 from bot.grading import default_policy  # noqa: E402
+from bot.keyboards import MyGoodsCb  # noqa: E402
 from bot.local_session import LocalSession  # noqa: E402
 from bot.settings import Settings  # noqa: E402
-from handlers.keyboards import MyGoodsCb  # noqa: E402
 from storage.engine import make_engine, make_sessionmaker  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
 from storage.models import Category, Merchant, Product, User  # noqa: E402

@@ -31,10 +31,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.app import Services
 from bot.catalog import TIERS
 from bot.i18n import t
+from bot.keyboards import AdminCb, Prefixed
 from bot.render import h, tier_label
 from bot.settings import Settings
 from handlers.filters import RoleFilter
-from handlers.keyboards import AdminCb, Prefixed
 from handlers.merchant import unknown_merchant_text
 from handlers.replies import edit_in_place
 from storage.merchants import (

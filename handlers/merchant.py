@@ -16,9 +16,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.catalog import TIERS
 from bot.i18n import t
+from bot.keyboards import ALL_TIERS, GradeCb, MyGoodsCb, Prefixed, valid_id
 from bot.render import h, score_text, tier_label
 from handlers.filters import RoleFilter
-from handlers.keyboards import ALL_TIERS, GradeCb, MyGoodsCb, Prefixed, valid_id
 from handlers.replies import edit_in_place
 from storage.merchants import (
     PAGE_SIZE,

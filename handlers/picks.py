@@ -22,11 +22,11 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.i18n import t
+from bot.keyboards import PickCb, Prefixed, grade_button, picks_keyboard
 from bot.picks import Mix, Reference, percent_text
 from bot.render import h, percent, product_card, split_message, tier_label
 from bot.settings import Settings
 from handlers.filters import RoleFilter
-from handlers.keyboards import Prefixed, grade_button
 from jobs.digest import (
     MAX_PAGE,
     PicksContext,
@@ -49,14 +49,6 @@ CHOOSER_MAX = 40  # category buttons shown at most
 _MAX_ID = 2**31 - 1
 
 
-class PickCb(CallbackData, prefix="pk"):
-    """A pick button: `d` 详情 and `n` 不感兴趣 name a product id; `m` 换一批 names the page to show."""
-
-    action: str
-    id: int = 0
-    page: int = 0
-
-
 class CategoryCb(CallbackData, prefix="pc"):
     """The /categories chooser: `t` toggles a category id, `ok` closes the chooser."""
 
@@ -73,32 +65,6 @@ class WatchCb(CallbackData, prefix="pw"):
 
 # --------------------------------------------------------------------------------------------
 # Views
-
-
-def picks_keyboard(result: PicksResult, lang: str) -> InlineKeyboardMarkup | None:
-    """详情 and 不感兴趣 for every pick, then 换一批."""
-    if not result.picks:
-        return None
-    rows = [
-        [
-            InlineKeyboardButton(
-                text=t("picks.btn_detail", lang, n=n),
-                callback_data=PickCb(action="d", id=pick.item.id).pack(),
-            ),
-            InlineKeyboardButton(
-                text=t("picks.btn_skip", lang, n=n), callback_data=PickCb(action="n", id=pick.item.id).pack()
-            ),
-        ]
-        for n, pick in enumerate(result.picks, 1)
-    ]
-    rows.append(
-        [
-            InlineKeyboardButton(
-                text=t("picks.btn_more", lang), callback_data=PickCb(action="m", page=result.page + 1).pack()
-            )
-        ]
-    )
-    return InlineKeyboardMarkup(inline_keyboard=rows)
 
 
 def _width(text: str) -> int:

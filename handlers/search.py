@@ -27,11 +27,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.catalog import CatalogItem
 from bot.i18n import t
+from bot.keyboards import grade_button
 from bot.render import TELEGRAM_LIMIT, badges_text, h, money, percent, product_card, split_message, tier_label
 from bot.search import SearchFilters, SearchResult, search
 from bot.textnorm import MAX_QUERY_CHARS
 from handlers.filters import PlainText, PrivateChat
-from handlers.keyboards import grade_button
 from handlers.replies import edit_in_place
 from storage.catalog import CatalogIndex, get_product_by_id
 from storage.users import Viewer

@@ -21,8 +21,8 @@ from bot.app import Services
 from bot.catalog import tier_rank
 from bot.grading import DIMENSIONS
 from bot.i18n import t
+from bot.keyboards import MyGoodsCb
 from bot.render import h
-from handlers.keyboards import MyGoodsCb
 from storage.merchants import (
     AlertRecipient,
     alert_recipients,

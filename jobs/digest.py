@@ -570,7 +570,7 @@ async def run_digest_pass(
             "digest: %s rows were left sending by a dead pass; marked failed, not re-sent", report.stale
         )
 
-    from handlers.picks import picks_keyboard  # the buttons live with the handlers that answer them
+    from bot.keyboards import picks_keyboard
     from jobs.sender import Outcome, Outgoing
 
     queue: deque[_Item] = deque()

@@ -8,7 +8,7 @@ from typing import Any
 from PIL import Image
 from sqlmodel import select
 
-from handlers.keyboards import GradeCb, MyGoodsCb
+from bot.keyboards import GradeCb, MyGoodsCb
 from storage.models import InviteCode, Merchant, Product, User
 from tests.conftest import ADMIN_ID
 from tests.factories import MIDDLING, add_product, bind_merchant

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import update
 from sqlmodel import select
 
-from handlers.keyboards import AdminCb, GradeCb, MyGoodsCb
+from bot.keyboards import AdminCb, GradeCb, MyGoodsCb
 from storage.models import InviteCode, Merchant, Product, TierChange
 from tests.conftest import ADMIN_ID
 from tests.factories import MIDDLING, add_product, bind_merchant

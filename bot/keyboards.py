@@ -2,16 +2,21 @@
 
 A button carries only what names the thing it opens; whoever presses it, the handler checks
 again who may see or do what. Other features add their own factories in their own modules;
-the prefixes here are taken: `gr`, `mg`, `ad`.
+the prefixes here are taken: `gr`, `mg`, `ad`, `pk`.
+They live in `bot/` because handlers answer them and jobs (alerts, the digest) send them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Protocol
+
 from aiogram.filters import BaseFilter
 from aiogram.filters.callback_data import CallbackData
-from aiogram.types import CallbackQuery, InlineKeyboardButton
+from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.i18n import t
+from bot.picks import Pick
 
 ALL_TIERS = "A"  # MyGoodsCb.tier for "every tier"
 MAX_ID = 2**31 - 1  # ids are 32-bit: a forged bigger one must not reach the database (PostgreSQL rejects it)
@@ -62,3 +67,47 @@ class Prefixed(BaseFilter):
 
     async def __call__(self, query: CallbackQuery) -> bool:
         return (query.data or "").startswith(self.head)
+
+
+class PickCb(CallbackData, prefix="pk"):
+    """A pick button: `d` 详情 and `n` 不感兴趣 name a product id; `m` 换一批 names the page to show."""
+
+    action: str
+    id: int = 0
+    page: int = 0
+
+
+class PicksPage(Protocol):
+    """What the pick buttons need of a set of picks."""
+
+    @property
+    def picks(self) -> Sequence[Pick]: ...
+
+    @property
+    def page(self) -> int: ...
+
+
+def picks_keyboard(result: PicksPage, lang: str) -> InlineKeyboardMarkup | None:
+    """详情 and 不感兴趣 for every pick, then 换一批 (used by /picks and by the digest)."""
+    if not result.picks:
+        return None
+    rows = [
+        [
+            InlineKeyboardButton(
+                text=t("picks.btn_detail", lang, n=n),
+                callback_data=PickCb(action="d", id=pick.item.id).pack(),
+            ),
+            InlineKeyboardButton(
+                text=t("picks.btn_skip", lang, n=n), callback_data=PickCb(action="n", id=pick.item.id).pack()
+            ),
+        ]
+        for n, pick in enumerate(result.picks, 1)
+    ]
+    rows.append(
+        [
+            InlineKeyboardButton(
+                text=t("picks.btn_more", lang), callback_data=PickCb(action="m", page=result.page + 1).pack()
+            )
+        ]
+    )
+    return InlineKeyboardMarkup(inline_keyboard=rows)
