@@ -235,13 +235,11 @@ async def test_stats_count_the_catalog_the_users_and_recent_digests(db) -> None:
     assert stats.since == today - timedelta(days=6)
 
 
-async def test_counts_use_the_merchant_tier_index(db) -> None:
-    """The /mygoods count is answered from the (merchant_id, tier) index, not a table scan."""
-    if db.dialect != "sqlite":
-        pytest.skip("EXPLAIN QUERY PLAN is SQLite's")
+async def test_counts_use_the_merchant_tier_index(sqlite_db) -> None:
+    """The /mygoods count is answered from the (merchant_id, tier) index, not a table scan (SQLite's plan)."""
     from sqlalchemy import text
 
-    async with db.sessionmaker() as session:
+    async with sqlite_db.sessionmaker() as session:
         plan = (
             await session.exec(
                 text(
