@@ -143,7 +143,7 @@ async def grade_command(
 ) -> None:
     sku = (command.args or "").strip()
     if not sku:
-        example = await any_sku(session) or "SKU-0001"
+        example = await any_sku(session, viewer.merchant_id) or "SKU-0001"
         await message.answer(t("grade.usage", viewer.lang, example=h(example)))
         return
     in_private = message.chat.type == "private"

@@ -152,9 +152,16 @@ async def tier_history(session: AsyncSession, product_id: int, limit: int = 10) 
     return [HistoryEntry(r.changed_at, r.old_tier, r.new_tier, r.moved_dimension) for r in rows]
 
 
-async def any_sku(session: AsyncSession) -> str | None:
-    """An example sku for usage messages."""
-    return (await session.exec(select(Product.sku).where(Product.tier >= "L3").limit(1))).first()
+async def any_sku(session: AsyncSession, merchant_id: int | None = None) -> str | None:
+    """An example sku for usage messages: one of the merchant's own when there is a merchant."""
+    query = select(Product.sku).where(Product.tier >= "L3", Product.counterfeit_flag == 0)
+    if merchant_id is not None:
+        own = (
+            await session.exec(select(Product.sku).where(Product.merchant_id == merchant_id).limit(1))
+        ).first()
+        if own is not None:
+            return own
+    return (await session.exec(query.limit(1))).first()
 
 
 class CatalogIndex:

@@ -113,3 +113,12 @@ async def test_unknown_commands_for_other_bots_in_groups_are_ignored(chat) -> No
     me = await chat.bot.me()
     reply = texts(await chat.message(STREAMER, f"/nope@{me.username}", chat_type="group", chat_id=-100))
     assert reply and "/help" in reply[0]
+
+
+async def test_grade_usage_example_is_the_merchants_own_product(chat, services) -> None:
+    async with services.sessionmaker() as session:
+        await add_product(session, "THEIRS-1", merchant="M-B")
+        await add_product(session, "MINE-1", merchant="M-A", **MIDDLING)
+        await bind_merchant(session, MERCHANT, "M-A")
+        await session.commit()
+    assert "/grade MINE-1" in texts(await chat.message(MERCHANT, "/grade"))[0]
