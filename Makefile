@@ -32,7 +32,9 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/search_speed.py --n 100000
 	$(BIN)/python benchmarks/import_speed.py --n 100000
 	$(BIN)/python benchmarks/picks_speed.py
+	$(BIN)/python benchmarks/mygoods_speed.py
 	$(BIN)/python benchmarks/sender_throughput.py
+	$(BIN)/python benchmarks/digest_throughput.py
 
 clean:
 	rm -rf $(VENV) .demo .pytest_cache .hypothesis
