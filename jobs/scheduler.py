@@ -1,4 +1,5 @@
-"""APScheduler wiring: a digest pass every minute (and one at start-up, to catch up missed slots).
+"""APScheduler wiring: a digest pass every minute (and one at start-up, to catch up missed slots),
+and a look every 30 s for catalog changes made by another process (jobs/catalog_watch.py).
 
 Schedules come from the database (each streamer's time zone and digest time), not from job
 stores: the job only says "look now". A pass that is still running when the next tick comes is
@@ -21,6 +22,7 @@ from bot.app import Services
 logger = logging.getLogger(__name__)
 
 PASS_INTERVAL_SECONDS = 60
+CATALOG_CHECK_SECONDS = 30
 
 
 class DigestTicker:
@@ -78,6 +80,15 @@ class DigestScheduler:
         self.ticker.cancel()
 
 
+async def _check_catalog(bot: Bot, services: Services) -> None:
+    from jobs.catalog_watch import check_catalog
+
+    try:
+        await check_catalog(bot, services)
+    except Exception:  # noqa: BLE001 - a failed look is retried on the next tick
+        logger.exception("catalog check failed")
+
+
 def start_scheduler(
     bot: Bot, services: Services, *, interval_seconds: float = PASS_INTERVAL_SECONDS
 ) -> DigestScheduler:
@@ -92,6 +103,15 @@ def start_scheduler(
         coalesce=True,
         max_instances=1,
         misfire_grace_time=max(1, int(interval_seconds)),
+        replace_existing=True,
+    )
+    scheduler.add_job(
+        _check_catalog,
+        IntervalTrigger(seconds=CATALOG_CHECK_SECONDS, timezone=UTC),
+        args=(bot, services),
+        id="catalog-check",
+        coalesce=True,
+        max_instances=1,
         replace_existing=True,
     )
     scheduler.start()

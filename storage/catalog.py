@@ -6,9 +6,10 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
-from sqlmodel import col, select
+from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.catalog import CatalogItem
@@ -164,6 +165,50 @@ async def any_sku(session: AsyncSession, merchant_id: int | None = None) -> str 
     return (await session.exec(query.limit(1))).first()
 
 
+async def catalog_version(session: AsyncSession) -> tuple:
+    """A cheap fingerprint of the catalog: it changes whenever an import or a regrade writes."""
+    products = (
+        await session.exec(
+            select(func.count(), func.max(Product.updated_at), func.max(Product.graded_at))  # type: ignore[call-overload]
+        )
+    ).one()
+    last_change = (await session.exec(select(func.max(TierChange.id)))).one()
+    return (*products, last_change)
+
+
+async def pending_tier_changes(session: AsyncSession, *, since: datetime) -> list:
+    """Real tier moves since `since` that no merchant has been told about (e.g. from a CLI import)."""
+    from storage.regrade import TierChangeInfo
+
+    rows = (
+        await session.exec(
+            select(TierChange, Product.sku, Product.title, Product.merchant_id)  # type: ignore[call-overload]
+            .join(Product, col(Product.id) == col(TierChange.product_id))
+            .where(
+                col(TierChange.alerted_at).is_(None),
+                col(TierChange.old_tier).is_not(None),
+                col(TierChange.changed_at) >= since,
+            )
+            .order_by(col(TierChange.id))
+        )
+    ).all()
+    return [
+        TierChangeInfo(
+            sku=sku,
+            product_id=change.product_id,
+            merchant_id=merchant_id,
+            title=title,
+            old_tier=change.old_tier,
+            new_tier=change.new_tier,
+            moved_dimension=change.moved_dimension,
+            moved_by=change.moved_by,
+            old_score=change.old_score,
+            new_score=change.new_score,
+        )
+        for change, sku, title, merchant_id in rows
+    ]
+
+
 class CatalogIndex:
     """The live search index. A refresh builds a new index aside and swaps one reference,
     so a search never sees a half-built index."""
@@ -173,6 +218,7 @@ class CatalogIndex:
         self._index = builder([])
         self._lock = asyncio.Lock()
         self.version = 0
+        self.data_version: tuple | None = None  # catalog_version() of what the index was built from
 
     @property
     def current(self):
@@ -186,9 +232,11 @@ class CatalogIndex:
         """Reload the catalog from the database and swap in a new index; returns the item count."""
         async with self._lock:
             async with sessionmaker() as session:
+                data_version = await catalog_version(session)
                 items = await load_catalog_items(session)
             index = await asyncio.to_thread(self._builder, items)
             self._index = index
             self.version += 1
+            self.data_version = data_version
             logger.info("search index rebuilt: %s products", len(items))
             return len(items)

@@ -1,0 +1,34 @@
+"""Notice catalog changes made by another process (a CLI import, another replica's /regrade).
+
+Every tick compares the catalog's fingerprint with the one the live search index was built
+from. When they differ, the index is rebuilt and the merchants and watchers are told, exactly as
+after an import in chat; alerts already sent are not sent again (TierChange.alerted_at, WatchState).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from aiogram import Bot
+
+from bot.app import Services
+from jobs.after_import import after_catalog_change
+from storage.catalog import catalog_version, pending_tier_changes
+from storage.models import utcnow
+
+logger = logging.getLogger(__name__)
+
+ALERT_WINDOW = timedelta(days=2)  # older untold moves are history, not news
+
+
+async def check_catalog(bot: Bot | None, services: Services) -> bool:
+    """One look; True when the catalog had changed and everything downstream was brought up to date."""
+    async with services.sessionmaker() as session:
+        version = await catalog_version(session)
+        if version == services.catalog.data_version:
+            return False
+        pending = await pending_tier_changes(session, since=utcnow() - ALERT_WINDOW)
+    logger.info("the catalog changed outside this process: refreshing (%s untold tier moves)", len(pending))
+    await after_catalog_change(bot, services, pending)
+    return True
