@@ -13,7 +13,9 @@ MERCHANT_USER = 5151
 
 
 async def test_a_cli_import_is_noticed_searched_and_alerted_once(chat, services) -> None:
-    rows = [r for r in demo_products() if r["counterfeit_flag"] == 0 and r["merchant"] == "云南白药官方旗舰店"][:3]
+    rows = [
+        r for r in demo_products() if r["counterfeit_flag"] == 0 and r["merchant"] == "云南白药官方旗舰店"
+    ][:3]
     assert rows, "the demo catalog has this shop"
     report = await import_product_rows(services.sessionmaker, rows)
     assert report.written
