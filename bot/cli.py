@@ -101,7 +101,8 @@ async def cmd_import(settings: Settings, args) -> int:
     print(report.summary("en"))
     if report.errors:
         print(report.error_report("en"), file=sys.stderr)
-    return 1 if report.errors and not report.written and not args.dry_run else 0
+    # Bad rows fail the command (a dry run included, so it can gate a pipeline) unless --skip-invalid.
+    return 1 if report.errors and not args.skip_invalid else 0
 
 
 async def cmd_seed_demo(settings: Settings, _args) -> int:

@@ -102,6 +102,8 @@ def test_import_reports_bad_rows_by_line_and_column_and_writes_nothing(
     path = tmp_path / "products.csv"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
+    assert main(["import", "products", str(path), "--dry-run"]) == 1, "a dry run with bad rows fails too"
+    capsys.readouterr()
     assert main(["import", "products", str(path)]) == 1
     captured = capsys.readouterr()
     assert "line 3" in captured.err and "price" in captured.err
