@@ -200,7 +200,7 @@ async def cmd_search(settings: Settings, args) -> int:
 
 
 async def cmd_picks(settings: Settings, args) -> int:
-    from jobs.digest import picks_for
+    from storage.picks import picks_for
 
     async with await _prepared_db(settings) as (_engine, sessionmaker):
         result = await picks_for(sessionmaker, settings, args.telegram_id, on_date=args.date)

@@ -22,6 +22,11 @@ def h(text: object) -> str:
     return escape(str(text), quote=False)
 
 
+def shorten(text: str, limit: int) -> str:
+    """`text` cut to `limit` characters with an ellipsis when longer."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def tier_label(tier: str, lang: str) -> str:
     return f"{tier} {t(f'tier.{tier}', lang)}"
 

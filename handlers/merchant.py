@@ -17,7 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.catalog import TIERS
 from bot.i18n import t
 from bot.keyboards import ALL_TIERS, GradeCb, MyGoodsCb, Prefixed, valid_id
-from bot.render import h, score_text, tier_label
+from bot.render import h, score_text, shorten, tier_label
 from handlers.filters import RoleFilter
 from handlers.replies import edit_in_place
 from storage.merchants import (
@@ -103,7 +103,7 @@ def goods_text(
         if line.tier != heading:
             heading = line.tier
             out.append(f"<b>— {tier_label(line.tier, lang)} —</b>")
-        title = line.title if len(line.title) <= TITLE_CHARS else line.title[: TITLE_CHARS - 1] + "…"
+        title = shorten(line.title, TITLE_CHARS)
         flag = " ⚠️" + t("mygoods.counterfeit", lang) if line.counterfeit else ""
         out.append(
             t("mygoods.line", lang, n=n, title=h(title), sku=h(line.sku), score=score_text(line.score)) + flag

@@ -25,21 +25,13 @@ from bot.i18n import t
 from bot.keyboards import PickCb, Prefixed, grade_button, picks_keyboard
 from bot.picks import Mix, Reference, percent_text
 from bot.render import h, percent, product_card, split_message, tier_label
+from bot.schedule import Schedule, parse_hhmm, slot_utc
 from bot.settings import Settings
 from handlers.filters import RoleFilter
-from jobs.digest import (
-    MAX_PAGE,
-    PicksContext,
-    PicksResult,
-    Schedule,
-    parse_hhmm,
-    picks_context,
-    slot_utc,
-    streamer_picks,
-)
 from storage import streamers as store
 from storage.catalog import get_product_by_id
 from storage.models import utcnow
+from storage.picks import MAX_PAGE, PicksContext, PicksResult, picks_context, streamer_picks
 from storage.users import ADMIN, STREAMER, Viewer
 
 logger = logging.getLogger(__name__)

@@ -22,7 +22,7 @@ from bot.catalog import tier_rank
 from bot.grading import DIMENSIONS
 from bot.i18n import t
 from bot.keyboards import MyGoodsCb
-from bot.render import h
+from bot.render import h, shorten
 from storage.merchants import (
     AlertRecipient,
     alert_recipients,
@@ -90,7 +90,7 @@ def alert_text(merchant_name: str, moves: Sequence[Moved], lang: str, *, limit: 
             continue
         lines += ["", f"<b>{t(key, lang, n=len(group))}</b>"]
         for move in group[: limit - shown]:
-            title = move.title if len(move.title) <= TITLE_CHARS else move.title[: TITLE_CHARS - 1] + "…"
+            title = shorten(move.title, TITLE_CHARS)
             lines.append(
                 t(
                     "tieralert.line",

@@ -1,9 +1,4 @@
-"""Picks wired to storage, and the daily digest pass.
-
-**Picks.** A `PicksContext` (peer index over every streamer's imported sales, the platform mix,
-the L4+ catalog ranked per category) is built from the database, cached per sessionmaker and
-rebuilt when the goods, grades or sales change. `streamer_picks` fills one streamer's gaps from
-it, skipping what they were shown in the 14 days before the day and what they marked 不感兴趣.
+"""The daily digest pass (picks come from `storage.picks`, slots from `bot.schedule`).
 
 **The digest.** A pass (every minute from the scheduler; `python -m bot digest send` on demand):
 
@@ -31,19 +26,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
-import dataclasses
 import logging
 import os
 import socket
 import time as _time
 import uuid
-import weakref
 from collections import Counter, deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from aiogram.client.session.middlewares.base import BaseRequestMiddleware
 from aiogram.exceptions import TelegramRetryAfter
@@ -52,24 +44,15 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.i18n import t
-from bot.picks import (
-    Gap,
-    Mix,
-    PeerIndex,
-    Pick,
-    RankedCatalog,
-    Reference,
-    mix_from_choice,
-    mix_from_sales,
-    platform_mix,
-    reason_text,
-)
-from bot.picks import picks_for as choose
-from bot.render import TELEGRAM_LIMIT, h, money, percent, tier_label
+from bot.schedule import Schedule, local_today, zone_of
 from bot.settings import Settings
 from storage import streamers as store
 from storage.models import utcnow
+from storage.picks import (
+    PicksContext,
+    batch_picks,
+    picks_context,
+)
 from storage.users import STREAMER
 
 if TYPE_CHECKING:
@@ -79,11 +62,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-PICKS_COUNT = 5
-PER_CATEGORY = 2
-RECENT_DAYS = 14  # a pick shown on any of the 14 days before a day is not picked again that day
-MAX_PAGE = 20  # 换一批 pages beyond this are not worth computing
-CONTEXT_MAX_AGE = 600.0  # seconds; the context is also rebuilt at once when goods or sales change
 
 CLAIM_LEASE = timedelta(minutes=2)
 # Longer than any stretch a live pass keeps a row `sending` without touching it (one request is at
@@ -92,296 +70,6 @@ STALE_SENDING = timedelta(minutes=10)
 BATCH = 32
 WORKERS = 8
 STOP_AFTER_FAILURES = 3  # consecutive failed deliveries: Telegram is down, leave the rest for later
-TITLE_CHARS = 60
-
-
-# --------------------------------------------------------------------------------------------
-# Time: each streamer's local day and slot
-
-
-def zone_of(name: str | None, default: str) -> ZoneInfo:
-    """The streamer's zone, or the default one (also when a stored name no longer resolves)."""
-    for candidate in (name, default):
-        if candidate:
-            try:
-                return ZoneInfo(candidate)
-            except (ZoneInfoNotFoundError, ValueError):
-                logger.warning("unknown time zone %r", candidate)
-    return ZoneInfo("UTC")
-
-
-def parse_hhmm(text: str | None) -> time | None:
-    """'9:05' / '09:05' -> time(9, 5); anything else -> None."""
-    if not text:
-        return None
-    hours, sep, minutes = text.strip().partition(":")
-    if not sep or not hours.isdigit() or not minutes.isdigit() or len(minutes) != 2 or len(hours) > 2:
-        return None
-    hour, minute = int(hours), int(minutes)
-    if hour > 23 or minute > 59:
-        return None
-    return time(hour, minute)
-
-
-def local_today(now: datetime, zone: ZoneInfo) -> date:
-    return now.astimezone(zone).date()
-
-
-def slot_utc(day: date, at: time, zone: ZoneInfo) -> datetime:
-    """When `at` o'clock on `day` in `zone` happens, in UTC.
-
-    A wall time skipped by a spring-forward change resolves to the same moment an hour later on
-    the new clock, and a repeated one (autumn) to its first occurrence: there is exactly one slot
-    per local day either way, and the unique (streamer, local date) row keeps it to one digest.
-    """
-    return datetime.combine(day, at, tzinfo=zone).astimezone(UTC)
-
-
-@dataclass(frozen=True, slots=True)
-class Schedule:
-    """A streamer's digest setting, resolved."""
-
-    zone: ZoneInfo
-    at: time
-
-    @classmethod
-    def of(cls, zone_name: str | None, at: str | None, settings: Settings) -> Schedule:
-        return cls(zone_of(zone_name, settings.default_timezone), parse_hhmm(at) or settings.digest_time)
-
-    def today(self, now: datetime) -> date:
-        return local_today(now, self.zone)
-
-    def due(self, now: datetime) -> bool:
-        """Has today's slot come (in the streamer's local day)?"""
-        return now >= slot_utc(self.today(now), self.at, self.zone)
-
-
-# --------------------------------------------------------------------------------------------
-# The picks context: built once, shared by /picks, the CLI and every digest pass
-
-
-@dataclass(frozen=True)
-class PicksContext:
-    peers: PeerIndex
-    catalog: RankedCatalog
-    sales: dict[int, Mix]  # streamer -> mix, for those with imported sales
-    version: tuple[Any, ...]
-    built_at: float
-
-    def own_mix(self, telegram_id: int, chosen: Sequence[str]) -> tuple[Mix, bool]:
-        """(mix, from imported sales?) — imported sales win over categories chosen in /categories."""
-        mix = self.sales.get(telegram_id)
-        if mix:
-            return mix, True
-        return mix_from_choice(chosen), False
-
-    def references(self, wanted: Sequence[tuple[int, Mix, bool]]) -> list[Reference]:
-        """Reference mixes for (streamer, own mix, has sales) triples, indexed ones in one batch."""
-        platform = self.peers.platform_reference()
-        if len(self.peers) == 0:
-            return [platform] * len(wanted)
-        out: list[Reference | None] = [None] * len(wanted)
-        indexed = [i for i, (tid, _own, sales) in enumerate(wanted) if sales and tid in self.peers]
-        if indexed:
-            for i, ref in zip(indexed, self.peers.references([wanted[i][0] for i in indexed]), strict=True):
-                out[i] = ref
-        for i, (_tid, own, _sales) in enumerate(wanted):
-            if out[i] is None:
-                out[i] = self.peers.reference(own) if own else platform
-        return [ref if ref is not None else platform for ref in out]
-
-
-async def build_context(session: AsyncSession) -> PicksContext:
-    version = await store.picks_data_version(session=session)
-    sales = await store.all_sales(session=session)
-    items = await store.pickable_items(session=session)
-    fallback = await store.product_gmv_by_category(session=session) if not sales else {}
-
-    def build() -> PicksContext:
-        mixes = {tid: mix for tid, gmv in sales.items() if (mix := mix_from_sales(gmv))}
-        platform = platform_mix(sales.values()) if sales else mix_from_sales(fallback)
-        peers = PeerIndex.build(mixes, platform=platform)
-        return PicksContext(peers, RankedCatalog(items), mixes, version, _time.monotonic())
-
-    return await asyncio.to_thread(build)
-
-
-_contexts: weakref.WeakKeyDictionary[Any, PicksContext] = weakref.WeakKeyDictionary()
-_context_locks: weakref.WeakKeyDictionary[Any, asyncio.Lock] = weakref.WeakKeyDictionary()
-
-
-async def picks_context(
-    sessionmaker: async_sessionmaker[AsyncSession], *, max_age: float = CONTEXT_MAX_AGE
-) -> PicksContext:
-    """The cached context for this database, rebuilt when stale or when goods or sales changed."""
-    lock = _context_locks.setdefault(sessionmaker, asyncio.Lock())
-    async with lock:
-        async with sessionmaker() as session:
-            version = await store.picks_data_version(session=session)
-            cached = _contexts.get(sessionmaker)
-            if (
-                cached is not None
-                and cached.version == version
-                and _time.monotonic() - cached.built_at < max_age
-            ):
-                return cached
-            context = await build_context(session)
-        _contexts[sessionmaker] = context
-        logger.info(
-            "picks context: %s streamers indexed, %s categories",
-            len(context.peers),
-            len(context.peers.categories),
-        )
-        return context
-
-
-# --------------------------------------------------------------------------------------------
-# One streamer's picks
-
-
-@dataclass(frozen=True)
-class PicksResult:
-    """A streamer's picks for one day: what `/picks`, `python -m bot picks` and the digest show."""
-
-    telegram_id: int
-    date: date
-    own: Mix
-    reference: Reference
-    gaps: list[Gap]
-    picks: list[Pick]
-    has_sales: bool
-    page: int = 0
-
-    @property
-    def skus(self) -> list[str]:
-        return [pick.item.sku for pick in self.picks]
-
-    def as_json(self) -> dict[str, Any]:
-        """The `picks --json` shape of PRODUCT.md (plus where the reference came from)."""
-        return {
-            "telegram_id": self.telegram_id,
-            "date": self.date.isoformat(),
-            "reference": self.reference.source,
-            "gaps": [
-                {
-                    "category": g.category,
-                    "own_share": round(g.own_share, 4),
-                    "reference_share": round(g.reference_share, 4),
-                }
-                for g in self.gaps
-            ],
-            "picks": [
-                {
-                    "sku": p.item.sku,
-                    "category": p.category,
-                    "tier": p.item.tier,
-                    "reason": reason_text(p, "zh"),
-                }
-                for p in self.picks
-            ],
-        }
-
-    def as_text(self, lang: str = "zh", *, digest: bool = False) -> str:
-        """The message (Telegram HTML): every pick with its sku, tier, price, commission and why."""
-        head = t("digest.title" if digest else "picks.title", lang, date=self.date.isoformat())
-        lines = [head]
-        if self.page:
-            lines.append(t("picks.page", lang, n=self.page + 1))
-        if not self.picks:
-            lines += ["", t("picks.none_more" if self.page else "picks.none", lang)]
-            return "\n".join(lines)
-        sources = {pick.source for pick in self.picks}
-        if not self.own:
-            lines.append(t("picks.intro_no_data", lang))
-        elif sources == {"platform"}:
-            lines.append(t("picks.intro_platform", lang))
-        elif sources == {"peers"}:
-            lines.append(t("picks.intro_peers", lang, n=self.reference.peer_count))
-        else:
-            lines.append(t("picks.intro_mixed", lang, n=self.reference.peer_count))
-        for number, pick in enumerate(self.picks, 1):
-            item = pick.item
-            title = item.title if len(item.title) <= TITLE_CHARS else item.title[: TITLE_CHARS - 1] + "…"
-            lines += [
-                "",
-                f"<b>{number}. {h(title)}</b>",
-                t(
-                    "picks.line",
-                    lang,
-                    tier=tier_label(item.tier, lang),
-                    price=money(item.price),
-                    commission=percent(item.commission_rate),
-                ),
-                t("picks.sku", lang, sku=h(item.sku)),
-                f"📈 {h(reason_text(pick, lang))}",
-            ]
-        lines += ["", t("picks.footer", lang)]
-        text = "\n".join(lines)
-        if len(text) > TELEGRAM_LIMIT and len(self.picks) > 1:  # never with real data; never cut HTML
-            return dataclasses.replace(self, picks=self.picks[:-1]).as_text(lang, digest=digest)
-        return text
-
-
-async def batch_picks(
-    session: AsyncSession,
-    context: PicksContext,
-    wanted: Sequence[tuple[store.StreamerProfile, date]],
-    *,
-    page: int = 0,
-    count: int = PICKS_COUNT,
-) -> list[PicksResult]:
-    """Picks for many streamers at once (one query per kind of history, one kNN batch)."""
-    if not wanted:
-        return []
-    ids = [profile.telegram_id for profile, _day in wanted]
-    days = [day for _profile, day in wanted]
-    recent = await store.recent_pick_skus(
-        ids, since=min(days) - timedelta(days=RECENT_DAYS), until=max(days), session=session
-    )
-    refused = await store.not_interested_skus(ids, session=session)
-    owns = [context.own_mix(profile.telegram_id, profile.chosen) for profile, _day in wanted]
-    references = context.references([(tid, own, sales) for tid, (own, sales) in zip(ids, owns, strict=True)])
-    results = []
-    platform = context.peers.platform
-    for (profile, day), (own, sales), reference in zip(wanted, owns, references, strict=True):
-        since = day - timedelta(days=RECENT_DAYS)
-        shown = {sku for sku, on in recent.get(profile.telegram_id, {}).items() if since <= on < day}
-        # Where the peers' gaps fall short (peers who sell just what they sell leave none), the
-        # platform's gaps top the picks up; each pick's reason names its own source.
-        found, chosen = choose(
-            own,
-            reference,
-            context.catalog,
-            platform=platform,
-            recent_skus=shown,
-            not_interested=refused.get(profile.telegram_id, set()),
-            count=count,
-            per_category=PER_CATEGORY,
-            skip=page * count,
-        )
-        results.append(PicksResult(profile.telegram_id, day, own, reference, found, chosen, sales, page))
-    return results
-
-
-async def streamer_picks(
-    session: AsyncSession, context: PicksContext, profile: store.StreamerProfile, day: date, *, page: int = 0
-) -> PicksResult:
-    return (await batch_picks(session, context, [(profile, day)], page=page))[0]
-
-
-async def picks_for(
-    sessionmaker: async_sessionmaker[AsyncSession],
-    settings: Settings,
-    telegram_id: int,
-    *,
-    on_date: date | None = None,
-) -> PicksResult:
-    """A streamer's picks for a day (default: today in their time zone). Records nothing."""
-    context = await picks_context(sessionmaker)
-    async with sessionmaker() as session:
-        profile = await store.get_profile(telegram_id, session=session)
-        day = on_date or Schedule.of(profile.timezone, profile.digest_time, settings).today(utcnow())
-        return await streamer_picks(session, context, profile, day)
 
 
 # --------------------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.app import Services
 from bot.i18n import t
-from bot.render import h, percent, tier_label
+from bot.render import h, percent, shorten, tier_label
 from storage import streamers as store
 
 logger = logging.getLogger(__name__)
@@ -62,7 +62,7 @@ def alerts_for(products: list[store.WatchedProduct]) -> list[WatchAlert]:
 
 
 def _title(p: store.WatchedProduct) -> str:
-    return p.title if len(p.title) <= TITLE_CHARS else p.title[: TITLE_CHARS - 1] + "…"
+    return shorten(p.title, TITLE_CHARS)
 
 
 def alert_text(alerts: list[WatchAlert], lang: str) -> str:

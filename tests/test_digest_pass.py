@@ -13,7 +13,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlmodel import select
 
-from jobs.digest import Schedule, run_digest_pass, slot_utc
+from bot.schedule import Schedule, slot_utc
+from jobs.digest import run_digest_pass
 from jobs.sender import Delivery, Outcome, Outgoing
 from storage import streamers as store
 from storage.models import DigestDelivery, User

@@ -15,9 +15,9 @@ from datetime import date, timedelta
 
 from sqlmodel import func, select
 
-from jobs.digest import PICKS_COUNT, picks_context, picks_for
 from storage import streamers as store
 from storage.models import PickSent
+from storage.picks import PICKS_COUNT, picks_context, picks_for
 from tests.test_digest_helpers import (
     PEER_BASE,
     make_settings,
@@ -143,7 +143,7 @@ async def test_pages_for_more_picks_never_repeat(db) -> None:
 
 
 async def _page(session, context, profile, n):
-    from jobs.digest import streamer_picks
+    from storage.picks import streamer_picks
 
     return await streamer_picks(session, context, profile, DAY, page=n)
 
