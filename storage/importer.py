@@ -43,6 +43,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.grading import DIMENSIONS, INDICATORS, Policy, default_policy
+from bot.i18n import t
 from storage.models import Category, Merchant, Product, Streamer, StreamerSale
 from storage.regrade import (
     GRADE_COLUMNS,
@@ -778,48 +779,28 @@ class ImportReport:
 
     def summary(self, lang: str = "zh") -> str:
         """A few lines for the admin: counts, what was (or would be) written, warnings."""
-        en = lang == "en"
         bad = self.rows_invalid
-        products = self.kind == "products"
         moved = len(self.tier_changes)
-        if en:
-            what = "Products" if products else "Streamer sales"
-            lines = [f"{what} import: {self.rows_total} rows, {self.rows_valid} valid, {bad} with errors."]
-            counts = f"{self.inserted} new, {self.updated} updated, {self.unchanged} unchanged"
-            if self.dry_run:
-                tail = f"; {moved} tiers would change" if products else ""
-                lines.append(f"Dry run, nothing written. The valid rows would give: {counts}{tail}.")
-                if self.blocked:
-                    lines.append("A real import would write nothing until the errors are fixed (or skipped).")
-            elif self.written:
-                tail = f"; {moved} tiers changed" if products else ""
-                lines.append(f"Written: {counts}{tail}.")
-                if bad:
-                    lines.append(f"Skipped {bad} rows with errors.")
-            else:
-                lines.append(
-                    "Nothing written: fix the rows below and import again, or skip them (--skip-invalid)."
-                )
-            lines.extend(f"Warning: {w}" for w in self.warnings)
+        graded = self.kind == "products"  # only products have tiers to report
+        what = t(f"import.kind.{self.kind}", lang)
+        lines = [t("import.head", lang, what=what, total=self.rows_total, valid=self.rows_valid, bad=bad)]
+        counts = t(
+            "import.counts", lang, inserted=self.inserted, updated=self.updated, unchanged=self.unchanged
+        )
+        if self.dry_run:
+            tail = t("import.dry_run_tail", lang, moved=moved) if graded else ""
+            lines.append(t("import.dry_run", lang, counts=counts, tail=tail))
+            if self.blocked:
+                lines.append(t("import.dry_run_blocked", lang))
+        elif self.written:
+            tail = t("import.written_tail", lang, moved=moved) if graded else ""
+            lines.append(t("import.written", lang, counts=counts, tail=tail))
+            if bad:
+                lines.append(t("import.skipped", lang, bad=bad))
         else:
-            what = "商品" if products else "主播销售"
-            lines = [f"{what}导入: 共 {self.rows_total} 行, 有效 {self.rows_valid} 行, 有误 {bad} 行。"]
-            counts = f"新增 {self.inserted}, 更新 {self.updated}, 不变 {self.unchanged}"
-            if self.dry_run:
-                tail = f"; {moved} 个商品档位将变化" if products else ""
-                lines.append(f"试运行, 未写入。有效的行将会: {counts}{tail}。")
-                if self.blocked:
-                    lines.append("正式导入时, 修正 (或跳过) 有误的行之前不会写入任何数据。")
-            elif self.written:
-                tail = f"; {moved} 个商品档位变化" if products else ""
-                lines.append(f"已写入: {counts}{tail}。")
-                if bad:
-                    lines.append(f"已跳过 {bad} 个有误的行。")
-            else:
-                lines.append(
-                    "存在有误的行, 未写入任何数据: 请修正下列行后重新导入, 或跳过有误的行 (--skip-invalid)。"
-                )
-            lines.extend(f"注意: {w}" for w in (self.warnings_zh or self.warnings))
+            lines.append(t("import.nothing_written", lang))
+        warnings = self.warnings if lang == "en" else (self.warnings_zh or self.warnings)
+        lines.extend(t("import.warning", lang, warning=w) for w in warnings)
         return "\n".join(lines)
 
     def error_report(self, lang: str = "zh", limit: int | None = None) -> str:
