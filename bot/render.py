@@ -5,6 +5,7 @@ All catalog and user text is HTML-escaped here; the result goes out with parse_m
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -13,6 +14,7 @@ from html import escape
 from bot.catalog import CatalogItem
 from bot.grading import DIMENSIONS, INDICATORS, Grade, Indicators
 from bot.i18n import catalogue, t
+from bot.picks import Mix, Reference, percent_text
 
 TELEGRAM_LIMIT = 4096
 
@@ -262,3 +264,79 @@ def grade_json(sku: str, ind: Indicators, grade: Grade, *, private: bool = True)
         "policy_version": grade.policy_version,
     }
     return data
+
+
+# The /categories view: a streamer's mix beside the reference, the gaps marked.
+
+
+def _width(text: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(c) in ("W", "F") else 1 for c in text)
+
+
+def _pad(text: str, width: int, *, right: bool = False) -> str:
+    space = " " * max(0, width - _width(text))
+    return space + text if right else text + space
+
+
+def mix_table(own: Mix, reference: Reference, lang: str, *, limit: int = 12) -> str:
+    """Their mix beside the reference, gaps marked, as a monospaced table (HTML <pre>)."""
+    names = set(own) | set(reference.mix)
+
+    def gap(c: str) -> float:
+        return reference.mix.get(c, 0.0) - own.get(c, 0.0)
+
+    # The gaps first, biggest first; then what they sell without a gap, their biggest first; then
+    # the rest by how much the reference sells. What they sell always shows; gaps take the room left.
+    gap_rows = sorted((c for c in names if gap(c) > 1e-9), key=lambda c: (-gap(c), c))
+    own_rows = sorted(
+        (c for c in names if gap(c) <= 1e-9 and own.get(c, 0.0) > 0), key=lambda c: (-own[c], c)
+    )
+    rest = sorted((c for c in names if gap(c) <= 1e-9 and not own.get(c, 0.0) > 0), key=lambda c: c)
+    room = max(limit - len(own_rows), min(5, len(gap_rows)))
+    order = (gap_rows[:room] + own_rows + rest)[:limit]
+    who = t("categories.col_peers" if reference.source == "peers" else "categories.col_platform", lang)
+    header = [
+        t("categories.col_category", lang),
+        t("categories.col_you", lang),
+        who,
+        t("categories.col_gap", lang),
+    ]
+    body = []
+    for category in order:
+        mine, ref = own.get(category, 0.0), reference.mix.get(category, 0.0)
+        missing = ref - mine
+        body.append(
+            [
+                category[:10],
+                percent_text(mine),
+                percent_text(ref),
+                f"+{percent_text(missing)}" if missing > 1e-9 else "",
+            ]
+        )
+    widths = [max(_width(row[i]) for row in [header, *body]) for i in range(4)]
+    lines = [
+        "  ".join(_pad(cell, widths[i], right=i > 0) for i, cell in enumerate(row)).rstrip()
+        for row in [header, *body]
+    ]
+    more = len(names) - len(order)
+    text = "<pre>" + h("\n".join(lines)) + "</pre>"
+    if more > 0:
+        text += "\n" + t("categories.more", lang, n=more)
+    return text
+
+
+def categories_text(own: Mix, has_sales: bool, reference: Reference, lang: str) -> str:
+    lines = [t("categories.title", lang)]
+    if has_sales:
+        lines.append(t("categories.from_sales", lang))
+    elif own:
+        lines.append(t("categories.from_choice", lang))
+    else:
+        lines.append(t("categories.no_data", lang))
+    if own or reference.mix:
+        lines += ["", mix_table(own, reference, lang)]
+    if not has_sales:
+        lines += ["", t("categories.choose", lang)]
+    else:
+        lines += ["", t("categories.footer", lang)]
+    return "\n".join(lines)

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import logging
+import unicodedata
+import zoneinfo
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
+from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.settings import Settings
 
 logger = logging.getLogger(__name__)
+
 
 def zone_of(name: str | None, default: str) -> ZoneInfo:
     """The streamer's zone, or the default one (also when a stored name no longer resolves)."""
@@ -66,3 +70,23 @@ class Schedule:
     def due(self, now: datetime) -> bool:
         """Has today's slot come (in the streamer's local day)?"""
         return now >= slot_utc(self.today(now), self.at, self.zone)
+
+
+@lru_cache(maxsize=1)
+def _zones_by_folded_name() -> dict[str, str]:
+    return {name.casefold(): name for name in zoneinfo.available_timezones()}
+
+
+def resolve_zone(text: str) -> str | None:
+    """An IANA zone name as typed (any case, full-width allowed), or None when there is no such zone."""
+    name = unicodedata.normalize("NFKC", text).strip()
+    if not name or len(name) > 64 or "/" not in name and name.upper() != "UTC":
+        return None
+    canonical = _zones_by_folded_name().get(name.casefold())
+    if canonical is None:
+        return None
+    try:
+        zoneinfo.ZoneInfo(canonical)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return None
+    return canonical

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import logging
 import unicodedata
-import zoneinfo
 from collections.abc import Sequence
-from functools import lru_cache
 
 from aiogram import Bot, F, Router
 from aiogram.exceptions import TelegramBadRequest
@@ -23,9 +21,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.i18n import t
 from bot.keyboards import PickCb, Prefixed, grade_button, picks_keyboard
-from bot.picks import Mix, Reference, percent_text
-from bot.render import h, percent, product_card, split_message, tier_label
-from bot.schedule import Schedule, parse_hhmm, slot_utc
+from bot.render import categories_text, h, percent, product_card, split_message, tier_label
+from bot.schedule import Schedule, parse_hhmm, resolve_zone, slot_utc
 from bot.settings import Settings
 from handlers.filters import RoleFilter
 from storage import streamers as store
@@ -36,7 +33,6 @@ from storage.users import ADMIN, STREAMER, Viewer
 
 logger = logging.getLogger(__name__)
 
-TABLE_ROWS = 12
 CHOOSER_MAX = 40  # category buttons shown at most
 _MAX_ID = 2**31 - 1
 
@@ -57,79 +53,6 @@ class WatchCb(CallbackData, prefix="pw"):
 
 # --------------------------------------------------------------------------------------------
 # Views
-
-
-def _width(text: str) -> int:
-    return sum(2 if unicodedata.east_asian_width(c) in ("W", "F") else 1 for c in text)
-
-
-def _pad(text: str, width: int, *, right: bool = False) -> str:
-    space = " " * max(0, width - _width(text))
-    return space + text if right else text + space
-
-
-def mix_table(own: Mix, reference: Reference, lang: str, *, limit: int = TABLE_ROWS) -> str:
-    """Their mix beside the reference, gaps marked, as a monospaced table (HTML <pre>)."""
-    names = set(own) | set(reference.mix)
-
-    def gap(c: str) -> float:
-        return reference.mix.get(c, 0.0) - own.get(c, 0.0)
-
-    # The gaps first, biggest first; then what they sell without a gap, their biggest first; then
-    # the rest by how much the reference sells. What they sell always shows; gaps take the room left.
-    gap_rows = sorted((c for c in names if gap(c) > 1e-9), key=lambda c: (-gap(c), c))
-    own_rows = sorted(
-        (c for c in names if gap(c) <= 1e-9 and own.get(c, 0.0) > 0), key=lambda c: (-own[c], c)
-    )
-    rest = sorted((c for c in names if gap(c) <= 1e-9 and not own.get(c, 0.0) > 0), key=lambda c: c)
-    room = max(limit - len(own_rows), min(5, len(gap_rows)))
-    order = (gap_rows[:room] + own_rows + rest)[:limit]
-    who = t("categories.col_peers" if reference.source == "peers" else "categories.col_platform", lang)
-    header = [
-        t("categories.col_category", lang),
-        t("categories.col_you", lang),
-        who,
-        t("categories.col_gap", lang),
-    ]
-    body = []
-    for category in order:
-        mine, ref = own.get(category, 0.0), reference.mix.get(category, 0.0)
-        missing = ref - mine
-        body.append(
-            [
-                category[:10],
-                percent_text(mine),
-                percent_text(ref),
-                f"+{percent_text(missing)}" if missing > 1e-9 else "",
-            ]
-        )
-    widths = [max(_width(row[i]) for row in [header, *body]) for i in range(4)]
-    lines = [
-        "  ".join(_pad(cell, widths[i], right=i > 0) for i, cell in enumerate(row)).rstrip()
-        for row in [header, *body]
-    ]
-    more = len(names) - len(order)
-    text = "<pre>" + h("\n".join(lines)) + "</pre>"
-    if more > 0:
-        text += "\n" + t("categories.more", lang, n=more)
-    return text
-
-
-def categories_text(own: Mix, has_sales: bool, reference: Reference, lang: str) -> str:
-    lines = [t("categories.title", lang)]
-    if has_sales:
-        lines.append(t("categories.from_sales", lang))
-    elif own:
-        lines.append(t("categories.from_choice", lang))
-    else:
-        lines.append(t("categories.no_data", lang))
-    if own or reference.mix:
-        lines += ["", mix_table(own, reference, lang)]
-    if not has_sales:
-        lines += ["", t("categories.choose", lang)]
-    else:
-        lines += ["", t("categories.footer", lang)]
-    return "\n".join(lines)
 
 
 def chooser_keyboard(
@@ -167,26 +90,6 @@ def watches_view(watches: Sequence[store.WatchInfo], lang: str) -> tuple[str, In
         )
     lines += ["", t("watch.usage_short", lang)]
     return "\n".join(lines), InlineKeyboardMarkup(inline_keyboard=rows)
-
-
-@lru_cache(maxsize=1)
-def _zones_by_folded_name() -> dict[str, str]:
-    return {name.casefold(): name for name in zoneinfo.available_timezones()}
-
-
-def resolve_zone(text: str) -> str | None:
-    """An IANA zone name as typed (any case, full-width allowed), or None when there is no such zone."""
-    name = unicodedata.normalize("NFKC", text).strip()
-    if not name or len(name) > 64 or "/" not in name and name.upper() != "UTC":
-        return None
-    canonical = _zones_by_folded_name().get(name.casefold())
-    if canonical is None:
-        return None
-    try:
-        zoneinfo.ZoneInfo(canonical)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return None
-    return canonical
 
 
 def digest_status(profile: store.StreamerProfile, settings: Settings, lang: str) -> str:
