@@ -38,7 +38,8 @@ MIDDLING = dict(
 )
 
 
-async def _get_or_add(session: AsyncSession, model, **where) -> Any:
+async def get_or_add(session: AsyncSession, model, **where) -> Any:
+    """The Category (by name) or Merchant (by code) with these values, added when missing."""
     row = (await session.exec(select(model).filter_by(**where))).first()
     if row is None:
         row = model(**where) if model is Category else model(**where, name=where.get("code", ""))
@@ -62,8 +63,8 @@ async def add_product(
     values = dict(GOOD, **indicators)
     ind = Indicators.from_mapping(values)
     g = grade(ind, tags=tuple(x for x in tags.split(";") if x))
-    cat = await _get_or_add(session, Category, name=category)
-    mer = await _get_or_add(session, Merchant, code=merchant)
+    cat = await get_or_add(session, Category, name=category)
+    mer = await get_or_add(session, Merchant, code=merchant)
     product = Product(
         sku=sku,
         title=title,
@@ -91,3 +92,84 @@ async def bind_merchant(session: AsyncSession, telegram_id: int, merchant_code: 
     merchant = (await session.exec(select(Merchant).where(Merchant.code == merchant_code))).one()
     session.add(User(telegram_id=telegram_id, role="merchant", merchant_id=merchant.id, name="merchant"))
     await session.flush()
+
+
+# Indicator sets that grade to a known tier under the default policy.
+_TOP = dict(
+    brand_authorized=1,
+    brand_awareness=95,
+    price_index=0.7,
+    lowest_price_ratio=0.95,
+    commission_rate=0.3,
+    active_streamers_30d=600,
+    shop_rating=4.9,
+    refund_rate=0.01,
+    dispute_rate=0.002,
+    gmv_30d=2_000_000,
+    conversion_rate=0.08,
+    factory_verified=1,
+    counterfeit_flag=0,
+)
+_MID = dict(
+    _TOP,
+    brand_awareness=60,
+    price_index=1.0,
+    lowest_price_ratio=1.0,
+    commission_rate=0.15,
+    active_streamers_30d=60,
+    shop_rating=4.5,
+    refund_rate=0.05,
+    dispute_rate=0.01,
+    gmv_30d=200_000,
+    conversion_rate=0.03,
+    factory_verified=0,
+)
+_LOW = dict(
+    brand_authorized=0,
+    brand_awareness=5,
+    price_index=1.8,
+    lowest_price_ratio=1.4,
+    commission_rate=0.02,
+    active_streamers_30d=1,
+    shop_rating=3.2,
+    refund_rate=0.25,
+    dispute_rate=0.06,
+    gmv_30d=500,
+    conversion_rate=0.002,
+    factory_verified=0,
+    counterfeit_flag=0,
+)
+
+
+def product_row(
+    sku: str,
+    title: str,
+    *,
+    brand: str = "云朵",
+    category: str = "个护",
+    merchant: str = "M1",
+    price: float = 59.0,
+    grade: str = "top",
+    **extra: Any,
+) -> dict[str, Any]:
+    """One import row; `grade` is top (L5), mid (L3/L4) or low (L0)."""
+    indicators = {"top": _TOP, "mid": _MID, "low": _LOW}[grade]
+    return {
+        "sku": sku,
+        "title": title,
+        "brand": brand,
+        "category": category,
+        "merchant": merchant,
+        "price": price,
+        **indicators,
+        **extra,
+    }
+
+
+async def import_rows(services, rows: list[dict[str, Any]]) -> None:
+    """Load import rows through the real importer and refresh the live search index."""
+    from storage.importer import import_product_rows
+
+    report = await import_product_rows(services.sessionmaker, rows)
+    assert not report.errors, report.error_report("en")
+    await services.catalog.refresh(services.sessionmaker)

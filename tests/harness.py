@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 import time
 from typing import Any
 
@@ -100,3 +101,17 @@ def buttons(request: Any) -> list[tuple[str, str | None]]:
     if markup is None or not hasattr(markup, "inline_keyboard"):
         return []
     return [(b.text, b.callback_data) for row in markup.inline_keyboard for b in row]
+
+
+def plain(html_text: str) -> str:
+    """What the user sees (tags stripped, entities unescaped)."""
+    from html import unescape
+
+    return unescape(re.sub(r"<[^>]+>", "", html_text))
+
+
+def assert_valid_html(text: str) -> None:
+    """Only Telegram's tags, balanced; every other '<' and '&' escaped."""
+    from tests.fakes.bot_api import _html_to_plain
+
+    _html_to_plain(text)  # raises on an unsupported or unbalanced tag

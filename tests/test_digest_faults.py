@@ -17,7 +17,7 @@ from jobs.sender import Sender
 from storage.models import DigestDelivery, PickSent, User
 from storage.users import register
 from tests.fakes import FakeBotAPI
-from tests.test_digest_helpers import make_settings, platform_with_peers, put_user, utc
+from tests.test_digest_helpers import make_settings, put_user, seed_streamers, utc
 
 STREAMERS = list(range(101, 109))
 AT = utc(2026, 11, 24, 1, 0)  # 09:00 in Shanghai
@@ -38,12 +38,7 @@ async def bot(api: FakeBotAPI):
 
 @pytest.fixture
 async def db(sqlite_db):
-    async with sqlite_db.sessionmaker() as session:
-        await platform_with_peers(session)
-        for telegram_id in STREAMERS:
-            await put_user(session, telegram_id)
-        await session.commit()
-    return sqlite_db
+    return await seed_streamers(sqlite_db, STREAMERS)
 
 
 def sender_for(bot, **overrides) -> Sender:

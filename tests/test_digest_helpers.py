@@ -16,18 +16,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.settings import Settings
 from storage.models import Category, DigestDelivery, Merchant, PickSent, Product, Streamer, StreamerSale, User
-from tests.factories import GOOD
+from tests.factories import GOOD, get_or_add
 
 _skus = itertools.count(1)
-
-
-async def _named(session: AsyncSession, model: Any, **where: Any) -> Any:
-    row = (await session.exec(select(model).filter_by(**where))).first()
-    if row is None:
-        row = model(**where) if model is Category else model(**where, name=where["code"])
-        session.add(row)
-        await session.flush()
-    return row
 
 
 async def put_product(
@@ -44,8 +35,8 @@ async def put_product(
     merchant: str = "M1",
     price: float = 59.0,
 ) -> Product:
-    cat = await _named(session, Category, name=category)
-    mer = await _named(session, Merchant, code=merchant)
+    cat = await get_or_add(session, Category, name=category)
+    mer = await get_or_add(session, Merchant, code=merchant)
     values = dict(GOOD, commission_rate=commission, counterfeit_flag=counterfeit)
     product = Product(
         sku=sku,
@@ -68,7 +59,7 @@ async def put_sales(session: AsyncSession, telegram_id: int, sales: Mapping[str,
         session.add(Streamer(telegram_id=telegram_id, name=f"主播{telegram_id}"))
         await session.flush()
     for category, gmv in sales.items():
-        cat = await _named(session, Category, name=category)
+        cat = await get_or_add(session, Category, name=category)
         session.add(StreamerSale(telegram_id=telegram_id, category_id=cat.id, gmv_30d=gmv))
     await session.flush()
 
@@ -131,3 +122,17 @@ def utc(*args: int) -> datetime:
     from datetime import UTC
 
     return datetime(*args, tzinfo=UTC)
+
+
+async def seed_streamers(database: Any, streamers: list[int]) -> Any:
+    """A database with platform sales, enough peers, and these streamers started with digests on.
+
+    The digest fault tests use it on SQLite only: they are about the wire, not the SQL dialect
+    (the claiming and uniqueness rules run on both databases in test_digest_pass.py).
+    """
+    async with database.sessionmaker() as session:
+        await platform_with_peers(session)
+        for telegram_id in streamers:
+            await put_user(session, telegram_id)
+        await session.commit()
+    return database

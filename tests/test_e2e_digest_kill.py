@@ -19,7 +19,7 @@ from jobs.digest import run_digest_pass
 from jobs.sender import Sender
 from storage.models import DigestDelivery, utcnow
 from tests.fakes import FakeBotAPI
-from tests.test_digest_helpers import make_settings, platform_with_peers, put_user
+from tests.test_digest_helpers import make_settings, seed_streamers
 
 DAY = date(2026, 11, 24)
 M = 12
@@ -29,12 +29,7 @@ TOKEN = "123456:TEST-token-for-the-fake-server"
 
 @pytest.fixture
 async def db(sqlite_db):
-    async with sqlite_db.sessionmaker() as session:
-        await platform_with_peers(session)
-        for telegram_id in STREAMERS:
-            await put_user(session, telegram_id)
-        await session.commit()
-    return sqlite_db
+    return await seed_streamers(sqlite_db, STREAMERS)
 
 
 async def statuses(db) -> dict[int, str]:

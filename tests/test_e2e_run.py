@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.factories import product_row
 from tests.fakes.bot_api import Call, FakeBotAPI
-from tests.test_search_chat import product_row
 
 ROOT = Path(__file__).resolve().parents[1]
 USER = 4001

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from bot.app import bot_defaults, build_dispatcher
+from tests.factories import import_rows, product_row
 from tests.fakes.bot_api import Call, FakeBotAPI
-from tests.test_search_chat import load, product_row
 
 USER = 3001
 
@@ -52,7 +52,7 @@ def to_user(method: str, user: int = USER):
 async def catalog(services):
     rows = [product_row(f"YG-{i:03d}", f"云朵美白牙膏 {i}号", price=10 + i) for i in range(1, 8)]
     rows.append(product_row("SAFE-1", "<b>牙膏</b> & 牙刷", brand="A&B", merchant="M2"))
-    await load(services, rows)
+    await import_rows(services, rows)
     return services
 
 

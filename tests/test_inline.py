@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 
 from handlers.inline import CACHE_SECONDS, INLINE_LIMIT, parse_offset
-from tests.test_search_chat import assert_valid_html, load, plain, product_row
+from tests.factories import import_rows, product_row
+from tests.harness import assert_valid_html, plain
 
 USER = 2001
 
@@ -26,7 +27,7 @@ async def big_catalog(services):
         product_row("HIDE-L0", "牙膏 清仓旧款", merchant="M3", grade="low"),
         product_row("HIDE-FAKE", "牙膏 高仿", merchant="M4", counterfeit_flag=1),
     ]
-    await load(services, rows)
+    await import_rows(services, rows)
     return services
 
 

@@ -18,81 +18,11 @@ from handlers.search import (
     query_key,
 )
 from tests.conftest import ADMIN_ID
-from tests.harness import buttons
+from tests.factories import import_rows, product_row
+from tests.harness import assert_valid_html, buttons, plain
 
 STREAMER = 1001
 OTHER = 1002
-
-# Indicator sets that grade to a known tier under the default policy.
-_TOP = dict(
-    brand_authorized=1,
-    brand_awareness=95,
-    price_index=0.7,
-    lowest_price_ratio=0.95,
-    commission_rate=0.3,
-    active_streamers_30d=600,
-    shop_rating=4.9,
-    refund_rate=0.01,
-    dispute_rate=0.002,
-    gmv_30d=2_000_000,
-    conversion_rate=0.08,
-    factory_verified=1,
-    counterfeit_flag=0,
-)
-_MID = dict(
-    _TOP,
-    brand_awareness=60,
-    price_index=1.0,
-    lowest_price_ratio=1.0,
-    commission_rate=0.15,
-    active_streamers_30d=60,
-    shop_rating=4.5,
-    refund_rate=0.05,
-    dispute_rate=0.01,
-    gmv_30d=200_000,
-    conversion_rate=0.03,
-    factory_verified=0,
-)
-_LOW = dict(
-    brand_authorized=0,
-    brand_awareness=5,
-    price_index=1.8,
-    lowest_price_ratio=1.4,
-    commission_rate=0.02,
-    active_streamers_30d=1,
-    shop_rating=3.2,
-    refund_rate=0.25,
-    dispute_rate=0.06,
-    gmv_30d=500,
-    conversion_rate=0.002,
-    factory_verified=0,
-    counterfeit_flag=0,
-)
-
-
-def product_row(
-    sku: str,
-    title: str,
-    *,
-    brand: str = "云朵",
-    category: str = "个护",
-    merchant: str = "M1",
-    price: float = 59.0,
-    grade: str = "top",
-    **extra: Any,
-) -> dict[str, Any]:
-    """One import row; `grade` is top (L5), mid (L3/L4) or low (L0)."""
-    indicators = {"top": _TOP, "mid": _MID, "low": _LOW}[grade]
-    return {
-        "sku": sku,
-        "title": title,
-        "brand": brand,
-        "category": category,
-        "merchant": merchant,
-        "price": price,
-        **indicators,
-        **extra,
-    }
 
 
 def catalog_rows() -> list[dict[str, Any]]:
@@ -134,11 +64,7 @@ def catalog_rows() -> list[dict[str, Any]]:
 
 
 async def load(services, rows: list[dict[str, Any]] | None = None) -> None:
-    from storage.importer import import_product_rows
-
-    report = await import_product_rows(services.sessionmaker, rows if rows is not None else catalog_rows())
-    assert not report.errors, report.error_report("en")
-    await services.catalog.refresh(services.sessionmaker)
+    await import_rows(services, rows if rows is not None else catalog_rows())
 
 
 async def product_id(services, sku: str) -> int:
@@ -156,20 +82,6 @@ def sent(requests: list[Any], name: str = "SendMessage") -> list[Any]:
 
 def answers(requests: list[Any]) -> list[Any]:
     return sent(requests, "AnswerCallbackQuery")
-
-
-def plain(html_text: str) -> str:
-    """What the user sees (tags stripped, entities unescaped)."""
-    from html import unescape
-
-    return unescape(re.sub(r"<[^>]+>", "", html_text))
-
-
-def assert_valid_html(text: str) -> None:
-    """Only Telegram's tags, balanced; every other '<' and '&' escaped."""
-    from tests.fakes.bot_api import _html_to_plain
-
-    _html_to_plain(text)  # raises on an unsupported or unbalanced tag
 
 
 def all_callback_data(request: Any) -> list[str]:
