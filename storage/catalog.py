@@ -107,20 +107,24 @@ class ProductRecord:
     tags: tuple[str, ...]
 
 
-async def get_product(session: AsyncSession, sku: str) -> ProductRecord | None:
-    row = (await session.exec(items_query().where(Product.sku == sku))).first()
+async def _record(session: AsyncSession, where) -> ProductRecord | None:
+    # One query: the item's columns, then the whole row for the indicators.
+    row = (await session.exec(items_query().add_columns(Product).where(where))).first()
     if row is None:
         return None
-    product = (await session.exec(select(Product).where(Product.sku == sku))).one()
+    product: Product = row[-1]
     item = item_from_row(row)
     return ProductRecord(
         item=item, indicators=indicators_of(product), merchant_id=product.merchant_id, tags=item.tags
     )
 
 
+async def get_product(session: AsyncSession, sku: str) -> ProductRecord | None:
+    return await _record(session, col(Product.sku) == sku)
+
+
 async def get_product_by_id(session: AsyncSession, product_id: int) -> ProductRecord | None:
-    sku = (await session.exec(select(Product.sku).where(Product.id == product_id))).first()
-    return None if sku is None else await get_product(session, sku)
+    return await _record(session, col(Product.id) == product_id)
 
 
 def indicators_of(product: Product) -> Indicators:
