@@ -61,16 +61,6 @@ async def card_for(
     return grade_card(record.item, viewer.lang, private=(record.indicators, result), history=history)
 
 
-async def grade_text(
-    session: AsyncSession, sku: str, viewer: Viewer, policy: Policy, *, in_private: bool = True
-) -> str | None:
-    """The grade card for `viewer`, or None when no product is visible to them under that sku."""
-    record = await find_record(session, sku)
-    if record is None:
-        return None
-    return await card_for(session, record, viewer, policy, in_private=in_private)
-
-
 # --------------------------------------------------------------------------- the chart
 
 
@@ -147,12 +137,11 @@ async def grade_command(
         await message.answer(t("grade.usage", viewer.lang, example=h(example)))
         return
     in_private = message.chat.type == "private"
-    text = await grade_text(session, sku, viewer, policy, in_private=in_private)
-    if text is None:
+    record = await find_record(session, sku)
+    text = None if record is None else await card_for(session, record, viewer, policy, in_private=in_private)
+    if record is None or text is None:
         await message.answer(t("grade.not_found", viewer.lang, sku=h(sku[:64])))
         return
-    record = await find_record(session, sku)
-    assert record is not None
     thread = message.message_thread_id if message.is_topic_message else None
     await send_card(
         bot, message.chat.id, session, record, text, viewer, in_private=in_private, thread_id=thread

@@ -101,7 +101,7 @@ async def test_a_failing_handler_answers_with_an_apology(chat, services, monkeyp
     async def boom(*_args, **_kwargs):
         raise RuntimeError("database exploded")
 
-    monkeypatch.setattr(handlers.grade, "grade_text", boom)
+    monkeypatch.setattr(handlers.grade, "find_record", boom)
     # The dispatcher's error handler catches it; the user hears about it, the loop goes on.
     sent = await chat.message(STREAMER, "/grade SKU-1")
     assert texts(sent) == ["抱歉，出了点问题，请稍后再试。"]
