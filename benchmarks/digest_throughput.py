@@ -99,7 +99,7 @@ async def main() -> int:
     )
     args = parser.parse_args()
 
-    from bot.runtime import make_sender
+    from bot.app import make_sender
     from jobs.digest import run_digest_pass
 
     folder = Path(tempfile.mkdtemp(prefix="xuanpin-bench-"))

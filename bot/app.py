@@ -38,6 +38,19 @@ class Services:
     catalog: CatalogIndex
     sender: Sender | None = None  # made once a bot exists
 
+    def sender_for(self, bot: Bot) -> Sender:
+        """The one shared rate-limited sender (digest and alerts), made on first use for this bot."""
+        if self.sender is None:
+            self.sender = make_sender(bot, self.settings)
+        return self.sender
+
+
+def make_sender(bot: Bot, settings: Settings) -> Sender:
+    """A sender within Telegram's limits, at DIGEST_RATE (paid broadcast when the operator enabled it)."""
+    from jobs.sender import Sender
+
+    return Sender(bot, rate_per_second=settings.digest_rate, paid_broadcast=settings.digest_paid_broadcast)
+
 
 def policy_for(settings: Settings) -> Policy:
     return load_policy(settings.policy_file) if settings.policy_file else default_policy()

@@ -16,13 +16,6 @@ from storage.migrate import upgrade
 logger = logging.getLogger(__name__)
 
 
-def make_sender(bot: Bot, settings: Settings):
-    """The one outbound sender (digest and alerts), within Telegram's limits."""
-    from jobs.sender import Sender
-
-    return Sender(bot, rate_per_second=settings.digest_rate, paid_broadcast=settings.digest_paid_broadcast)
-
-
 async def set_commands(bot: Bot, settings: Settings) -> None:
     """The command menu: streamer commands for everyone, admin commands for admins."""
     from handlers.common import COMMANDS
@@ -52,7 +45,6 @@ async def run_bot(settings: Settings) -> None:
         settings=settings, sessionmaker=sessionmaker, policy=policy_for(settings), catalog=catalog
     )
     bot = build_bot(token, api_url=settings.telegram_api_url)
-    services.sender = make_sender(bot, settings)
     dp = build_dispatcher(services)
     scheduler = None
     try:

@@ -129,15 +129,6 @@ def _latest_moves(changes: Sequence) -> list:
     return list(latest.values())
 
 
-def _sender(bot: Bot, services: Services):
-    """The shared rate-limited sender; made (and kept for everyone) where the runtime did not set one."""
-    if services.sender is None:
-        from bot.runtime import make_sender
-
-        services.sender = make_sender(bot, services.settings)
-    return services.sender
-
-
 async def notify_tier_changes(bot: Bot, services: Services, changes: Sequence) -> AlertReport:
     """Tell each bound merchant user, in one message, which of their products changed tier and why."""
     from jobs.sender import Delivery, Outcome, Outgoing
@@ -202,7 +193,7 @@ async def notify_tier_changes(bot: Bot, services: Services, changes: Sequence) -
         except SQLAlchemyError:
             logger.exception("could not record the alert to %s", delivery.outgoing.chat_id)
 
-    await _sender(bot, services).send_many(outs, on_delivery=on_delivery)
+    await services.sender_for(bot).send_many(outs, on_delivery=on_delivery)
     logger.info(
         "tier alerts: %s products, %s recipients, %s", report.products, report.recipients, report.outcomes
     )

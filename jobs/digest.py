@@ -448,8 +448,7 @@ async def send_digest_now(
     sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, *, on_date: date | None = None
 ) -> str:
     """`python -m bot digest send [--date D]`: a pass now, whatever the hour; idempotent."""
-    from bot.app import build_bot
-    from bot.runtime import make_sender
+    from bot.app import build_bot, make_sender
 
     bot = build_bot(settings.require_token(), api_url=settings.telegram_api_url)
     try:

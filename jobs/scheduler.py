@@ -34,13 +34,6 @@ class DigestTicker:
         self.task: asyncio.Task[None] | None = None
         self.passes = 0
 
-    def _sender(self):  # type: ignore[no-untyped-def]
-        if self.services.sender is None:
-            from bot.runtime import make_sender
-
-            self.services.sender = make_sender(self.bot, self.services.settings)
-        return self.services.sender
-
     async def tick(self) -> None:
         if self.task is not None and not self.task.done():
             logger.debug("digest pass still running; this tick is skipped")
@@ -53,7 +46,10 @@ class DigestTicker:
         self.passes += 1
         try:
             await run_digest_pass(
-                self.services.sessionmaker, self.services.settings, self._sender(), bot=self.bot
+                self.services.sessionmaker,
+                self.services.settings,
+                self.services.sender_for(self.bot),
+                bot=self.bot,
             )
         except asyncio.CancelledError:
             raise

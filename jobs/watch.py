@@ -97,7 +97,7 @@ def alert_text(alerts: list[WatchAlert], lang: str) -> str:
 
 async def check_watches(bot: Bot, services: Services) -> WatchReport:
     """Compare every watched product with what its watcher knew; tell them about real rises."""
-    from jobs.sender import Delivery, Outcome, Outgoing, Sender
+    from jobs.sender import Delivery, Outcome, Outgoing
 
     report = WatchReport()
     async with services.sessionmaker() as session:
@@ -129,10 +129,7 @@ async def check_watches(bot: Bot, services: Services) -> WatchReport:
             except SQLAlchemyError:
                 logger.exception("could not mark %s inactive", delivery.outgoing.chat_id)
 
-    sender = services.sender
-    if sender is None:
-        sender = services.sender = Sender(bot, rate_per_second=min(services.settings.digest_rate, 30.0))
-    await sender.send_many(outs, on_delivery=on_delivery)  # type: ignore[attr-defined]
+    await services.sender_for(bot).send_many(outs, on_delivery=on_delivery)
     logger.info(
         "watch alerts: %s alerts to %s streamers, %s", report.alerts, report.recipients, report.outcomes
     )
