@@ -25,7 +25,7 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/mypy bot handlers storage jobs
+	$(BIN)/mypy core bot handlers storage jobs
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/search_quality.py

@@ -28,7 +28,7 @@ from sqlalchemy import insert  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from storage.engine import make_engine, make_sessionmaker  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
-from storage.models import Category, Merchant, Product, Streamer, StreamerSale, User, utcnow  # noqa: E402
+from storage.tables import Category, Merchant, Product, Streamer, StreamerSale, User, utcnow  # noqa: E402
 from tests.factories import GOOD  # noqa: E402
 from tests.fakes import FakeBotAPI  # noqa: E402
 
@@ -99,7 +99,7 @@ async def main() -> int:
     )
     args = parser.parse_args()
 
-    from bot.app import make_sender
+    from bot.services import make_sender
     from jobs.digest import run_digest_pass
 
     folder = Path(tempfile.mkdtemp(prefix="xuanpin-bench-"))

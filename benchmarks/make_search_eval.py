@@ -26,8 +26,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.catalog import CatalogItem  # noqa: E402
 from bot.demo_data import brand_names, demo_catalog_items, demo_products, product_nouns  # noqa: E402
+from core.catalog import CatalogItem  # noqa: E402
 
 KINDS = (
     "exact-name", "typo-wrong-char", "typo-homophone-char", "typo-missing-char", "latin-misspelling",
@@ -144,15 +144,21 @@ class Case:
     expected: tuple[str, ...]
 
     def as_json(self) -> dict:
-        return {"kind": self.kind, "query": self.query, "match": self.match, "target": self.target,
-                "expected": list(self.expected)}
+        return {
+            "kind": self.kind,
+            "query": self.query,
+            "match": self.match,
+            "target": self.target,
+            "expected": list(self.expected),
+        }
 
 
 Builder = Callable[[random.Random, Parts, Catalog], Case | None]
 
 
-def _brand_noun(kind: str, query: str, p: Parts, cat: Catalog, attr: str | None = None,
-                typed: str | None = None) -> Case | None:
+def _brand_noun(
+    kind: str, query: str, p: Parts, cat: Catalog, attr: str | None = None, typed: str | None = None
+) -> Case | None:
     """A case whose intent is the brand and the noun (plus `attr`), or, for a part of the noun as
     typed, any of the brand's items holding that part (三只松鼠 坚果 fits 坚果礼盒 and 每日坚果)."""
     expected = cat.fitting(p.item.brand, None if typed else p.noun, attr, typed)
@@ -344,8 +350,10 @@ def _category_cases(cat: Catalog) -> list[Case]:
         out.append(Case("category-only", category, "category", category, expected))
         short = category[:2]
         # the short form only when it names nothing else (运动 is also a shoe, so not 运动 → 运动户外)
-        if len(category) > 2 and short not in titles and not any(
-            c != category and c.startswith(short) for c in {it.category for it in cat.visible}
+        if (
+            len(category) > 2
+            and short not in titles
+            and not any(c != category and c.startswith(short) for c in {it.category for it in cat.visible})
         ):
             out.append(Case("category-only", short, "category", category, expected))
     return out

@@ -28,15 +28,16 @@ from aiogram.types import CallbackQuery, Chat, Message, Update  # noqa: E402
 from aiogram.types import User as TgUser  # noqa: E402
 from sqlalchemy import insert  # noqa: E402
 
-from bot.app import Services, build_bot, build_catalog_index, build_dispatcher  # noqa: E402
-from bot.catalog import TIERS  # noqa: E402
-from bot.grading import default_policy  # noqa: E402
+from bot.dispatcher import build_dispatcher  # noqa: E402
 from bot.keyboards import MyGoodsCb  # noqa: E402
 from bot.local_session import LocalSession  # noqa: E402
+from bot.services import Services, build_bot, build_catalog_index  # noqa: E402
 from bot.settings import Settings  # noqa: E402
+from core.catalog import TIERS  # noqa: E402
+from core.grading import default_policy  # noqa: E402
 from storage.engine import make_engine, make_sessionmaker  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
-from storage.models import Category, Merchant, Product, User  # noqa: E402
+from storage.tables import Category, Merchant, Product, User  # noqa: E402
 
 MERCHANT_USER = 20_001
 CATEGORIES = ("美妆个护", "服饰内衣", "食品饮料", "家居百货", "母婴玩具", "数码家电", "鞋靴箱包", "运动户外")

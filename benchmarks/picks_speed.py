@@ -21,8 +21,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.catalog import TIERS, CatalogItem  # noqa: E402
-from bot.picks import (  # noqa: E402
+from core.catalog import TIERS, CatalogItem  # noqa: E402
+from core.picks import (  # noqa: E402
     DEFAULT_POOL,
     Mix,
     PeerIndex,

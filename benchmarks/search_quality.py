@@ -21,9 +21,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from rapidfuzz import fuzz, process  # noqa: E402
 
 from benchmarks.make_search_eval import DEFAULT_OUT, KINDS, Case, load_cases  # noqa: E402
-from bot.catalog import CatalogItem  # noqa: E402
 from bot.demo_data import demo_catalog_items, demo_products  # noqa: E402
-from bot.search import SearchIndex, search  # noqa: E402
+from core.catalog import CatalogItem  # noqa: E402
+from core.search import SearchIndex, search  # noqa: E402
 
 
 def is_hit(case: Case, item: CatalogItem) -> bool:
@@ -71,8 +71,10 @@ def main() -> None:
             top = f"{hits[0].title} [{hits[0].brand}/{hits[0].category}]" if hits else "(nothing)"
             misses.append(f"  {case.kind:<20} {case.query!r:<36} want {case.target!r}  got {top}")
 
-    print(f"catalog: {len(items)} demo products ({len(visible)} visible); "
-          f"{len(cases)} queries from {args.eval.name}")
+    print(
+        f"catalog: {len(items)} demo products ({len(visible)} visible); "
+        f"{len(cases)} queries from {args.eval.name}"
+    )
     print(f"{'kind':<20} {'n':>4}   {'ours@1':>7} {'ours@5':>7}   {'wratio@1':>8} {'wratio@5':>8}")
 
     def line(name: str, row: list[int]) -> str:

@@ -28,7 +28,7 @@ from rapidfuzz import fuzz, process  # noqa: E402
 
 from benchmarks.make_search_eval import realistic_queries  # noqa: E402
 from bot.demo_data import generated_catalog  # noqa: E402
-from bot.search import SearchIndex, search  # noqa: E402
+from core.search import SearchIndex, search  # noqa: E402
 
 
 def _status_mb(field: str) -> float:
@@ -64,9 +64,11 @@ def main() -> None:
     t0, c0 = time.perf_counter(), time.process_time()
     index = SearchIndex.build(items)
     t_build, c_build = time.perf_counter() - t0, time.process_time() - c0
-    print(f"index build: {t_build:.2f} s wall, {c_build:.2f} s CPU, first build in the process "
-          f"(loads OpenCC/pypinyin)  ({len(index._words):,} words, {len(index._terms):,} terms)  "
-          f"RSS {_status_mb('VmRSS'):.0f} MB")
+    print(
+        f"index build: {t_build:.2f} s wall, {c_build:.2f} s CPU, first build in the process "
+        f"(loads OpenCC/pypinyin)  ({len(index._words):,} words, {len(index._terms):,} terms)  "
+        f"RSS {_status_mb('VmRSS'):.0f} MB"
+    )
     del index
     gc.collect()
     t0, c0 = time.perf_counter(), time.process_time()
@@ -92,13 +94,17 @@ def main() -> None:
     gc.enable()
     ms = sorted(times)
     p50, p95, p99 = _pct(ms, 0.50), _pct(ms, 0.95), _pct(ms, 0.99)
-    print(f"queries: {len(queries):,}  mean {statistics.fmean(ms):.3f} ms  p50 {p50:.3f} ms  "
-          f"p95 {p95:.3f} ms  p99 {p99:.3f} ms  max {ms[-1]:.3f} ms  "
-          f"(wall clock; mean total matches {totals / len(queries):,.0f})")
+    print(
+        f"queries: {len(queries):,}  mean {statistics.fmean(ms):.3f} ms  p50 {p50:.3f} ms  "
+        f"p95 {p95:.3f} ms  p99 {p99:.3f} ms  max {ms[-1]:.3f} ms  "
+        f"(wall clock; mean total matches {totals / len(queries):,.0f})"
+    )
     cs = sorted(cpu)
-    print(f"  same, CPU time of the searching thread: p50 {_pct(cs, 0.5):.3f} ms  "
-          f"p95 {_pct(cs, 0.95):.3f} ms  p99 {_pct(cs, 0.99):.3f} ms  "
-          f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)")
+    print(
+        f"  same, CPU time of the searching thread: p50 {_pct(cs, 0.5):.3f} ms  "
+        f"p95 {_pct(cs, 0.95):.3f} ms  p99 {_pct(cs, 0.99):.3f} ms  "
+        f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)"
+    )
     worst = sorted(zip(times, queries, strict=True), reverse=True)[:5]
     print("slowest: " + "; ".join(f"{q!r} {t:.1f} ms" for t, q in worst))
 
@@ -108,8 +114,10 @@ def main() -> None:
     for q in sample:
         process.extract(q, titles, scorer=fuzz.WRatio, limit=5)
     base_ms = (time.perf_counter() - t0) * 1000 / len(sample)
-    print(f"baseline WRatio full scan: {base_ms:.1f} ms/query over {len(sample)} queries "
-          f"= {base_ms / p50:.0f}x our p50")
+    print(
+        f"baseline WRatio full scan: {base_ms:.1f} ms/query over {len(sample)} queries "
+        f"= {base_ms / p50:.0f}x our p50"
+    )
 
     hwm = _status_mb("VmHWM")
     maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

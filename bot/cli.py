@@ -11,7 +11,20 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import date
 from pathlib import Path
 
+from bot.demo import run_demo
+from bot.picks import picks_for
+from bot.render import grade_card, grade_json
+from bot.runtime import run_bot
+from bot.seed import seed_demo
+from bot.services import policy_for
 from bot.settings import Settings, SettingsError, load_settings
+from core.grading import grade
+from core.search import SearchIndex, search
+from jobs.digest import send_digest_now
+from storage.catalog import get_product, load_catalog_items, tier_history
+from storage.engine import open_database
+from storage.importer import ImportFileError, import_file
+from storage.migrate import upgrade
 
 logger = logging.getLogger("bot")
 
@@ -71,15 +84,12 @@ def _parser() -> argparse.ArgumentParser:
 
 async def _prepared_db(settings: Settings):
     """Migrations applied, then an engine + sessionmaker (a context manager)."""
-    from storage.engine import open_database
-    from storage.migrate import upgrade
 
     await upgrade(settings.database_url)
     return open_database(settings.database_url)
 
 
 async def cmd_db_upgrade(settings: Settings, _args) -> int:
-    from storage.migrate import upgrade
 
     await upgrade(settings.database_url)
     print("database is up to date")
@@ -87,7 +97,6 @@ async def cmd_db_upgrade(settings: Settings, _args) -> int:
 
 
 async def cmd_import(settings: Settings, args) -> int:
-    from storage.importer import ImportFileError, import_file
 
     if not args.file.exists():
         raise CliError(f"no such file: {args.file}")
@@ -106,7 +115,6 @@ async def cmd_import(settings: Settings, args) -> int:
 
 
 async def cmd_seed_demo(settings: Settings, _args) -> int:
-    from storage.demo import seed_demo
 
     async with await _prepared_db(settings) as (_engine, sessionmaker):
         products, streamers = await seed_demo(sessionmaker)
@@ -115,10 +123,6 @@ async def cmd_seed_demo(settings: Settings, _args) -> int:
 
 
 async def cmd_grade(settings: Settings, args) -> int:
-    from bot.app import policy_for
-    from bot.grading import grade
-    from bot.render import grade_card, grade_json
-    from storage.catalog import get_product, tier_history
 
     async with await _prepared_db(settings) as (_engine, sessionmaker):
         async with sessionmaker() as session:
@@ -160,8 +164,6 @@ def search_json(result) -> dict:
 
 
 async def cmd_search(settings: Settings, args) -> int:
-    from bot.search import SearchIndex, search
-    from storage.catalog import load_catalog_items
 
     if args.batch is None and not args.query:
         raise CliError("give a QUERY, or --batch FILE with one query per line")
@@ -200,7 +202,6 @@ async def cmd_search(settings: Settings, args) -> int:
 
 
 async def cmd_picks(settings: Settings, args) -> int:
-    from storage.picks import picks_for
 
     async with await _prepared_db(settings) as (_engine, sessionmaker):
         result = await picks_for(sessionmaker, settings, args.telegram_id, on_date=args.date)
@@ -212,7 +213,6 @@ async def cmd_picks(settings: Settings, args) -> int:
 
 
 async def cmd_digest_send(settings: Settings, args) -> int:
-    from jobs.digest import send_digest_now
 
     async with await _prepared_db(settings) as (_engine, sessionmaker):
         summary = await send_digest_now(sessionmaker, settings, on_date=args.date)
@@ -222,14 +222,12 @@ async def cmd_digest_send(settings: Settings, args) -> int:
 
 async def cmd_run(settings: Settings, _args) -> int:
     settings.require_token()  # before the heavy imports: a bad token is reported at once
-    from bot.runtime import run_bot
 
     await run_bot(settings)
     return 0
 
 
 async def cmd_demo(settings: Settings, args) -> int:
-    from bot.demo import run_demo
 
     await run_demo(settings, database_url=args.database)
     return 0

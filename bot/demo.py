@@ -31,9 +31,14 @@ from aiogram.types import (
     User as TgUser,
 )
 
-from bot.app import Services, build_bot, build_catalog_index, build_dispatcher, policy_for
+from bot.dispatcher import build_dispatcher
 from bot.local_session import BOT_USER, LocalSession, input_file_bytes
+from bot.seed import seed_demo
+from bot.services import Services, build_bot, build_catalog_index, policy_for
 from bot.settings import Settings
+from storage.engine import make_engine, make_sessionmaker
+from storage.migrate import upgrade
+from storage.tables import Merchant, Product, StreamerSale, User
 
 DEMO_DIR = Path(".demo")
 STREAMER_ID = 10_001
@@ -272,11 +277,6 @@ async def prepare_demo_database(settings: Settings, out: TextIO) -> Services:
     """Migrate and seed the demo database on first run; bind the demo merchant."""
     from sqlmodel import col, func, select
 
-    from storage.demo import seed_demo
-    from storage.engine import make_engine, make_sessionmaker
-    from storage.migrate import upgrade
-    from storage.models import Merchant, Product, User
-
     await upgrade(settings.database_url)
     sessionmaker = make_sessionmaker(make_engine(settings.database_url))
     async with sessionmaker() as session:
@@ -361,8 +361,6 @@ async def _quiet_start(demo: DemoSession) -> None:
 async def _demo_streamer_id(services: Services) -> int:
     """A streamer with imported sales, so /picks and /categories have something to show."""
     from sqlmodel import col, select
-
-    from storage.models import StreamerSale
 
     async with services.sessionmaker() as session:
         first = (

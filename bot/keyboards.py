@@ -16,7 +16,7 @@ from aiogram.filters.callback_data import CallbackData
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.i18n import t
-from bot.picks import Pick
+from core.picks import Pick
 
 ALL_TIERS = "A"  # MyGoodsCb.tier for "every tier"
 MAX_ID = 2**31 - 1  # ids are 32-bit: a forged bigger one must not reach the database (PostgreSQL rejects it)

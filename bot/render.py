@@ -7,14 +7,12 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from datetime import datetime
 from html import escape
 
-from bot.catalog import CatalogItem
-from bot.grading import DIMENSIONS, INDICATORS, Grade, Indicators
 from bot.i18n import catalogue, t
-from bot.picks import Mix, Reference, percent_text
+from core.catalog import CatalogItem, HistoryEntry
+from core.grading import DIMENSIONS, INDICATORS, Grade, Indicators
+from core.picks import Mix, Reference, percent_text
 
 TELEGRAM_LIMIT = 4096
 
@@ -99,14 +97,6 @@ def product_card(item: CatalogItem, lang: str = "zh") -> str:
         lines.append(f"<b>{t('card.dimensions', lang)}</b>")
         lines.extend(dimensions_lines(item.dimensions, lang))
     return "\n".join(lines)
-
-
-@dataclass(frozen=True, slots=True)
-class HistoryEntry:
-    changed_at: datetime
-    old_tier: str | None
-    new_tier: str
-    moved_dimension: str | None
 
 
 def lever_text(lever, lang: str) -> str:

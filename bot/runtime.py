@@ -7,9 +7,12 @@ import logging
 from aiogram import Bot, Dispatcher
 from aiogram.types import BotCommand, BotCommandScopeChat, BotCommandScopeDefault
 
-from bot.app import Services, build_bot, build_catalog_index, build_dispatcher, policy_for
+from bot.dispatcher import build_dispatcher
 from bot.i18n import t
+from bot.services import Services, build_bot, build_catalog_index, policy_for
 from bot.settings import Settings
+from handlers.common import COMMANDS
+from jobs.scheduler import start_scheduler
 from storage.engine import make_engine, make_sessionmaker
 from storage.migrate import upgrade
 
@@ -18,7 +21,6 @@ logger = logging.getLogger(__name__)
 
 async def set_commands(bot: Bot, settings: Settings) -> None:
     """The command menu: streamer commands for everyone, admin commands for admins."""
-    from handlers.common import COMMANDS
 
     for lang_code, lang in ((None, "zh"), ("en", "en")):
         await bot.set_my_commands(
@@ -48,8 +50,6 @@ async def run_bot(settings: Settings) -> None:
     dp = build_dispatcher(services)
     scheduler = None
     try:
-        from jobs.scheduler import start_scheduler
-
         scheduler = start_scheduler(bot, services)
         try:
             await set_commands(bot, settings)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from aiogram import Router
 
+from handlers import admin, common, grade, inline, merchant, picks, search
+
 
 def setup_routers() -> Router:
     """A fresh router tree (a router can be attached once, so every dispatcher gets new ones)."""
-    from handlers import admin, common, grade, inline, merchant, picks, search
 
     root = Router(name="handlers")
     root.include_routers(

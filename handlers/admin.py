@@ -28,12 +28,12 @@ from aiogram.types import (
 )
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.app import Services
-from bot.catalog import TIERS
 from bot.i18n import t
 from bot.keyboards import AdminCb, Prefixed
 from bot.render import h, tier_label
+from bot.services import Services
 from bot.settings import Settings
+from core.catalog import TIERS
 from handlers.filters import RoleFilter
 from handlers.merchant import unknown_merchant_text
 from handlers.replies import edit_in_place

@@ -16,12 +16,12 @@ from aiogram.types import (
     InputTextMessageContent,
 )
 
-from bot.catalog import CatalogItem
 from bot.i18n import t
 from bot.render import money, percent, product_card, tier_label
-from bot.search import search
+from bot.services import CatalogIndex
+from core.catalog import CatalogItem
+from core.search import search
 from handlers.search import clean_query
-from storage.catalog import CatalogIndex
 from storage.users import Viewer
 
 INLINE_LIMIT = 50  # Telegram's maximum per answer
@@ -38,8 +38,14 @@ def parse_offset(offset: str) -> int:
 
 def article(item: CatalogItem, lang: str) -> InlineQueryResultArticle:
     """One card to share: the title and a one-line summary in the list, the HTML card when sent."""
-    description = t("inline.description", lang, tier=tier_label(item.tier, lang), price=money(item.price),
-                    commission=percent(item.commission_rate), sku=item.sku)
+    description = t(
+        "inline.description",
+        lang,
+        tier=tier_label(item.tier, lang),
+        price=money(item.price),
+        commission=percent(item.commission_rate),
+        sku=item.sku,
+    )
     return InlineQueryResultArticle(
         id=f"p{item.id}",
         title=item.title[:128],  # plain text, not HTML

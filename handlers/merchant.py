@@ -14,10 +14,10 @@ from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.catalog import TIERS
 from bot.i18n import t
 from bot.keyboards import ALL_TIERS, GradeCb, MyGoodsCb, Prefixed, valid_id
 from bot.render import h, score_text, shorten, tier_label
+from core.catalog import TIERS
 from handlers.filters import RoleFilter
 from handlers.replies import edit_in_place
 from storage.merchants import (

@@ -21,14 +21,14 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.i18n import t
 from bot.keyboards import PickCb, Prefixed, grade_button, picks_keyboard
+from bot.picks import MAX_PAGE, PicksContext, PicksResult, picks_context, streamer_picks
 from bot.render import categories_text, h, percent, product_card, split_message, tier_label
-from bot.schedule import Schedule, parse_hhmm, resolve_zone, slot_utc
 from bot.settings import Settings
+from core.schedule import Schedule, parse_hhmm, resolve_zone, slot_utc
 from handlers.filters import RoleFilter
-from storage import streamers as store
+from storage import catalog, pick_history, profiles, sales, watches
 from storage.catalog import get_product_by_id
-from storage.models import utcnow
-from storage.picks import MAX_PAGE, PicksContext, PicksResult, picks_context, streamer_picks
+from storage.tables import utcnow
 from storage.users import ADMIN, STREAMER, Viewer
 
 logger = logging.getLogger(__name__)
@@ -72,12 +72,12 @@ def chooser_keyboard(
     return InlineKeyboardMarkup(inline_keyboard=rows)
 
 
-def watches_view(watches: Sequence[store.WatchInfo], lang: str) -> tuple[str, InlineKeyboardMarkup | None]:
-    if not watches:
+def watches_view(items: Sequence[watches.WatchInfo], lang: str) -> tuple[str, InlineKeyboardMarkup | None]:
+    if not items:
         return t("watch.none", lang), None
-    lines = [t("watch.list_title", lang, n=len(watches))]
+    lines = [t("watch.list_title", lang, n=len(items))]
     rows = []
-    for n, watch in enumerate(watches, 1):
+    for n, watch in enumerate(items, 1):
         kind = t(f"watch.kind_{watch.kind}", lang)
         lines.append(f"{n}. {kind} <code>{h(watch.target)}</code>")
         rows.append(
@@ -92,7 +92,7 @@ def watches_view(watches: Sequence[store.WatchInfo], lang: str) -> tuple[str, In
     return "\n".join(lines), InlineKeyboardMarkup(inline_keyboard=rows)
 
 
-def digest_status(profile: store.StreamerProfile, settings: Settings, lang: str) -> str:
+def digest_status(profile: profiles.StreamerProfile, settings: Settings, lang: str) -> str:
     schedule = Schedule.of(profile.timezone, profile.digest_time, settings)
     key = "digest.status_on" if profile.digest_enabled else "digest.status_off"
     return t(key, lang, at=schedule.at.strftime("%H:%M"), zone=h(schedule.zone.key))
@@ -101,14 +101,14 @@ def digest_status(profile: store.StreamerProfile, settings: Settings, lang: str)
 async def _today_picks(
     session: AsyncSession, context: PicksContext, viewer: Viewer, settings: Settings, *, page: int = 0
 ) -> PicksResult:
-    profile = await store.get_profile(viewer.telegram_id, session=session)
+    profile = await profiles.get_profile(viewer.telegram_id, session=session)
     day = Schedule.of(profile.timezone, profile.digest_time, settings).today(utcnow())
     return await streamer_picks(session, context, profile, day, page=page)
 
 
 async def _record_shown(session: AsyncSession, result: PicksResult) -> None:
     if result.picks:
-        await store.record_picks(result.telegram_id, result.skus, result.date, session=session)
+        await pick_history.record_picks(result.telegram_id, result.skus, result.date, session=session)
 
 
 # --------------------------------------------------------------------------------------------
@@ -167,15 +167,15 @@ async def pick_not_interested(
     query: CallbackQuery, callback_data: PickCb, session: AsyncSession, viewer: Viewer
 ) -> None:
     brief = (
-        await store.product_brief(callback_data.id, session=session)
+        await catalog.product_brief(callback_data.id, session=session)
         if 0 < callback_data.id <= _MAX_ID
         else None
     )
     if brief is None:
         await query.answer(t("picks.gone", viewer.lang), show_alert=True)
         return
-    await store.ensure_user(viewer.telegram_id, language=viewer.lang, session=session)
-    await store.mark_not_interested(viewer.telegram_id, brief.sku, session=session)
+    await profiles.ensure_user(viewer.telegram_id, language=viewer.lang, session=session)
+    await pick_history.mark_not_interested(viewer.telegram_id, brief.sku, session=session)
     title = brief.title if len(brief.title) <= 40 else brief.title[:39] + "…"
     await query.answer(t("picks.noted", viewer.lang, title=title, sku=brief.sku)[:200])
     message = query.message
@@ -229,13 +229,13 @@ async def pick_action_unknown(query: CallbackQuery, viewer: Viewer) -> None:
 async def _categories_view(
     session: AsyncSession, context: PicksContext, viewer: Viewer
 ) -> tuple[str, InlineKeyboardMarkup | None]:
-    profile = await store.get_profile(viewer.telegram_id, session=session)
+    profile = await profiles.get_profile(viewer.telegram_id, session=session)
     own, has_sales = context.own_mix(viewer.telegram_id, profile.chosen)
     [reference] = context.references([(viewer.telegram_id, own, has_sales)])
     text = categories_text(own, has_sales, reference, viewer.lang)
     if has_sales:
         return text, None
-    cats = await store.categories(session=session)
+    cats = await sales.categories(session=session)
     return text, chooser_keyboard(cats, profile.chosen, viewer.lang)
 
 
@@ -260,7 +260,7 @@ async def category_pressed(
         await query.answer(t("categories.from_sales_alert", lang), show_alert=True)
         return
     if callback_data.action == "ok":
-        profile = await store.get_profile(viewer.telegram_id, session=session)
+        profile = await profiles.get_profile(viewer.telegram_id, session=session)
         await query.answer(t("categories.saved", lang, n=len(profile.chosen)))
         if isinstance(query.message, Message):
             try:
@@ -268,21 +268,21 @@ async def category_pressed(
             except TelegramBadRequest as exc:
                 logger.info("could not close the chooser: %s", exc.message)
         return
-    names = dict(await store.categories(session=session))
+    names = dict(await sales.categories(session=session))
     name = names.get(callback_data.id) if callback_data.action == "t" else None
     if name is None:
         await query.answer(t("categories.gone", lang), show_alert=True)
         return
-    profile = await store.get_profile(viewer.telegram_id, session=session)
+    profile = await profiles.get_profile(viewer.telegram_id, session=session)
     chosen = [c for c in profile.chosen if c in names.values()]
     if name in chosen:
         chosen.remove(name)
-    elif len(chosen) >= store.MAX_CHOSEN:
-        await query.answer(t("categories.too_many", lang, n=store.MAX_CHOSEN), show_alert=True)
+    elif len(chosen) >= profiles.MAX_CHOSEN:
+        await query.answer(t("categories.too_many", lang, n=profiles.MAX_CHOSEN), show_alert=True)
         return
     else:
         chosen.append(name)
-    await store.set_chosen_categories(viewer.telegram_id, chosen, language=lang, session=session)
+    await profiles.set_chosen_categories(viewer.telegram_id, chosen, language=lang, session=session)
     text, markup = await _categories_view(session, context, viewer)
     if isinstance(query.message, Message):
         try:
@@ -309,17 +309,17 @@ async def digest_command(
     lang = viewer.lang
     arg = unicodedata.normalize("NFKC", command.args or "").strip()
     if not arg:
-        profile = await store.get_profile(viewer.telegram_id, session=session)
+        profile = await profiles.get_profile(viewer.telegram_id, session=session)
         await message.answer(digest_status(profile, settings, lang) + "\n\n" + t("digest.usage", lang))
         return
     word = arg.lower()
     at = parse_hhmm(arg)
     if word in _ON:
-        profile = await store.set_digest(viewer.telegram_id, language=lang, enabled=True, session=session)
+        profile = await profiles.set_digest(viewer.telegram_id, language=lang, enabled=True, session=session)
     elif word in _OFF:
-        profile = await store.set_digest(viewer.telegram_id, language=lang, enabled=False, session=session)
+        profile = await profiles.set_digest(viewer.telegram_id, language=lang, enabled=False, session=session)
     elif at is not None:
-        profile = await store.set_digest(
+        profile = await profiles.set_digest(
             viewer.telegram_id, language=lang, enabled=True, at=at.strftime("%H:%M"), session=session
         )
     else:
@@ -334,7 +334,7 @@ async def tz_command(
     lang = viewer.lang
     arg = (command.args or "").strip()
     if not arg:
-        profile = await store.get_profile(viewer.telegram_id, session=session)
+        profile = await profiles.get_profile(viewer.telegram_id, session=session)
         zone = Schedule.of(profile.timezone, profile.digest_time, settings).zone
         await message.answer(t("tz.current", lang, zone=h(zone.key)) + "\n\n" + t("tz.usage", lang))
         return
@@ -342,7 +342,7 @@ async def tz_command(
     if zone_name is None:
         await message.answer(t("tz.bad", lang, arg=h(arg[:64])) + "\n\n" + t("tz.usage", lang))
         return
-    profile = await store.set_timezone(viewer.telegram_id, zone_name, language=lang, session=session)
+    profile = await profiles.set_timezone(viewer.telegram_id, zone_name, language=lang, session=session)
     schedule = Schedule.of(profile.timezone, profile.digest_time, settings)
     now = utcnow()
     local = now.astimezone(schedule.zone)
@@ -362,24 +362,24 @@ async def watch_command(
     lang = viewer.lang
     arg = unicodedata.normalize("NFKC", command.args or "").strip()
     if not arg:
-        text, markup = watches_view(await store.list_watches(viewer.telegram_id, session=session), lang)
+        text, markup = watches_view(await watches.list_watches(viewer.telegram_id, session=session), lang)
         await message.answer(text + ("" if markup else "\n\n" + t("watch.usage", lang)), reply_markup=markup)
         return
     arg = arg[:100]
-    product = await store.product_brief_by_sku(arg, session=session)
+    product = await catalog.product_brief_by_sku(arg, session=session)
     if product is not None and not product.counterfeit:
         kind, target = "product", product.sku
     else:
-        brand = await store.find_brand(arg, session=session)
+        brand = await catalog.find_brand(arg, session=session)
         if brand is None:
             await message.answer(
                 t("watch.not_found", lang, arg=h(arg[:64])) + "\n\n" + t("watch.usage", lang)
             )
             return
         kind, target = "brand", brand
-    added = await store.add_watch(viewer.telegram_id, kind, target, language=lang, session=session)
+    added = await watches.add_watch(viewer.telegram_id, kind, target, language=lang, session=session)
     if added is None:
-        await message.answer(t("watch.too_many", lang, n=store.MAX_WATCHES))
+        await message.answer(t("watch.too_many", lang, n=profiles.MAX_WATCHES))
         return
     _watch, created = added
     if kind == "product":
@@ -402,7 +402,7 @@ async def watch_pressed(
 ) -> None:
     lang = viewer.lang
     removed = (
-        await store.remove_watch(viewer.telegram_id, callback_data.id, session=session)
+        await watches.remove_watch(viewer.telegram_id, callback_data.id, session=session)
         if callback_data.action == "rm" and 0 < callback_data.id <= _MAX_ID
         else None
     )
@@ -411,7 +411,7 @@ async def watch_pressed(
         return
     await query.answer(t("watch.stopped", lang, target=removed.target[:60]))
     if isinstance(query.message, Message):
-        text, markup = watches_view(await store.list_watches(viewer.telegram_id, session=session), lang)
+        text, markup = watches_view(await watches.list_watches(viewer.telegram_id, session=session), lang)
         try:
             await query.message.edit_text(text, reply_markup=markup)
         except TelegramBadRequest as exc:

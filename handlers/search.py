@@ -25,15 +25,16 @@ from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMar
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.catalog import CatalogItem
 from bot.i18n import t
 from bot.keyboards import grade_button
 from bot.render import TELEGRAM_LIMIT, badges_text, h, money, percent, product_card, split_message, tier_label
-from bot.search import SearchFilters, SearchResult, search
-from bot.textnorm import MAX_QUERY_CHARS
+from bot.services import CatalogIndex
+from core.catalog import CatalogItem
+from core.search import SearchFilters, SearchResult, search
+from core.search.normalize import MAX_QUERY_CHARS
 from handlers.filters import PlainText, PrivateChat
 from handlers.replies import edit_in_place
-from storage.catalog import CatalogIndex, get_product_by_id
+from storage.catalog import get_product_by_id
 from storage.users import Viewer
 
 logger = logging.getLogger(__name__)
@@ -151,8 +152,9 @@ def filters_text(filters: SearchFilters, lang: str) -> str:
     if filters.min_tier:
         parts.append(t("search.filter_min_tier", lang, tier=filters.min_tier))
     if filters.price_min is not None and filters.price_max is not None:
-        parts.append(t("search.filter_price_range", lang, lo=_number(filters.price_min),
-                       hi=_number(filters.price_max)))
+        parts.append(
+            t("search.filter_price_range", lang, lo=_number(filters.price_min), hi=_number(filters.price_max))
+        )
     elif filters.price_max is not None:
         parts.append(t("search.filter_price_max", lang, hi=_number(filters.price_max)))
     elif filters.price_min is not None:
@@ -220,15 +222,21 @@ def nothing_view(header: list[str], key: str, suggestions: Sequence[str], lang: 
     return View("\n".join(lines), kb.as_markup())
 
 
-def card_view(item: CatalogItem, lang: str, *, query: str | None, key: str, page: int,
-              with_grade: bool) -> View:
+def card_view(
+    item: CatalogItem, lang: str, *, query: str | None, key: str, page: int, with_grade: bool
+) -> View:
     """The product card, with a way back to the results it was opened from."""
     text = product_card(item, lang)
     rows: list[list[InlineKeyboardButton]] = []
     if query is not None:
         text += f"\n\n{QUERY_MARK}{h(query)}"
-        rows.append([InlineKeyboardButton(text=t("search.back", lang),
-                                          callback_data=SearchPage(q=key, p=page).pack())])
+        rows.append(
+            [
+                InlineKeyboardButton(
+                    text=t("search.back", lang), callback_data=SearchPage(q=key, p=page).pack()
+                )
+            ]
+        )
     if with_grade:
         rows.append([grade_button(item.id, lang)])
     return View(text, InlineKeyboardMarkup(inline_keyboard=rows) if rows else None)
@@ -255,13 +263,15 @@ class SearchHandlers:
             return  # a card shared through inline mode, not something the user typed
         await self._search(message, message.text, viewer, catalog)
 
-    async def on_command(self, message: Message, command: CommandObject, viewer: Viewer,
-                         catalog: CatalogIndex) -> None:
+    async def on_command(
+        self, message: Message, command: CommandObject, viewer: Viewer, catalog: CatalogIndex
+    ) -> None:
         """`/search QUERY`, in groups and in private."""
         await self._search(message, command.args, viewer, catalog)
 
-    async def _search(self, message: Message, text: str | None, viewer: Viewer,
-                      catalog: CatalogIndex) -> None:
+    async def _search(
+        self, message: Message, text: str | None, viewer: Viewer, catalog: CatalogIndex
+    ) -> None:
         query = clean_query(text)
         if not query:
             await _send(message, usage_view(viewer.lang))
@@ -277,8 +287,7 @@ class SearchHandlers:
         if result.suggestions:
             # Offer only names that find something this viewer may see: no dead ends, and no brand
             # that only hidden (L0, counterfeit) goods carry.
-            live = [s for s in result.suggestions
-                    if search(index, s, limit=1, include_hidden=hidden).hits]
+            live = [s for s in result.suggestions if search(index, s, limit=1, include_hidden=hidden).hits]
             result = dataclasses.replace(result, suggestions=live)
         return result
 
@@ -292,8 +301,14 @@ class SearchHandlers:
                 self.recent.remember(viewer.telegram_id, query)
         return query
 
-    async def on_page(self, callback: CallbackQuery, callback_data: SearchPage, viewer: Viewer,
-                      catalog: CatalogIndex, bot: Bot) -> None:
+    async def on_page(
+        self,
+        callback: CallbackQuery,
+        callback_data: SearchPage,
+        viewer: Viewer,
+        catalog: CatalogIndex,
+        bot: Bot,
+    ) -> None:
         query = self._recall(callback, viewer, callback_data.q)
         if query is None:
             await callback.answer(t("search.expired", viewer.lang))
@@ -306,8 +321,14 @@ class SearchHandlers:
         await _show(callback, bot, results_view(query, callback_data.q, result, page, viewer.lang))
         await callback.answer()
 
-    async def on_open(self, callback: CallbackQuery, callback_data: SearchOpen, viewer: Viewer,
-                      session: AsyncSession, bot: Bot) -> None:
+    async def on_open(
+        self,
+        callback: CallbackQuery,
+        callback_data: SearchOpen,
+        viewer: Viewer,
+        session: AsyncSession,
+        bot: Bot,
+    ) -> None:
         record = None
         if 0 < callback_data.id <= _MAX_PRODUCT_ID:
             record = await get_product_by_id(session, callback_data.id)
@@ -317,13 +338,20 @@ class SearchHandlers:
             return
         query = self._recall(callback, viewer, callback_data.q)
         page = min(max(callback_data.p, 0), MAX_PAGE)
-        view = card_view(record.item, viewer.lang, query=query, key=callback_data.q, page=page,
-                         with_grade=True)  # the grade card (public view for strangers) + radar chart
+        view = card_view(
+            record.item, viewer.lang, query=query, key=callback_data.q, page=page, with_grade=True
+        )  # the grade card (public view for strangers) + radar chart
         await _show(callback, bot, view)
         await callback.answer()
 
-    async def on_suggestion(self, callback: CallbackQuery, callback_data: SearchSuggest, viewer: Viewer,
-                            catalog: CatalogIndex, bot: Bot) -> None:
+    async def on_suggestion(
+        self,
+        callback: CallbackQuery,
+        callback_data: SearchSuggest,
+        viewer: Viewer,
+        catalog: CatalogIndex,
+        bot: Bot,
+    ) -> None:
         original = self._recall(callback, viewer, callback_data.q)
         if original is None:
             await callback.answer(t("search.expired", viewer.lang))

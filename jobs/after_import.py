@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from aiogram import Bot
 
-from bot.app import Services
+from bot.services import Services
 
 logger = logging.getLogger(__name__)
 

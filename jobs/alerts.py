@@ -17,12 +17,12 @@ from aiogram import Bot
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.app import Services
-from bot.catalog import tier_rank
-from bot.grading import DIMENSIONS
 from bot.i18n import t
 from bot.keyboards import MyGoodsCb
 from bot.render import h, shorten
+from bot.services import Services
+from core.catalog import tier_rank
+from core.grading import DIMENSIONS
 from storage.merchants import (
     AlertRecipient,
     alert_recipients,

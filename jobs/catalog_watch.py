@@ -12,10 +12,10 @@ from datetime import timedelta
 
 from aiogram import Bot
 
-from bot.app import Services
+from bot.services import Services
 from jobs.after_import import after_catalog_change
 from storage.catalog import catalog_version, pending_tier_changes
-from storage.models import utcnow
+from storage.tables import utcnow
 
 logger = logging.getLogger(__name__)
 

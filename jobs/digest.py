@@ -1,4 +1,4 @@
-"""The daily digest pass (picks come from `storage.picks`, slots from `bot.schedule`).
+"""The daily digest pass (picks come from `bot.picks`, slots from `core.schedule`).
 
 **The digest.** A pass (every minute from the scheduler; `python -m bot digest send` on demand):
 
@@ -44,15 +44,15 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.schedule import Schedule, local_today, zone_of
-from bot.settings import Settings
-from storage import streamers as store
-from storage.models import utcnow
-from storage.picks import (
+from bot.picks import (
     PicksContext,
     batch_picks,
     picks_context,
 )
+from bot.settings import Settings
+from core.schedule import Schedule, local_today, zone_of
+from storage import deliveries, pick_history, profiles
+from storage.tables import utcnow
 from storage.users import STREAMER
 
 if TYPE_CHECKING:
@@ -106,7 +106,7 @@ class WireGuard(BaseRequestMiddleware):
         if wire is None or not isinstance(method, SendMessage) or method.chat_id != wire.chat_id:
             return await make_request(bot, method)
         async with wire.sessionmaker() as session:
-            held = await store.mark_on_wire(wire.row_id, wire.token, now=wire.clock(), session=session)
+            held = await deliveries.mark_on_wire(wire.row_id, wire.token, now=wire.clock(), session=session)
             await session.commit()
         if not held:
             raise ClaimLost(wire.row_id)
@@ -116,7 +116,7 @@ class WireGuard(BaseRequestMiddleware):
         except TelegramRetryAfter as exc:
             wire.flood = True
             async with wire.sessionmaker() as session:
-                await store.mark_off_wire(
+                await deliveries.mark_off_wire(
                     wire.row_id,
                     wire.token,
                     f"429 retry after {exc.retry_after}s",
@@ -177,7 +177,7 @@ class PassReport:
 
 @dataclass
 class _Item:
-    row: store.ClaimedRow
+    row: deliveries.ClaimedRow
     out: Outgoing
     skus: list[str]
 
@@ -230,8 +230,8 @@ async def run_digest_pass(
 
     # 1-2: housekeeping and today's rows, in one short transaction.
     async with sessionmaker() as session:
-        report.stale = len(await store.fail_stale_sending(base - stale_after, now=base, session=session))
-        candidates = await store.pending_past_candidates(
+        report.stale = len(await deliveries.fail_stale_sending(base - stale_after, now=base, session=session))
+        candidates = await deliveries.pending_past_candidates(
             not_after=base.date(), keep=on_date, now=base, lease=lease, session=session
         )
         over = [
@@ -239,18 +239,20 @@ async def run_digest_pass(
             for row_id, day, zone in candidates
             if day < local_today(base, zone_of(zone, settings.default_timezone))
         ]
-        report.expired = await store.expire_rows(over, now=base, lease=lease, session=session)
+        report.expired = await deliveries.expire_rows(over, now=base, lease=lease, session=session)
         dates: set[date] = set()
         if on_date is not None:
             dates.add(on_date)
-            report.created = await store.create_rows(on_date, now=base, session=session)
+            report.created = await deliveries.create_rows(on_date, now=base, session=session)
         else:
-            for group in await store.digest_groups(session=session):
+            for group in await deliveries.digest_groups(session=session):
                 schedule = Schedule.of(*group, settings)
                 today = schedule.today(base)
                 dates.add(today)
                 if force or schedule.due(base):
-                    report.created += await store.create_rows(today, group=group, now=base, session=session)
+                    report.created += await deliveries.create_rows(
+                        today, group=group, now=base, session=session
+                    )
         await session.commit()
     report.dates = sorted(dates)
     if report.stale:
@@ -272,18 +274,18 @@ async def run_digest_pass(
             report.stopped = reason
             logger.warning("digest pass stops: %s", reason)
 
-    async def prepare(rows: list[store.ClaimedRow]) -> None:
+    async def prepare(rows: list[deliveries.ClaimedRow]) -> None:
         nonlocal context
-        skipped: list[tuple[store.ClaimedRow, str, str]] = []
-        wanted: list[store.ClaimedRow] = []
+        skipped: list[tuple[deliveries.ClaimedRow, str, str]] = []
+        wanted: list[deliveries.ClaimedRow] = []
         for row in rows:
             p = row.profile
             if row.role != STREAMER or not p.digest_enabled or not p.active:
-                skipped.append((row, store.SKIPPED, "digests off or chat unreachable"))
+                skipped.append((row, deliveries.SKIPPED, "digests off or chat unreachable"))
             elif on_date is None and row.local_date < Schedule.of(p.timezone, p.digest_time, settings).today(
                 clock()
             ):
-                skipped.append((row, store.FAILED, "expired: the local day is over"))
+                skipped.append((row, deliveries.FAILED, "expired: the local day is over"))
             else:
                 wanted.append(row)
         if wanted and context is None:
@@ -296,7 +298,7 @@ async def run_digest_pass(
             )
             for row, result in zip(wanted, results, strict=True):
                 if not result.picks:
-                    skipped.append((row, store.SKIPPED, "no picks"))
+                    skipped.append((row, deliveries.SKIPPED, "no picks"))
                     continue
                 lang = row.profile.language
                 out = Outgoing(
@@ -307,9 +309,9 @@ async def run_digest_pass(
                 )
                 queue.append(_Item(row, out, result.skus))
             for row, status, reason in skipped:
-                await store.finish_row(row.id, token, status, now=clock(), error=reason, session=session)
-                if status == store.SKIPPED:
-                    report.outcomes[store.SKIPPED] += 1
+                await deliveries.finish_row(row.id, token, status, now=clock(), error=reason, session=session)
+                if status == deliveries.SKIPPED:
+                    report.outcomes[deliveries.SKIPPED] += 1
                 else:
                     report.expired += 1
             await session.commit()
@@ -319,12 +321,12 @@ async def run_digest_pass(
         async with refill_lock:
             while not queue and not exhausted and report.stopped is None:
                 async with sessionmaker() as session:
-                    rows = await store.claim_rows(
+                    rows = await deliveries.claim_rows(
                         token, dates, now=clock(), lease=lease, limit=batch, session=session
                     )
                     await session.commit()
                     # Nothing won: done, unless another pass merely took the rows we aimed at.
-                    if not rows and not await store.has_free_rows(
+                    if not rows and not await deliveries.has_free_rows(
                         dates, now=clock(), lease=lease, session=session
                     ):
                         exhausted = True
@@ -341,10 +343,10 @@ async def run_digest_pass(
         attempts = None if guarded else delivery.attempts
         async with sessionmaker() as session:
             if outcome == Outcome.SENT:
-                held = await store.finish_row(
+                held = await deliveries.finish_row(
                     row.id,
                     token,
-                    store.SENT,
+                    deliveries.SENT,
                     now=clock(),
                     message_id=delivery.message_id,
                     skus=item.skus,
@@ -352,12 +354,14 @@ async def run_digest_pass(
                     session=session,
                 )
                 if held:
-                    await store.record_picks(row.telegram_id, item.skus, row.local_date, session=session)
+                    await pick_history.record_picks(
+                        row.telegram_id, item.skus, row.local_date, session=session
+                    )
                 failures_in_a_row = 0
-                status = store.SENT
+                status = deliveries.SENT
             elif outcome in (Outcome.BLOCKED, Outcome.INVALID):
-                status = store.BLOCKED if outcome == Outcome.BLOCKED else store.INVALID
-                await store.finish_row(
+                status = deliveries.BLOCKED if outcome == Outcome.BLOCKED else deliveries.INVALID
+                await deliveries.finish_row(
                     row.id,
                     token,
                     status,
@@ -366,28 +370,28 @@ async def run_digest_pass(
                     attempts=attempts,
                     session=session,
                 )
-                await store.deactivate(row.telegram_id, session=session)
+                await profiles.deactivate(row.telegram_id, session=session)
                 failures_in_a_row = 0
             elif wire.flood or _looks_like_flood(delivery.error):
                 # Telegram refused it (429): certainly not delivered, so the next pass may send it.
-                await store.requeue_row(
+                await deliveries.requeue_row(
                     row.id, token, delivery.error or "flood control", now=clock(), session=session
                 )
                 report.requeued += 1
                 status = "requeued"
                 stop("flood control (429) persists")
             else:
-                await store.finish_row(
+                await deliveries.finish_row(
                     row.id,
                     token,
-                    store.FAILED,
+                    deliveries.FAILED,
                     now=clock(),
                     error=delivery.error,
                     attempts=attempts,
                     session=session,
                 )
                 failures_in_a_row += 1
-                status = store.FAILED
+                status = deliveries.FAILED
                 if failures_in_a_row >= stop_after_failures:
                     stop(f"{failures_in_a_row} deliveries failed in a row: {delivery.error}")
             await session.commit()
@@ -400,7 +404,7 @@ async def run_digest_pass(
         try:
             if not guarded:
                 async with sessionmaker() as session:
-                    held = await store.mark_on_wire(item.row.id, token, now=clock(), session=session)
+                    held = await deliveries.mark_on_wire(item.row.id, token, now=clock(), session=session)
                     await session.commit()
                 if not held:
                     raise ClaimLost(item.row.id)
@@ -437,7 +441,7 @@ async def run_digest_pass(
         # Rows claimed but never put on the wire go back at once (a crash leaves them to the lease).
         with contextlib.suppress(SQLAlchemyError, asyncio.CancelledError):
             async with sessionmaker() as session:
-                await store.release_claims(token, session=session)
+                await deliveries.release_claims(token, session=session)
                 await session.commit()
         report.seconds = _time.monotonic() - started
     logger.info("%s", report.summary())
@@ -448,7 +452,7 @@ async def send_digest_now(
     sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, *, on_date: date | None = None
 ) -> str:
     """`python -m bot digest send [--date D]`: a pass now, whatever the hour; idempotent."""
-    from bot.app import build_bot, make_sender
+    from bot.services import build_bot, make_sender
 
     bot = build_bot(settings.require_token(), api_url=settings.telegram_api_url)
     try:

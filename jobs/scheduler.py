@@ -17,7 +17,7 @@ from aiogram import Bot
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from bot.app import Services
+from bot.services import Services
 
 logger = logging.getLogger(__name__)
 

@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 from aiogram import Bot
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.app import Services
 from bot.i18n import t
 from bot.render import h, percent, shorten, tier_label
-from storage import streamers as store
+from bot.services import Services
+from storage import profiles, watches
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +34,7 @@ class WatchAlert:
     """One thing to tell: `l5` (reached L5) or `commission` (rose from `old`)."""
 
     kind: str
-    product: store.WatchedProduct
+    product: watches.WatchedProduct
     old: float | None = None
 
 
@@ -46,7 +46,7 @@ class WatchReport:
     outcomes: dict[str, int] = field(default_factory=dict)
 
 
-def alerts_for(products: list[store.WatchedProduct]) -> list[WatchAlert]:
+def alerts_for(products: list[watches.WatchedProduct]) -> list[WatchAlert]:
     """What changed since each watcher last knew (pure). One alert per watcher, product and kind."""
     found: dict[tuple[int, str, str], WatchAlert] = {}
     for p in products:
@@ -61,7 +61,7 @@ def alerts_for(products: list[store.WatchedProduct]) -> list[WatchAlert]:
     return list(found.values())
 
 
-def _title(p: store.WatchedProduct) -> str:
+def _title(p: watches.WatchedProduct) -> str:
     return shorten(p.title, TITLE_CHARS)
 
 
@@ -101,9 +101,9 @@ async def check_watches(bot: Bot, services: Services) -> WatchReport:
 
     report = WatchReport()
     async with services.sessionmaker() as session:
-        products = await store.watched_products(session=session)
+        products = await watches.watched_products(session=session)
         alerts = alerts_for(products)
-        await store.save_watch_states(products, session=session)
+        await watches.save_watch_states(products, session=session)
         await session.commit()
     report.checked = len(products)
     by_user: dict[int, list[WatchAlert]] = defaultdict(list)
@@ -124,7 +124,7 @@ async def check_watches(bot: Bot, services: Services) -> WatchReport:
         if delivery.outcome in (Outcome.BLOCKED, Outcome.INVALID):
             try:
                 async with services.sessionmaker() as session:
-                    await store.deactivate(delivery.outgoing.chat_id, session=session)
+                    await profiles.deactivate(delivery.outgoing.chat_id, session=session)
                     await session.commit()
             except SQLAlchemyError:
                 logger.exception("could not mark %s inactive", delivery.outgoing.chat_id)

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.catalog import CatalogItem
-from bot.grading import Indicators
-from bot.render import HistoryEntry
-from storage.models import Category, Merchant, Product, TierChange
+from core.catalog import CatalogItem, HistoryEntry
+from core.grading import Indicators
+from storage.tables import Category, Merchant, Product, TierChange
 
 logger = logging.getLogger(__name__)
 
@@ -213,34 +211,53 @@ async def pending_tier_changes(session: AsyncSession, *, since: datetime) -> lis
     ]
 
 
-class CatalogIndex:
-    """The live search index. A refresh builds a new index aside and swaps one reference,
-    so a search never sees a half-built index."""
+@dataclass(frozen=True, slots=True)
+class ProductBrief:
+    """Enough of one product for a button's answer (and the server-side re-check)."""
 
-    def __init__(self, builder) -> None:
-        self._builder = builder  # Callable[[Sequence[CatalogItem]], SearchIndex]
-        self._index = builder([])
-        self._lock = asyncio.Lock()
-        self.version = 0
-        self.data_version: tuple | None = None  # catalog_version() of what the index was built from
+    id: int
+    sku: str
+    title: str
+    brand: str
+    tier: str
+    commission_rate: float
+    counterfeit: bool
 
-    @property
-    def current(self):
-        return self._index
 
-    def replace(self, items: Sequence[CatalogItem]) -> None:
-        self._index = self._builder(items)
-        self.version += 1
+def _brief(row: Any) -> ProductBrief:
+    return ProductBrief(int(row[0]), row[1], row[2], row[3], row[4], float(row[5]), bool(row[6]))
 
-    async def refresh(self, sessionmaker: async_sessionmaker[AsyncSession]) -> int:
-        """Reload the catalog from the database and swap in a new index; returns the item count."""
-        async with self._lock:
-            async with sessionmaker() as session:
-                data_version = await catalog_version(session)
-                items = await load_catalog_items(session)
-            index = await asyncio.to_thread(self._builder, items)
-            self._index = index
-            self.version += 1
-            self.data_version = data_version
-            logger.info("search index rebuilt: %s products", len(items))
-            return len(items)
+
+_BRIEF = (
+    Product.id,
+    Product.sku,
+    Product.title,
+    Product.brand,
+    Product.tier,
+    Product.commission_rate,
+    Product.counterfeit_flag,
+)
+
+
+async def product_brief(product_id: int, *, session: AsyncSession) -> ProductBrief | None:
+    row = (await session.exec(select(*_BRIEF).where(col(Product.id) == product_id))).first()  # type: ignore[call-overload, arg-type]
+    return _brief(row) if row is not None else None
+
+
+async def product_brief_by_sku(sku: str, *, session: AsyncSession) -> ProductBrief | None:
+    row = (await session.exec(select(*_BRIEF).where(col(Product.sku) == sku))).first()  # type: ignore[call-overload, arg-type]
+    if row is None:  # skus are matched as typed first, then case-insensitively
+        row = (
+            await session.exec(select(*_BRIEF).where(func.lower(Product.sku) == sku.lower()).limit(1))  # type: ignore[call-overload, arg-type]
+        ).first()
+    return _brief(row) if row is not None else None
+
+
+async def find_brand(name: str, *, session: AsyncSession) -> str | None:
+    """The catalog's spelling of a brand typed in any case, or None."""
+    row = (
+        await session.exec(
+            select(Product.brand).where(func.lower(Product.brand) == name.strip().lower()).limit(1)
+        )
+    ).first()
+    return row

@@ -42,9 +42,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.grading import DIMENSIONS, INDICATORS, Policy, default_policy
 from bot.i18n import t
-from storage.models import Category, Merchant, Product, Streamer, StreamerSale
+from core.grading import DIMENSIONS, INDICATORS, Policy, default_policy
 from storage.regrade import (
     GRADE_COLUMNS,
     GRADE_INPUT_COLUMNS,
@@ -57,6 +56,7 @@ from storage.regrade import (
     moved_dimension,
     tier_change_statement,
 )
+from storage.tables import Category, Merchant, Product, Streamer, StreamerSale
 
 __all__ = [
     "BATCH_SIZE",

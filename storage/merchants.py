@@ -19,9 +19,9 @@ from sqlalchemy import distinct, func, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.catalog import TIERS
-from bot.grading import DIMENSIONS
-from storage.models import (
+from core.catalog import TIERS
+from core.grading import DIMENSIONS
+from storage.tables import (
     Category,
     DigestDelivery,
     InviteCode,

@@ -32,8 +32,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, async_sessionmaker
 from sqlmodel import select as select_model
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.grading import DIMENSIONS, INDICATORS, Grade, Indicators, Policy, default_policy, grade
-from storage.models import Product, TierChange
+from core.grading import DIMENSIONS, INDICATORS, Grade, Indicators, Policy, default_policy, grade
+from storage.tables import Product, TierChange
 
 __all__ = [
     "BATCH_SIZE",

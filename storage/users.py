@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.models import Merchant, User, utcnow
+from storage.tables import Merchant, User, utcnow
 
 STREAMER, MERCHANT, ADMIN = "streamer", "merchant", "admin"
 

@@ -148,9 +148,9 @@ ADMIN_ID = 900
 @pytest.fixture
 async def services(sqlite_db: Database):
     """Services on a fresh SQLite database with an empty catalog; admin is ADMIN_ID."""
-    from bot.app import Services, build_catalog_index
-    from bot.grading import default_policy
+    from bot.services import Services, build_catalog_index
     from bot.settings import Settings
+    from core.grading import default_policy
 
     settings = Settings(database_url=sqlite_db.url, admin_ids=frozenset({ADMIN_ID}), _env_file=None)
     catalog = build_catalog_index()

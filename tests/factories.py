@@ -7,8 +7,8 @@ from typing import Any
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.grading import Indicators, grade
-from storage.models import Category, Merchant, Product, User
+from core.grading import Indicators, grade
+from storage.tables import Category, Merchant, Product, User
 
 GOOD = dict(
     brand_authorized=1,

@@ -10,8 +10,9 @@ from typing import Any
 from aiogram.types import CallbackQuery, Chat, Document, InlineQuery, Message, Update
 from aiogram.types import User as TgUser
 
-from bot.app import Services, build_bot, build_dispatcher
+from bot.dispatcher import build_dispatcher
 from bot.local_session import LocalSession
+from bot.services import Services, build_bot
 
 BOT = TgUser(id=42, is_bot=True, first_name="选品助手")
 

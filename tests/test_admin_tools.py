@@ -12,7 +12,7 @@ from aiogram.types import Document
 from sqlalchemy import func, update
 from sqlmodel import select
 
-from storage.models import DigestDelivery, InviteCode, Product, TierChange, User
+from storage.tables import DigestDelivery, InviteCode, Product, TierChange, User
 from tests.conftest import ADMIN_ID
 from tests.factories import add_product, bind_merchant
 from tests.harness import buttons, texts

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from bot.demo_data import demo_products
-from bot.search import search
+from core.search import search
 from jobs.catalog_watch import check_catalog
 from storage.importer import import_product_rows
-from storage.models import Merchant, User
+from storage.tables import Merchant, User
 from tests.harness import texts
 
 MERCHANT_USER = 5151

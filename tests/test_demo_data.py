@@ -8,7 +8,6 @@ from datetime import date
 
 import pytest
 
-from bot.catalog import TIERS
 from bot.demo_data import (
     PRODUCT_COLUMNS,
     STREAMER_COLUMNS,
@@ -18,6 +17,7 @@ from bot.demo_data import (
     demo_streamers,
     generated_catalog,
 )
+from core.catalog import TIERS
 
 
 @pytest.fixture(scope="module")

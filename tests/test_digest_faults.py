@@ -14,7 +14,7 @@ from sqlmodel import select
 
 from jobs.digest import run_digest_pass
 from jobs.sender import Sender
-from storage.models import DigestDelivery, PickSent, User
+from storage.tables import DigestDelivery, PickSent, User
 from storage.users import register
 from tests.fakes import FakeBotAPI
 from tests.test_digest_helpers import make_settings, put_user, seed_streamers, utc

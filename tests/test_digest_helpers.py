@@ -15,7 +15,7 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.settings import Settings
-from storage.models import Category, DigestDelivery, Merchant, PickSent, Product, Streamer, StreamerSale, User
+from storage.tables import Category, DigestDelivery, Merchant, PickSent, Product, Streamer, StreamerSale, User
 from tests.factories import GOOD, get_or_add
 
 _skus = itertools.count(1)

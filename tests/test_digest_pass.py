@@ -13,11 +13,11 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlmodel import select
 
-from bot.schedule import Schedule, slot_utc
+from core.schedule import Schedule, slot_utc
 from jobs.digest import run_digest_pass
 from jobs.sender import Delivery, Outcome, Outgoing
-from storage import streamers as store
-from storage.models import DigestDelivery, User
+from storage import deliveries, profiles
+from storage.tables import DigestDelivery, User
 from tests.test_digest_helpers import (
     make_settings,
     picks_sent,
@@ -155,7 +155,7 @@ async def test_a_missed_slot_is_caught_up_the_same_day_only(platform) -> None:
         assert [r.local_date for r in (await rows_by_user(session))[1]] == [date(2026, 11, 24)]
     # ...and a row left pending for a day that is over expires instead of going out late.
     async with db.sessionmaker() as session:
-        await store.add_delivery_row(1, date(2026, 11, 25), session=session)
+        await deliveries.add_delivery_row(1, date(2026, 11, 25), session=session)
         await session.commit()
     report = await _pass(db, sender, at=utc(2026, 11, 26, 1, 0))
     assert report.expired == 1
@@ -229,31 +229,31 @@ async def test_claims_are_exclusive_and_leases_expire(db) -> None:
     await _streamers(db, 1, 2, 3)
     at = utc(2026, 11, 24, 1, 0)
     async with db.sessionmaker() as session:
-        assert await store.create_rows(date(2026, 11, 24), now=at, session=session) == 3
-        assert await store.create_rows(date(2026, 11, 24), now=at, session=session) == 0
+        assert await deliveries.create_rows(date(2026, 11, 24), now=at, session=session) == 3
+        assert await deliveries.create_rows(date(2026, 11, 24), now=at, session=session) == 0
         await session.commit()
     lease = timedelta(minutes=2)
     day = {date(2026, 11, 24)}
     async with db.sessionmaker() as a, db.sessionmaker() as b:
-        mine = await store.claim_rows("A", day, now=at, lease=lease, limit=2, session=a)
+        mine = await deliveries.claim_rows("A", day, now=at, lease=lease, limit=2, session=a)
         await a.commit()
-        theirs = await store.claim_rows("B", day, now=at, lease=lease, limit=10, session=b)
+        theirs = await deliveries.claim_rows("B", day, now=at, lease=lease, limit=10, session=b)
         await b.commit()
     assert len(mine) == 2 and len(theirs) == 1
     assert not {r.id for r in mine} & {r.id for r in theirs}
     async with db.sessionmaker() as session:
         # B cannot put A's row on the wire; A can.
-        assert not await store.mark_on_wire(mine[0].id, "B", now=at, session=session)
-        assert await store.mark_on_wire(mine[0].id, "A", now=at, session=session)
+        assert not await deliveries.mark_on_wire(mine[0].id, "B", now=at, session=session)
+        assert await deliveries.mark_on_wire(mine[0].id, "A", now=at, session=session)
         # After the lease, A's other (never sent) row may be taken; the one on the wire may not.
         later = at + lease + timedelta(seconds=1)
-        taken = await store.claim_rows("C", day, now=later, lease=lease, limit=10, session=session)
+        taken = await deliveries.claim_rows("C", day, now=later, lease=lease, limit=10, session=session)
         await session.commit()
     assert sorted(r.id for r in taken) == sorted([mine[1].id, theirs[0].id])
     async with db.sessionmaker() as session:
-        assert not await store.mark_on_wire(mine[1].id, "A", now=later, session=session)
-        assert await store.finish_row(mine[0].id, "A", "sent", now=later, message_id=5, session=session)
-        assert not await store.finish_row(mine[0].id, "A", "sent", now=later, session=session)
+        assert not await deliveries.mark_on_wire(mine[1].id, "A", now=later, session=session)
+        assert await deliveries.finish_row(mine[0].id, "A", "sent", now=later, message_id=5, session=session)
+        assert not await deliveries.finish_row(mine[0].id, "A", "sent", now=later, session=session)
         await session.commit()
 
 
@@ -262,11 +262,11 @@ async def test_rows_left_sending_are_failed_not_resent_and_dead_claims_are_resen
     await _streamers(db, 1, 2, 3)
     at = utc(2026, 11, 24, 1, 0)
     async with db.sessionmaker() as session:
-        await store.create_rows(date(2026, 11, 24), now=at, session=session)
+        await deliveries.create_rows(date(2026, 11, 24), now=at, session=session)
         day = {date(2026, 11, 24)}
         lease = timedelta(minutes=2)
-        rows = await store.claim_rows("dead", day, now=at, lease=lease, limit=2, session=session)
-        await store.mark_on_wire(rows[0].id, "dead", now=at, session=session)  # killed mid-request
+        rows = await deliveries.claim_rows("dead", day, now=at, lease=lease, limit=2, session=session)
+        await deliveries.mark_on_wire(rows[0].id, "dead", now=at, session=session)  # killed mid-request
         await session.commit()
     on_wire, claimed = rows[0].telegram_id, rows[1].telegram_id
     sender = RecordingSender()
@@ -331,7 +331,7 @@ async def test_repeated_failures_stop_the_pass(platform) -> None:
     report = await _pass(db, sender, at=utc(2026, 11, 24, 1, 0), workers=1, batch=2)
     assert report.outcomes["failed"] == 3 and report.stopped
     async with db.sessionmaker() as session:
-        counts = await store.delivery_counts(session=session)
+        counts = await deliveries.delivery_counts(session=session)
     assert counts == {"failed": 3, "pending": 7}
 
 
@@ -349,8 +349,8 @@ async def test_digests_turned_off_after_the_row_was_made_are_skipped(platform) -
     db = platform
     await _streamers(db, 1)
     async with db.sessionmaker() as session:
-        await store.create_rows(date(2026, 11, 24), now=utc(2026, 11, 24, 1, 0), session=session)
-        await store.set_digest(1, language="zh", enabled=False, session=session)
+        await deliveries.create_rows(date(2026, 11, 24), now=utc(2026, 11, 24, 1, 0), session=session)
+        await profiles.set_digest(1, language="zh", enabled=False, session=session)
         await session.commit()
     sender = RecordingSender()
     await _pass(db, sender, at=utc(2026, 11, 24, 1, 0), on_date=date(2026, 11, 24))

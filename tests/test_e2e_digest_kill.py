@@ -17,7 +17,7 @@ from sqlmodel import select
 
 from jobs.digest import run_digest_pass
 from jobs.sender import Sender
-from storage.models import DigestDelivery, utcnow
+from storage.tables import DigestDelivery, utcnow
 from tests.fakes import FakeBotAPI
 from tests.test_digest_helpers import make_settings, seed_streamers
 

@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from bot.app import bot_defaults, build_dispatcher
+from bot.dispatcher import build_dispatcher
+from bot.services import bot_defaults
 from tests.factories import import_rows, product_row
 from tests.fakes.bot_api import Call, FakeBotAPI
 

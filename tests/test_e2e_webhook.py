@@ -9,8 +9,9 @@ import aiohttp
 import pytest
 from pydantic import SecretStr
 
-from bot.app import Services, bot_defaults, build_dispatcher
+from bot.dispatcher import build_dispatcher
 from bot.runtime import _run_webhook
+from bot.services import Services, bot_defaults
 from bot.settings import Settings, SettingsError
 from tests.fakes import FakeBotAPI
 

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.catalog import tier_rank
-from bot.grading import (
+from core.catalog import tier_rank
+from core.grading import (
     DIMENSIONS,
     INDICATORS,
     Indicators,
@@ -145,7 +145,7 @@ def test_badges_follow_thresholds_and_tags() -> None:
 def test_a_broken_policy_is_refused(change: dict, message: str) -> None:
     import tomllib
 
-    from bot.grading import DEFAULT_POLICY_PATH
+    from core.grading import DEFAULT_POLICY_PATH
 
     data = tomllib.loads(DEFAULT_POLICY_PATH.read_text(encoding="utf-8"))
     for key, value in change.items():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlmodel import select
 
-from storage.models import User
+from storage.tables import User
 from tests.conftest import ADMIN_ID
 from tests.factories import MIDDLING, add_product, bind_merchant
 from tests.harness import texts

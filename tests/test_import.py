@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import func
 from sqlmodel import col, select
 
-from bot.grading import Indicators, default_policy, grade
+from core.grading import Indicators, default_policy, grade
 from storage.importer import (
     ImportFileError,
     RowError,
@@ -24,7 +24,7 @@ from storage.importer import (
     validate_file,
     validate_rows,
 )
-from storage.models import Category, Merchant, Product, Streamer, StreamerSale, TierChange
+from storage.tables import Category, Merchant, Product, Streamer, StreamerSale, TierChange
 
 PRODUCT_COLUMNS = (
     "sku,title,brand,category,merchant,price,brand_authorized,brand_awareness,price_index,lowest_price_ratio,"

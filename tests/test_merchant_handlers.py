@@ -9,7 +9,7 @@ from PIL import Image
 from sqlmodel import select
 
 from bot.keyboards import GradeCb, MyGoodsCb
-from storage.models import InviteCode, Merchant, Product, User
+from storage.tables import InviteCode, Merchant, Product, User
 from tests.conftest import ADMIN_ID
 from tests.factories import MIDDLING, add_product, bind_merchant
 from tests.harness import buttons, texts

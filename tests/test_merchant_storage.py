@@ -8,7 +8,7 @@ from datetime import date, timedelta
 import pytest
 from sqlmodel import select
 
-from bot.grading import DIMENSIONS
+from core.grading import DIMENSIONS
 from storage.merchants import (
     CODE_ALPHABET,
     CODE_LENGTH,
@@ -28,7 +28,7 @@ from storage.merchants import (
     revoke_invite,
     tier_counts,
 )
-from storage.models import DigestDelivery, InviteCode, TierChange, User, utcnow
+from storage.tables import DigestDelivery, InviteCode, TierChange, User, utcnow
 from tests.factories import MIDDLING, add_product, bind_merchant
 
 pytestmark = pytest.mark.storage

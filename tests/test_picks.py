@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.catalog import TIERS, CatalogItem
-from bot.picks import (
+from core.catalog import TIERS, CatalogItem
+from core.picks import (
     Gap,
     PeerIndex,
     Pick,

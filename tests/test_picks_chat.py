@@ -7,9 +7,9 @@ import re
 from aiogram.methods import AnswerCallbackQuery, EditMessageReplyMarkup, EditMessageText, SendMessage
 from sqlmodel import select
 
-from bot.schedule import resolve_zone
+from core.schedule import resolve_zone
 from handlers.picks import CategoryCb, PickCb, WatchCb
-from storage.models import Category, NotInterested, PickSent, User, Watch, WatchState
+from storage.tables import Category, NotInterested, PickSent, User, Watch, WatchState
 from tests.factories import bind_merchant
 from tests.harness import buttons, texts
 from tests.test_digest_helpers import platform_with_peers, put_product, put_sales, put_user
@@ -299,8 +299,8 @@ async def test_digest_setting_needs_no_start_first(chat, services) -> None:
 
 
 def test_the_mix_table_always_shows_what_they_sell() -> None:
-    from bot.picks import Reference
     from bot.render import mix_table
+    from core.picks import Reference
 
     reference = Reference({f"品类{i:02d}": 0.05 for i in range(19)} | {"家庭清洁": 0.05}, "peers", 20)
     text = mix_table({"家庭清洁": 1.0}, reference, "zh", limit=8)

@@ -15,9 +15,9 @@ from datetime import date, timedelta
 
 from sqlmodel import func, select
 
-from storage import streamers as store
-from storage.models import PickSent
-from storage.picks import PICKS_COUNT, picks_context, picks_for
+from bot.picks import PICKS_COUNT, picks_context, picks_for
+from storage import pick_history, profiles
+from storage.tables import PickSent
 from tests.test_digest_helpers import (
     PEER_BASE,
     make_settings,
@@ -77,8 +77,8 @@ async def test_not_interested_is_never_picked(db) -> None:
         await platform_with_peers(session)
         await put_sales(session, BEAUTY_ONLY, {"美妆个护": 100_000})
         await put_user(session, BEAUTY_ONLY)
-        assert await store.mark_not_interested(BEAUTY_ONLY, "FOOD-L5-A", session=session)
-        assert not await store.mark_not_interested(BEAUTY_ONLY, "FOOD-L5-A", session=session)
+        assert await pick_history.mark_not_interested(BEAUTY_ONLY, "FOOD-L5-A", session=session)
+        assert not await pick_history.mark_not_interested(BEAUTY_ONLY, "FOOD-L5-A", session=session)
         await session.commit()
     skus = [p.item.sku for p in (await _picks(db, BEAUTY_ONLY)).picks]
     assert "FOOD-L5-A" not in skus and "FOOD-L5-B" in skus
@@ -134,7 +134,7 @@ async def test_pages_for_more_picks_never_repeat(db) -> None:
         await session.commit()
     context = await picks_context(db.sessionmaker)
     async with db.sessionmaker() as session:
-        profile = await store.get_profile(9, session=session)
+        profile = await profiles.get_profile(9, session=session)
         pages = [await _page(session, context, profile, n) for n in range(3)]
     first, second, third = ({p.item.sku for p in page.picks} for page in pages)
     assert len(first) == 5 and second and not (first & second)
@@ -143,7 +143,7 @@ async def test_pages_for_more_picks_never_repeat(db) -> None:
 
 
 async def _page(session, context, profile, n):
-    from storage.picks import streamer_picks
+    from bot.picks import streamer_picks
 
     return await streamer_picks(session, context, profile, DAY, page=n)
 

@@ -12,7 +12,7 @@ from sqlalchemy import update
 from sqlmodel import select
 
 from bot.keyboards import AdminCb, GradeCb, MyGoodsCb
-from storage.models import InviteCode, Merchant, Product, TierChange
+from storage.tables import InviteCode, Merchant, Product, TierChange
 from tests.conftest import ADMIN_ID
 from tests.factories import MIDDLING, add_product, bind_merchant
 from tests.test_admin_tools import csv_bytes, send_file

@@ -7,10 +7,10 @@ import tomllib
 import pytest
 from sqlmodel import select
 
-from bot.grading import DEFAULT_POLICY_PATH, default_policy, parse_policy
+from core.grading import DEFAULT_POLICY_PATH, default_policy, parse_policy
 from storage.importer import import_product_rows
-from storage.models import Product, TierChange
 from storage.regrade import grade_of, moved_dimension, regrade_all
+from storage.tables import Product, TierChange
 from tests.test_import import product
 
 

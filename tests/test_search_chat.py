@@ -340,7 +340,7 @@ async def test_admin_sees_hidden_goods_marked_and_may_open_them(chat, catalog):
 async def bind_merchant(services, telegram_id: int, sku: str) -> None:
     """Make `telegram_id` the merchant that owns `sku`."""
     from storage.catalog import get_product
-    from storage.models import User
+    from storage.tables import User
 
     async with services.sessionmaker() as session:
         record = await get_product(session, sku)

@@ -1,4 +1,4 @@
-"""The pure search engine (bot.search, bot.textnorm) with plain values: no bot, no database."""
+"""The pure search engine (core.search, core.search.normalize) with plain values: no bot, no database."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import bot.search as search_module
-from bot.catalog import CatalogItem, tier_rank
+import core.search.engine as search_module
 from bot.demo_data import generated_catalog
-from bot.search import SearchFilters, SearchIndex, parse_query, search
-from bot.textnorm import MAX_QUERY_CHARS, han_pinyin, normalize, split_pinyin, tokenize
+from core.catalog import CatalogItem, tier_rank
+from core.search import SearchFilters, SearchIndex, parse_query, search
+from core.search.normalize import MAX_QUERY_CHARS, han_pinyin, normalize, split_pinyin, tokenize
 
 _SCORES = {"L0": 30.0, "L1": 50.0, "L2": 60.0, "L3": 70.0, "L4": 80.0, "L5": 90.0}
 

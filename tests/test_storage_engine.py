@@ -7,7 +7,7 @@ from datetime import date
 from sqlalchemy import text
 from sqlmodel import select
 
-from storage.models import Category, DigestDelivery, Merchant, Product, User
+from storage.tables import Category, DigestDelivery, Merchant, Product, User
 
 
 async def test_sqlite_pragmas_are_set_through_the_async_engine(sqlite_db) -> None:

@@ -12,9 +12,9 @@ from sqlmodel import select
 from jobs.after_import import after_catalog_change
 from jobs.sender import Sender
 from jobs.watch import alerts_for, check_watches
-from storage import streamers as store
+from storage import watches
 from storage.importer import import_product_rows
-from storage.models import Product, User
+from storage.tables import Product, User
 from tests.factories import GOOD
 from tests.fakes import FakeBotAPI
 from tests.test_digest_helpers import put_user
@@ -63,9 +63,9 @@ async def watching(services, bot):
         await put_user(session, GONE, active=False)
         tiers = dict((await session.exec(select(Product.sku, Product.tier))).all())
         assert tiers == {"S-1": "L4", "S-2": "L4"}, tiers
-        await store.add_watch(FAN, "product", "S-1", language="zh", session=session)
-        await store.add_watch(GONE, "product", "S-1", language="zh", session=session)
-        await store.add_watch(BRAND_FAN, "brand", "三只松鼠", language="en", session=session)
+        await watches.add_watch(FAN, "product", "S-1", language="zh", session=session)
+        await watches.add_watch(GONE, "product", "S-1", language="zh", session=session)
+        await watches.add_watch(BRAND_FAN, "brand", "三只松鼠", language="en", session=session)
         await session.commit()
     return services
 
@@ -140,8 +140,8 @@ async def test_check_watches_with_nothing_watched_sends_nothing(services, bot, a
 def test_alerts_for_is_pure() -> None:
     base = dict(watch_id=1, telegram_id=5, language="zh", active=True, kind="product", sku="X", title="t",
                 brand="b", counterfeit=False, state_id=1)  # fmt: skip
-    same = store.WatchedProduct(**base, tier="L4", commission_rate=0.1, last_tier="L4", last_commission=0.1)
-    up = store.WatchedProduct(**base, tier="L5", commission_rate=0.2, last_tier="L4", last_commission=0.1)
-    stay = store.WatchedProduct(**base, tier="L5", commission_rate=0.1, last_tier="L5", last_commission=0.1)
+    same = watches.WatchedProduct(**base, tier="L4", commission_rate=0.1, last_tier="L4", last_commission=0.1)
+    up = watches.WatchedProduct(**base, tier="L5", commission_rate=0.2, last_tier="L4", last_commission=0.1)
+    stay = watches.WatchedProduct(**base, tier="L5", commission_rate=0.1, last_tier="L5", last_commission=0.1)
     assert alerts_for([same, stay]) == []
     assert [a.kind for a in alerts_for([up, up])] == ["l5", "commission"]  # once each, even if watched twice

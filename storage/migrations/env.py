@@ -8,7 +8,7 @@ from alembic import context
 from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 
-import storage.models  # noqa: F401  (registers the tables)
+import storage.tables  # noqa: F401  (registers the tables)
 from storage.engine import make_engine
 
 config = context.config

@@ -8,9 +8,8 @@ import zoneinfo
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from functools import lru_cache
+from typing import Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-from bot.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +52,16 @@ def slot_utc(day: date, at: time, zone: ZoneInfo) -> datetime:
     return datetime.combine(day, at, tzinfo=zone).astimezone(UTC)
 
 
+class ScheduleDefaults(Protocol):
+    """Where a streamer who set nothing gets their digest (the operator's settings)."""
+
+    @property
+    def default_timezone(self) -> str: ...
+
+    @property
+    def digest_time(self) -> time: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Schedule:
     """A streamer's digest setting, resolved."""
@@ -61,8 +70,8 @@ class Schedule:
     at: time
 
     @classmethod
-    def of(cls, zone_name: str | None, at: str | None, settings: Settings) -> Schedule:
-        return cls(zone_of(zone_name, settings.default_timezone), parse_hhmm(at) or settings.digest_time)
+    def of(cls, zone_name: str | None, at: str | None, defaults: ScheduleDefaults) -> Schedule:
+        return cls(zone_of(zone_name, defaults.default_timezone), parse_hhmm(at) or defaults.digest_time)
 
     def today(self, now: datetime) -> date:
         return local_today(now, self.zone)

@@ -1,29 +1,28 @@
-"""Factories: the dispatcher, the bot, and the long-lived things they share."""
+"""The long-lived things every handler and job shares: settings, database, policy, search index, sender."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
 
-from aiogram import Bot, Dispatcher
+from aiogram import Bot
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.session.base import BaseSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
-from aiogram.exceptions import TelegramAPIError
-from aiogram.types import ErrorEvent, LinkPreviewOptions
+from aiogram.types import LinkPreviewOptions
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.grading import Policy, default_policy, load_policy
-from bot.i18n import lang_of, t
 from bot.settings import Settings
-
-if TYPE_CHECKING:
-    from jobs.sender import Sender
-    from storage.catalog import CatalogIndex
+from core.catalog import CatalogItem
+from core.grading import Policy, default_policy, load_policy
+from core.search import SearchIndex
+from jobs.sender import Sender
+from storage.catalog import catalog_version, load_catalog_items
 
 logger = logging.getLogger(__name__)
 
@@ -47,8 +46,6 @@ class Services:
 
 def make_sender(bot: Bot, settings: Settings) -> Sender:
     """A sender within Telegram's limits, at DIGEST_RATE (paid broadcast when the operator enabled it)."""
-    from jobs.sender import Sender
-
     return Sender(bot, rate_per_second=settings.digest_rate, paid_broadcast=settings.digest_paid_broadcast)
 
 
@@ -56,50 +53,8 @@ def policy_for(settings: Settings) -> Policy:
     return load_policy(settings.policy_file) if settings.policy_file else default_policy()
 
 
-def build_catalog_index():
-    from bot.search import SearchIndex
-    from storage.catalog import CatalogIndex
-
+def build_catalog_index() -> CatalogIndex:
     return CatalogIndex(SearchIndex.build)
-
-
-def build_dispatcher(services: Services, **extra: Any) -> Dispatcher:
-    """A new dispatcher with every router, the DB middleware and the shared services as data."""
-    from handlers import setup_routers
-    from handlers.middlewares import DbSessionMiddleware
-
-    dp = Dispatcher(
-        settings=services.settings,
-        sessionmaker=services.sessionmaker,
-        policy=services.policy,
-        catalog=services.catalog,
-        services=services,
-        **extra,
-    )
-    dp.update.outer_middleware(DbSessionMiddleware())
-    dp.include_router(setup_routers())
-    dp.errors.register(_on_error)
-    return dp
-
-
-async def _on_error(event: ErrorEvent) -> bool:
-    """Log the failure and tell the user something went wrong, instead of going silent."""
-    update = event.update
-    logger.error("update %s failed", update.update_id, exc_info=event.exception)
-    if update.callback_query is not None:
-        query = update.callback_query
-        try:
-            await query.answer(t("error.internal", lang_of(query.from_user.language_code)))
-        except TelegramAPIError:
-            logger.warning("could not answer the failed callback")
-    elif update.message is not None:
-        message = update.message
-        lang = lang_of(message.from_user.language_code if message.from_user else None)
-        try:
-            await message.answer(t("error.internal", lang))
-        except TelegramAPIError:
-            logger.warning("could not reply to the failed update")
-    return True
 
 
 def bot_defaults() -> DefaultBotProperties:
@@ -113,3 +68,36 @@ def build_bot(token: str, *, api_url: str | None = None, session: BaseSession | 
         if api_url:
             session.api = TelegramAPIServer.from_base(api_url.rstrip("/"))
     return Bot(token=token, session=session, default=bot_defaults())
+
+
+class CatalogIndex:
+    """The live search index. A refresh builds a new index aside and swaps one reference,
+    so a search never sees a half-built index."""
+
+    def __init__(self, builder) -> None:
+        self._builder = builder  # Callable[[Sequence[CatalogItem]], SearchIndex]
+        self._index = builder([])
+        self._lock = asyncio.Lock()
+        self.version = 0
+        self.data_version: tuple | None = None  # catalog_version() of what the index was built from
+
+    @property
+    def current(self):
+        return self._index
+
+    def replace(self, items: Sequence[CatalogItem]) -> None:
+        self._index = self._builder(items)
+        self.version += 1
+
+    async def refresh(self, sessionmaker: async_sessionmaker[AsyncSession]) -> int:
+        """Reload the catalog from the database and swap in a new index; returns the item count."""
+        async with self._lock:
+            async with sessionmaker() as session:
+                data_version = await catalog_version(session)
+                items = await load_catalog_items(session)
+            index = await asyncio.to_thread(self._builder, items)
+            self._index = index
+            self.version += 1
+            self.data_version = data_version
+            logger.info("search index rebuilt: %s products", len(items))
+            return len(items)

@@ -5,11 +5,12 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.demo_data import demo_products, demo_streamers
+from storage.importer import import_product_rows, import_streamer_rows
+
 
 async def seed_demo(sessionmaker: async_sessionmaker[AsyncSession]) -> tuple[int, int]:
     """Import the demo products and streamers; returns (products, streamer rows). Idempotent (upserts)."""
-    from bot.demo_data import demo_products, demo_streamers
-    from storage.importer import import_product_rows, import_streamer_rows
 
     products = demo_products()
     streamers = demo_streamers()

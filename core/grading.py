@@ -14,7 +14,7 @@ from dataclasses import dataclass, fields
 from functools import lru_cache
 from pathlib import Path
 
-from bot.catalog import TIERS
+from core.catalog import TIERS
 
 DIMENSIONS: tuple[str, ...] = ("brand", "price", "distribution", "service", "sales")
 INDICATORS: tuple[str, ...] = (

@@ -6,6 +6,7 @@ Storage turns table rows into these; the core never sees SQL or aiogram objects.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 TIERS: tuple[str, ...] = ("L0", "L1", "L2", "L3", "L4", "L5")
 
@@ -37,3 +38,13 @@ class CatalogItem:
     @property
     def tier_rank(self) -> int:
         return tier_rank(self.tier)
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    """One tier change of a product, as a merchant sees it."""
+
+    changed_at: datetime
+    old_tier: str | None
+    new_tier: str
+    moved_dimension: str | None

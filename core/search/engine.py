@@ -2,7 +2,7 @@
 
 Two levels, so that all the fuzzy work happens on the (small) vocabulary:
 
-* Every item's title, brand and category are normalised (`bot.textnorm`) and split into words:
+* Every item's title, brand and category are normalised (`core.search.normalize`) and split into words:
   Han runs and Latin/digit runs. The index keeps word → items and item → words (CSR arrays),
   and, over the vocabulary, term → words for: Han bigrams, skip-bigrams (纯奶 → 纯牛奶) and
   single characters; pinyin syllable pairs and single syllables; pinyin initials of whole words,
@@ -41,8 +41,8 @@ from typing import Any
 import numpy as np
 from rapidfuzz import fuzz, process
 
-from bot.catalog import TIERS, CatalogItem
-from bot.textnorm import (
+from core.catalog import TIERS, CatalogItem
+from core.search.normalize import (
     MAX_QUERY_CHARS,
     han_pinyin,
     is_han,
@@ -85,8 +85,10 @@ class SearchFilters:
     min_commission: float | None = None  # 0–1, `佣金20%+` → 0.2
 
     def __bool__(self) -> bool:
-        return any(v is not None for v in (self.min_tier, self.tier, self.price_min, self.price_max,
-                                           self.min_commission))
+        return any(
+            v is not None
+            for v in (self.min_tier, self.tier, self.price_min, self.price_max, self.min_commission)
+        )
 
 
 _NUM = r"(\d+(?:\.\d+)?)"
@@ -493,8 +495,9 @@ class SearchIndex:
             add(prefixed, all_bits, _PREFIX)
             if exact is None and len(tok) >= 3 and tok.isalpha():
                 cutoff = 85.0 if len(tok) == 3 else 75.0 if len(tok) < 8 else 80.0
-                found = process.extract(tok, self._latin_sorted, scorer=fuzz.ratio, limit=_FUZZY_LIMIT,
-                                        score_cutoff=cutoff)
+                found = process.extract(
+                    tok, self._latin_sorted, scorer=fuzz.ratio, limit=_FUZZY_LIMIT, score_cutoff=cutoff
+                )
                 for _, score, i in found:
                     wid = self._latin_sorted_ids[i : i + 1]
                     add(wid, all_bits, _SOUND if score >= 85.0 else _LOOSE)
@@ -849,8 +852,9 @@ class SearchIndex:
         seen[raw] = True
         return np.flatnonzero(seen)
 
-    def _relevance(self, cand: np.ndarray, table: np.ndarray, local: np.ndarray, n_units: int,
-                   title_key: int | None) -> tuple[np.ndarray, np.ndarray]:
+    def _relevance(
+        self, cand: np.ndarray, table: np.ndarray, local: np.ndarray, n_units: int, title_key: int | None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """0–100 per candidate: the quality-weighted share of query units its words cover; and the
         same without weak matches (what decides whether it is a match at all)."""
         if len(cand) == 0:
@@ -897,8 +901,9 @@ def _pinyin_key(text: str) -> str:
     return "".join(out)
 
 
-def search(index: SearchIndex, query: str, *, limit: int = 5, offset: int = 0,
-           include_hidden: bool = False) -> SearchResult:
+def search(
+    index: SearchIndex, query: str, *, limit: int = 5, offset: int = 0, include_hidden: bool = False
+) -> SearchResult:
     """Ranked catalog items for what a streamer typed: relevance first, then tier, then score.
 
     L0 and counterfeit items are left out unless `include_hidden` (merchants and admins).

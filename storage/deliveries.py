@@ -1,0 +1,357 @@
+"""Digest delivery rows, the source of truth for "sent at most once per streamer and local day".
+
+Every function takes the caller's session (keyword-only) and never commits: the job that opened the
+session does. Values come out as plain dataclasses.
+
+The rows are the source of truth for "sent at most once per streamer and local day":
+
+    pending ──claim──▶ pending + claimed_by ──on wire──▶ sending ──▶ sent | blocked | invalid | failed
+                                 ▲                          │ 429 (a definite "not delivered")
+                                 └──────────────────────────┘
+
+A claim (`claimed_by`, stamped with `updated_at`) is a lease: it only keeps two passes from queueing
+the same row. The real guard is `mark_on_wire`, which moves the row to `sending` only for the claim
+that still holds it, right before the HTTP request; so a row is on the wire for at most one pass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, func, insert, literal, or_, update
+from sqlalchemy import select as sa_select
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.profiles import StreamerProfile, profile_of
+from storage.sql import chunks, dialect_insert
+from storage.tables import (
+    DigestDelivery,
+    User,
+    utcnow,
+)
+from storage.users import STREAMER
+
+# Delivery statuses. `skipped` (nothing to send: no picks, or digests turned off after the row was
+# made) joins the lifecycle pending → sending → sent | blocked | invalid | failed.
+PENDING, SENDING, SENT, BLOCKED, INVALID, FAILED, SKIPPED = (
+    "pending",
+    "sending",
+    "sent",
+    "blocked",
+    "invalid",
+    "failed",
+    "skipped",
+)
+FINAL_STATUSES = frozenset({SENT, BLOCKED, INVALID, FAILED, SKIPPED})
+_LIVE = (PENDING, SENDING)
+
+
+def _eligible():
+    """Who gets digests: streamers who started the bot, still reachable, with digests on."""
+    return and_(col(User.role) == STREAMER, col(User.digest_enabled).is_(True), col(User.active).is_(True))
+
+
+async def digest_groups(*, session: AsyncSession) -> list[tuple[str | None, str | None]]:
+    """The distinct (time zone, digest time) settings of eligible streamers (None: the default)."""
+    rows = await session.exec(select(User.timezone, User.digest_time).where(_eligible()).distinct())
+    return [(tz, at) for tz, at in rows.all()]
+
+
+async def create_rows(
+    local_date: date,
+    *,
+    session: AsyncSession,
+    group: tuple[str | None, str | None] | None = None,
+    now: datetime | None = None,
+) -> int:
+    """Pending rows for `local_date` for every eligible streamer (of one settings group) without one.
+
+    One INSERT … SELECT … ON CONFLICT DO NOTHING: the unique (telegram_id, local_date) constraint
+    makes concurrent passes and replicas harmless.
+    """
+    now = now or utcnow()
+    where = [_eligible()]
+    if group is not None:
+        zone, at = group
+        where.append(col(User.timezone).is_(None) if zone is None else col(User.timezone) == zone)
+        where.append(col(User.digest_time).is_(None) if at is None else col(User.digest_time) == at)
+    table = DigestDelivery.__table__  # type: ignore[attr-defined]
+    stamp = table.c.created_at.type
+    source = sa_select(
+        col(User.telegram_id),
+        literal(local_date, table.c.local_date.type),
+        literal(PENDING),
+        literal(""),
+        literal(0),
+        literal(now, stamp),
+        literal(now, stamp),
+    ).where(*where)
+    statement = (
+        dialect_insert(session, table)
+        .from_select(
+            ["telegram_id", "local_date", "status", "skus", "attempts", "created_at", "updated_at"], source
+        )
+        .on_conflict_do_nothing(index_elements=["telegram_id", "local_date"])
+    )
+    result = await session.exec(statement)
+    return max(result.rowcount or 0, 0)
+
+
+async def fail_stale_sending(
+    older_than: datetime, *, now: datetime | None = None, session: AsyncSession
+) -> list[int]:
+    """Rows left `sending` by a pass that died mid-request: their outcome is unknown, so they are
+    marked failed and never re-sent (a missed digest is better than a duplicate). Returns their ids."""
+    now = now or utcnow()
+    ids = list(
+        (
+            await session.exec(
+                select(col(DigestDelivery.id)).where(
+                    col(DigestDelivery.status) == SENDING, col(DigestDelivery.updated_at) < older_than
+                )
+            )
+        ).all()
+    )
+    for chunk in chunks(ids):
+        await session.exec(
+            update(DigestDelivery)
+            .where(
+                col(DigestDelivery.id).in_(chunk),
+                col(DigestDelivery.status) == SENDING,
+                col(DigestDelivery.updated_at) < older_than,
+            )
+            .values(
+                status=FAILED,
+                error="interrupted while sending: outcome unknown, not re-sent",
+                claimed_by=None,
+                updated_at=now,
+            )
+        )
+    return [int(i) for i in ids]  # type: ignore[call-overload, arg-type]
+
+
+async def pending_past_candidates(
+    *, not_after: date, keep: date | None, now: datetime, lease: timedelta, session: AsyncSession
+) -> list[tuple[int, date, str | None]]:
+    """(row id, local date, the streamer's zone) of pending rows nobody holds, dated `not_after` or
+    earlier: the candidates for expiry (whether their day is over depends on the streamer's zone)."""
+    where = [
+        col(DigestDelivery.status) == PENDING,
+        col(DigestDelivery.local_date) <= not_after,
+        or_(col(DigestDelivery.claimed_by).is_(None), col(DigestDelivery.updated_at) < now - lease),
+    ]
+    if keep is not None:
+        where.append(col(DigestDelivery.local_date) != keep)
+    rows = await session.exec(
+        select(col(DigestDelivery.id), DigestDelivery.local_date, User.timezone)  # type: ignore[call-overload, arg-type]
+        .join(User, col(User.telegram_id) == col(DigestDelivery.telegram_id), isouter=True)
+        .where(*where)
+    )
+    return [(int(i), d, tz) for i, d, tz in rows.all()]
+
+
+async def expire_rows(ids: Sequence[int], *, now: datetime, lease: timedelta, session: AsyncSession) -> int:
+    """Pending rows for a local day that is over: they will never go out (still nobody's, re-checked)."""
+    expired = 0
+    for chunk in chunks(list(ids)):
+        result = await session.exec(
+            update(DigestDelivery)
+            .where(
+                col(DigestDelivery.id).in_(chunk),
+                col(DigestDelivery.status) == PENDING,
+                or_(col(DigestDelivery.claimed_by).is_(None), col(DigestDelivery.updated_at) < now - lease),
+            )
+            .values(status=FAILED, error="expired: the local day is over", claimed_by=None, updated_at=now)
+        )
+        expired += max(result.rowcount or 0, 0)
+    return expired
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedRow:
+    """A delivery row this pass holds, with its streamer's settings as of the claim."""
+
+    id: int
+    telegram_id: int
+    local_date: date
+    profile: StreamerProfile
+    role: str
+
+
+def _free(dates: Collection[date], *, now: datetime, lease: timedelta):  # type: ignore[no-untyped-def]
+    """Pending rows for `dates` that nobody holds (or whose holder's lease ran out)."""
+    return and_(
+        col(DigestDelivery.status) == PENDING,
+        col(DigestDelivery.local_date).in_(sorted(dates)),
+        or_(col(DigestDelivery.claimed_by).is_(None), col(DigestDelivery.updated_at) < now - lease),
+    )
+
+
+async def claim_rows(
+    token: str,
+    dates: Collection[date],
+    *,
+    now: datetime,
+    lease: timedelta,
+    limit: int,
+    session: AsyncSession,
+) -> list[ClaimedRow]:
+    """Atomically take up to `limit` free pending rows for `dates`, oldest first.
+
+    One `UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED) AND <still free> RETURNING id`: on
+    PostgreSQL concurrent claimers skip each other's locked rows and the outer WHERE is re-checked
+    on the row version they lock; SQLite runs one writer at a time. Either way a row is won by one
+    claimer only. May return fewer rows than are free (a race lost); see `has_free_rows`.
+    """
+    if not dates:
+        return []
+    free = _free(dates, now=now, lease=lease)
+    # A materialised CTE: PostgreSQL could otherwise run a LIMIT … FOR UPDATE subquery more than once
+    # and lock more than `limit` rows.
+    pick = (
+        sa_select(col(DigestDelivery.id))
+        .where(free)
+        .order_by(col(DigestDelivery.id))
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+        .cte("picked")
+        .prefix_with("MATERIALIZED")
+    )
+    won = (
+        await session.exec(
+            update(DigestDelivery)
+            .where(col(DigestDelivery.id).in_(sa_select(pick.c.id)), free)
+            .values(claimed_by=token, updated_at=now)
+            .returning(col(DigestDelivery.id))
+        )
+    ).all()
+    ids = sorted(int(row[0]) for row in won)
+    if not ids:
+        return []
+    rows = await session.exec(
+        select(col(DigestDelivery.id), DigestDelivery.telegram_id, DigestDelivery.local_date, User)  # type: ignore[call-overload, arg-type]
+        .join(User, col(User.telegram_id) == col(DigestDelivery.telegram_id), isouter=True)
+        .where(col(DigestDelivery.id).in_(ids))
+        .order_by(col(DigestDelivery.id))
+    )
+    claimed = []
+    for row_id, telegram_id, local_date, user in rows.all():
+        profile = profile_of(user) if user is not None else StreamerProfile(int(telegram_id), active=False)
+        claimed.append(
+            ClaimedRow(
+                int(row_id), int(telegram_id), local_date, profile, user.role if user is not None else ""
+            )
+        )
+    return claimed
+
+
+async def has_free_rows(
+    dates: Collection[date], *, now: datetime, lease: timedelta, session: AsyncSession
+) -> bool:
+    if not dates:
+        return False
+    found = (
+        await session.exec(select(col(DigestDelivery.id)).where(_free(dates, now=now, lease=lease)).limit(1))
+    ).first()
+    return found is not None
+
+
+def _held(row_id: int, token: str):
+    return and_(
+        col(DigestDelivery.id) == row_id,
+        col(DigestDelivery.claimed_by) == token,
+        col(DigestDelivery.status).in_(_LIVE),
+    )
+
+
+async def mark_on_wire(row_id: int, token: str, *, now: datetime, session: AsyncSession) -> bool:
+    """Right before an HTTP request: `sending`, one more attempt. False: our claim is gone (do not send)."""
+    result = await session.exec(
+        update(DigestDelivery)
+        .where(_held(row_id, token))
+        .values(status=SENDING, attempts=DigestDelivery.attempts + 1, updated_at=now)
+    )
+    return (result.rowcount or 0) == 1
+
+
+async def mark_off_wire(row_id: int, token: str, error: str, *, now: datetime, session: AsyncSession) -> None:
+    """Telegram answered "not delivered" (a 429): the row is ours and pending again, safe to retry."""
+    await session.exec(
+        update(DigestDelivery)
+        .where(_held(row_id, token))
+        .values(status=PENDING, error=error[:300], updated_at=now)
+    )
+
+
+async def finish_row(
+    row_id: int,
+    token: str,
+    status: str,
+    *,
+    now: datetime,
+    message_id: int | None = None,
+    error: str | None = None,
+    skus: Sequence[str] = (),
+    attempts: int | None = None,
+    session: AsyncSession,
+) -> bool:
+    """Record a final outcome for a row we hold; False when the claim was lost meanwhile."""
+    assert status in FINAL_STATUSES
+    values: dict[str, Any] = dict(
+        status=status,
+        message_id=message_id,
+        error=(error or None) and error[:300],
+        skus=";".join(skus)[:500],
+        updated_at=now,
+    )
+    if attempts is not None:
+        values["attempts"] = attempts
+    result = await session.exec(update(DigestDelivery).where(_held(row_id, token)).values(**values))
+    return (result.rowcount or 0) == 1
+
+
+async def requeue_row(row_id: int, token: str, error: str, *, now: datetime, session: AsyncSession) -> bool:
+    """Give a row back, unsent and unclaimed (a flood-limited pass stops; the next pass retries it)."""
+    result = await session.exec(
+        update(DigestDelivery)
+        .where(_held(row_id, token))
+        .values(status=PENDING, claimed_by=None, error=error[:300], updated_at=now)
+    )
+    return (result.rowcount or 0) == 1
+
+
+async def release_claims(token: str, *, session: AsyncSession) -> int:
+    """Give back every row this pass claimed but never put on the wire."""
+    result = await session.exec(
+        update(DigestDelivery)
+        .where(col(DigestDelivery.claimed_by) == token, col(DigestDelivery.status) == PENDING)
+        .values(claimed_by=None)
+    )
+    return max(result.rowcount or 0, 0)
+
+
+async def delivery_counts(local_date: date | None = None, *, session: AsyncSession) -> dict[str, int]:
+    """Rows by status (for one local date, or all)."""
+    query = select(DigestDelivery.status, func.count()).group_by(DigestDelivery.status)
+    if local_date is not None:
+        query = query.where(col(DigestDelivery.local_date) == local_date)
+    return {status: int(n) for status, n in (await session.exec(query)).all()}
+
+
+async def add_delivery_row(telegram_id: int, local_date: date, *, session: AsyncSession) -> None:
+    """One pending row (tests and tools); the unique constraint still applies."""
+    await session.exec(
+        insert(DigestDelivery).values(
+            telegram_id=telegram_id,
+            local_date=local_date,
+            status=PENDING,
+            skus="",
+            attempts=0,
+            created_at=utcnow(),
+            updated_at=utcnow(),
+        )
+    )

@@ -1,0 +1,89 @@
+"""What each streamer was picked (so nothing repeats within 14 days) and what they marked 不感兴趣.
+
+Every function takes the caller's session (keyword-only) and never commits."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Collection, Sequence
+from datetime import date
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.sql import chunks
+from storage.tables import (
+    NotInterested,
+    PickSent,
+)
+
+
+async def recent_pick_skus(
+    telegram_ids: Collection[int], *, since: date, until: date, session: AsyncSession
+) -> dict[int, dict[str, date]]:
+    """sku -> last day shown, per streamer, for picks shown on `since` <= day < `until`."""
+    found: dict[int, dict[str, date]] = defaultdict(dict)
+    for chunk in chunks(sorted(set(telegram_ids))):
+        rows = await session.exec(
+            select(PickSent.telegram_id, PickSent.sku, PickSent.sent_on).where(  # type: ignore[call-overload, arg-type]
+                col(PickSent.telegram_id).in_(chunk),
+                col(PickSent.sent_on) >= since,
+                col(PickSent.sent_on) < until,
+            )
+        )
+        for telegram_id, sku, sent_on in rows.all():
+            seen = found[int(telegram_id)]
+            if sku not in seen or seen[sku] < sent_on:
+                seen[sku] = sent_on
+    return dict(found)
+
+
+async def record_picks(telegram_id: int, skus: Sequence[str], on: date, *, session: AsyncSession) -> int:
+    """Remember that these picks were shown on `on` (once per sku and day); returns rows added."""
+    wanted = list(dict.fromkeys(skus))
+    if not wanted:
+        return 0
+    known = set(
+        (
+            await session.exec(
+                select(PickSent.sku).where(
+                    col(PickSent.telegram_id) == telegram_id,
+                    col(PickSent.sent_on) == on,
+                    col(PickSent.sku).in_(wanted),
+                )
+            )
+        ).all()
+    )
+    new = [PickSent(telegram_id=telegram_id, sku=sku, sent_on=on) for sku in wanted if sku not in known]
+    session.add_all(new)
+    await session.flush()
+    return len(new)
+
+
+async def not_interested_skus(telegram_ids: Collection[int], *, session: AsyncSession) -> dict[int, set[str]]:
+    found: dict[int, set[str]] = defaultdict(set)
+    for chunk in chunks(sorted(set(telegram_ids))):
+        rows = await session.exec(
+            select(NotInterested.telegram_id, NotInterested.sku).where(
+                col(NotInterested.telegram_id).in_(chunk)
+            )
+        )
+        for telegram_id, sku in rows.all():
+            found[int(telegram_id)].add(sku)
+    return dict(found)
+
+
+async def mark_not_interested(telegram_id: int, sku: str, *, session: AsyncSession) -> bool:
+    """Remember 不感兴趣; False when it was already remembered."""
+    exists = (
+        await session.exec(
+            select(col(NotInterested.id)).where(
+                col(NotInterested.telegram_id) == telegram_id, col(NotInterested.sku) == sku
+            )
+        )
+    ).first()
+    if exists is not None:
+        return False
+    session.add(NotInterested(telegram_id=telegram_id, sku=sku))
+    await session.flush()
+    return True

@@ -1,0 +1,25 @@
+"""Small SQL helpers shared by the aggregate modules."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any, TypeVar
+
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+T = TypeVar("T")
+
+IN_CHUNK = 500  # ids per `IN (…)`: well under SQLite's and asyncpg's parameter limits
+
+
+def chunks(items: Sequence[T], size: int = IN_CHUNK) -> Iterator[Sequence[T]]:
+    """`items` in slices of at most `size`, for `IN (…)` lists and bulk statements."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def dialect_insert(session: AsyncSession, table: Any) -> Any:
+    """An INSERT that knows `ON CONFLICT` on the session's database (SQLite or PostgreSQL)."""
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
