@@ -5,7 +5,6 @@ Every function takes the caller's session (keyword-only) and never commits.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, cast
@@ -17,8 +16,6 @@ from core.catalog import CatalogItem
 from core.grading import INDICATORS, Indicators
 from storage.sql import chunks
 from storage.tables import Category, Merchant, Product, TierChange
-
-logger = logging.getLogger(__name__)
 
 _ITEM_COLUMNS = (
     Product.id,
