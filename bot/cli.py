@@ -21,10 +21,11 @@ from bot.settings import Settings, SettingsError, load_settings
 from core.grading import grade
 from core.search import SearchIndex, search
 from jobs.digest import send_digest_now
-from storage.catalog import get_product, load_catalog_items, tier_history
+from storage.catalog import get_product, load_catalog_items
 from storage.engine import open_database
 from storage.importer import ImportFileError, import_file
 from storage.migrate import upgrade
+from storage.tier_changes import tier_history
 
 logger = logging.getLogger("bot")
 
@@ -126,10 +127,10 @@ async def cmd_grade(settings: Settings, args) -> int:
 
     async with await _prepared_db(settings) as (_engine, sessionmaker):
         async with sessionmaker() as session:
-            record = await get_product(session, args.sku)
+            record = await get_product(args.sku, session=session)
             if record is None:
                 raise CliError(f"no product with sku {args.sku!r}")
-            history = await tier_history(session, record.item.id)
+            history = await tier_history(record.item.id, session=session)
     result = grade(record.indicators, policy_for(settings), record.tags)
     if args.json:
         print(json.dumps(grade_json(args.sku, record.indicators, result), ensure_ascii=False, indent=2))
@@ -171,7 +172,7 @@ async def cmd_search(settings: Settings, args) -> int:
         raise CliError("--limit must be between 1 and 100")
     async with await _prepared_db(settings) as (_engine, sessionmaker):
         async with sessionmaker() as session:
-            items = await load_catalog_items(session)
+            items = await load_catalog_items(session=session)
     index = SearchIndex.build(items)
     if args.batch is not None:
         if not args.batch.exists():

@@ -93,8 +93,8 @@ class CatalogIndex:
         """Reload the catalog from the database and swap in a new index; returns the item count."""
         async with self._lock:
             async with sessionmaker() as session:
-                data_version = await catalog_version(session)
-                items = await load_catalog_items(session)
+                data_version = await catalog_version(session=session)
+                items = await load_catalog_items(session=session)
             index = await asyncio.to_thread(self._builder, items)
             self._index = index
             self.version += 1

@@ -37,15 +37,10 @@ from core.catalog import TIERS
 from handlers.filters import RoleFilter
 from handlers.merchant import unknown_merchant_text
 from handlers.replies import edit_in_place
-from storage.merchants import (
-    RevokeStatus,
-    Stats,
-    catalog_stats,
-    close_merchants,
-    create_invite,
-    find_merchant,
-    revoke_invite,
-)
+from storage.invites import RevokeStatus, create_invite, revoke_invite
+from storage.merchants import close_merchants, find_merchant
+from storage.regrade import regrade_all
+from storage.stats import Stats, catalog_stats
 from storage.users import ADMIN, Viewer
 
 logger = logging.getLogger(__name__)
@@ -69,15 +64,15 @@ async def invite_command(
     lang = viewer.lang
     arg = (command.args or "").strip()
     if not arg:
-        examples = await close_merchants(session, "", limit=1)
+        examples = await close_merchants("", limit=1, session=session)
         text = t("invite.usage", lang, example=h(examples[0])) if examples else t("invite.no_merchants", lang)
         await message.answer(text)
         return
-    merchant = await find_merchant(session, arg)
+    merchant = await find_merchant(arg, session=session)
     if merchant is None:
         await message.answer(await unknown_merchant_text(session, arg, lang))
         return
-    invite = await create_invite(session, merchant, created_by=viewer.telegram_id)
+    invite = await create_invite(merchant, created_by=viewer.telegram_id, session=session)
     text = t(
         "invite.created",
         lang,
@@ -96,7 +91,7 @@ async def invite_command(
 async def revoke_pressed(
     query: CallbackQuery, callback_data: AdminCb, session: AsyncSession, viewer: Viewer
 ) -> None:
-    status = await revoke_invite(session, callback_data.arg)
+    status = await revoke_invite(callback_data.arg, session=session)
     await query.answer(
         t(f"invite.revoke_{status.value}", viewer.lang, code=callback_data.arg), show_alert=True
     )
@@ -212,7 +207,6 @@ def _size(n: int) -> str:
 
 async def regrade_command(message: Message, bot: Bot, services: Services, viewer: Viewer) -> None:
     from jobs.after_import import after_catalog_change
-    from storage.regrade import regrade_all
 
     await message.answer(t("regrade.started", viewer.lang))
     report = await regrade_all(services.sessionmaker, policy=services.policy, reason="regrade")
@@ -264,7 +258,7 @@ def stats_text(stats: Stats, lang: str) -> str:
 
 async def _stats(session: AsyncSession, settings: Settings, lang: str) -> tuple[str, InlineKeyboardMarkup]:
     today = datetime.now(ZoneInfo(settings.default_timezone)).date()
-    stats = await catalog_stats(session, today=today, admin_ids=settings.admin_ids)
+    stats = await catalog_stats(today=today, admin_ids=settings.admin_ids, session=session)
     refresh = AdminCb(action="stats").pack()
     markup = InlineKeyboardMarkup(
         inline_keyboard=[[InlineKeyboardButton(text=t("stats.refresh", lang), callback_data=refresh)]]

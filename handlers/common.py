@@ -10,7 +10,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.i18n import t
 from bot.render import h
 from handlers.filters import AnyCommand
-from storage.users import ADMIN, MERCHANT, STREAMER, Viewer, merchant_name, register
+from storage.merchants import merchant_name
+from storage.users import ADMIN, MERCHANT, STREAMER, Viewer, register
 
 # Which commands each role may use, in the order /help lists them.
 COMMANDS: dict[str, tuple[str, ...]] = {
@@ -31,13 +32,13 @@ async def start(message: Message, session: AsyncSession, viewer: Viewer) -> None
     tg = message.from_user
     assert tg is not None
     user, was_inactive = await register(
-        session, tg.id, name=tg.full_name, username=tg.username, language=viewer.lang
+        tg.id, name=tg.full_name, username=tg.username, language=viewer.lang, session=session
     )
     name = h(tg.first_name or tg.full_name)
     if viewer.role == ADMIN:
         text = t("start.admin", viewer.lang, name=name)
     elif user.role == MERCHANT and user.merchant_id is not None:
-        merchant = await merchant_name(session, user.merchant_id)
+        merchant = await merchant_name(user.merchant_id, session=session)
         text = t("start.merchant", viewer.lang, name=name, merchant=h(merchant or ""))
     else:
         text = t("start.streamer", viewer.lang, name=name)

@@ -29,9 +29,10 @@ from bot.keyboards import GradeCb, MyGoodsCb, Prefixed, valid_id
 from bot.render import grade_card, h, split_message
 from core.catalog import CatalogItem
 from core.grading import DIMENSIONS, Policy, grade
-from storage.catalog import ProductRecord, any_sku, get_product, get_product_by_id, tier_history
+from storage.catalog import ProductRecord, any_sku, get_product, get_product_by_id
 from storage.merchants import category_average
 from storage.regrade import normalise_sku
+from storage.tier_changes import tier_history
 from storage.users import Viewer
 
 logger = logging.getLogger(__name__)
@@ -39,9 +40,9 @@ logger = logging.getLogger(__name__)
 
 async def find_record(session: AsyncSession, sku: str) -> ProductRecord | None:
     """A product by sku as typed (full-width forms folded as the importer stores them)."""
-    record = await get_product(session, sku)
+    record = await get_product(sku, session=session)
     if record is None and normalise_sku(sku) != sku:
-        record = await get_product(session, normalise_sku(sku))
+        record = await get_product(normalise_sku(sku), session=session)
     return record
 
 
@@ -57,7 +58,7 @@ async def card_for(
     if not in_private:
         return grade_card(record.item, viewer.lang) + "\n\n" + t("grade.private_in_group", viewer.lang)
     result = grade(record.indicators, policy, record.tags)
-    history = await tier_history(session, record.item.id)
+    history = await tier_history(record.item.id, session=session)
     return grade_card(record.item, viewer.lang, private=(record.indicators, result), history=history)
 
 
@@ -75,7 +76,7 @@ async def chart_for(session: AsyncSession, item: CatalogItem, lang: str) -> Char
     """The radar chart of the item's five dimensions against its category's average (None if it fails)."""
     from bot.chart import radar_png
 
-    average = await category_average(session, item.category) or dict(item.dimensions)
+    average = await category_average(item.category, session=session) or dict(item.dimensions)
     labels = {d: t(f"dim.{d}", lang) for d in DIMENSIONS}  # also the axes' order
     title = f"{item.title[:40]} · {item.tier}"
     try:
@@ -133,7 +134,7 @@ async def grade_command(
 ) -> None:
     sku = (command.args or "").strip()
     if not sku:
-        example = await any_sku(session, viewer.merchant_id) or "SKU-0001"
+        example = await any_sku(viewer.merchant_id, session=session) or "SKU-0001"
         await message.answer(t("grade.usage", viewer.lang, example=h(example)))
         return
     in_private = message.chat.type == "private"
@@ -158,7 +159,7 @@ async def grade_pressed(
 ) -> None:
     """The "评分" button: whoever pressed it gets what they may see, where they may see it."""
     pid = callback_data.product_id
-    record = await get_product_by_id(session, pid) if valid_id(pid) else None
+    record = await get_product_by_id(pid, session=session) if valid_id(pid) else None
     if record is None or (record.item.counterfeit and not viewer.may_see_private(record.merchant_id)):
         await query.answer(t("grade.gone", viewer.lang), show_alert=True)
         return

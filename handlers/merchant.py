@@ -20,12 +20,11 @@ from bot.render import h, score_text, shorten, tier_label
 from core.catalog import TIERS
 from handlers.filters import RoleFilter
 from handlers.replies import edit_in_place
+from storage.invites import BindStatus, bind_invite
 from storage.merchants import (
     PAGE_SIZE,
-    BindStatus,
     GoodsLine,
     MerchantRef,
-    bind_invite,
     close_merchants,
     find_merchant,
     get_merchant,
@@ -55,7 +54,7 @@ async def bind_command(
     tg = message.from_user
     assert tg is not None
     result = await bind_invite(
-        session, code, telegram_id=tg.id, name=tg.full_name, username=tg.username, language=lang
+        code, telegram_id=tg.id, name=tg.full_name, username=tg.username, language=lang, session=session
     )
     shown = h(code[:32])
     merchant = h(result.merchant.name) if result.merchant else ""
@@ -154,11 +153,13 @@ async def goods_view(
     session: AsyncSession, merchant: MerchantRef, tier: str, page: int, lang: str
 ) -> tuple[str, InlineKeyboardMarkup | None]:
     """Text and buttons of one /mygoods page (a page past the end shows the last one)."""
-    counts = await tier_counts(session, merchant.id)
+    counts = await tier_counts(merchant.id, session=session)
     in_view = sum(counts.values()) if tier == ALL_TIERS else counts[tier]
     pages = max(1, math.ceil(in_view / PAGE_SIZE))
     page = min(max(page, 0), pages - 1)
-    lines = await goods_page(session, merchant.id, tier=None if tier == ALL_TIERS else tier, page=page)
+    lines = await goods_page(
+        merchant.id, tier=None if tier == ALL_TIERS else tier, page=page, session=session
+    )
     text = goods_text(merchant, counts, tier, page, pages, lines, lang)
     return text, goods_keyboard(merchant.id, counts, tier, page, pages, lines, lang)
 
@@ -173,16 +174,16 @@ async def mygoods_command(
     arg = (command.args or "").strip()
     merchant: MerchantRef | None = None
     if viewer.is_admin and arg:
-        merchant = await find_merchant(session, arg)
+        merchant = await find_merchant(arg, session=session)
         if merchant is None:
             await message.answer(await unknown_merchant_text(session, arg, lang))
             return
     elif viewer.is_admin and viewer.merchant_id is None:
-        close = await close_merchants(session, "", limit=3)
+        close = await close_merchants("", limit=3, session=session)
         await message.answer(t("mygoods.admin_usage", lang, example=h(close[0] if close else "M001")))
         return
     elif viewer.merchant_id is not None:
-        merchant = await get_merchant(session, viewer.merchant_id)
+        merchant = await get_merchant(viewer.merchant_id, session=session)
     if merchant is None:
         await message.answer(t("mygoods.not_merchant", lang))
         return
@@ -193,7 +194,7 @@ async def mygoods_command(
 async def unknown_merchant_text(session: AsyncSession, query: str, lang: str) -> str:
     """ "No such merchant", with the codes that look like it."""
     text = t("merchant.unknown", lang, code=h(query[:64]))
-    close = await close_merchants(session, query)
+    close = await close_merchants(query, session=session)
     if close:
         text += "\n" + t("merchant.close", lang, codes="、".join(f"<code>{h(c)}</code>" for c in close))
     return text
@@ -208,7 +209,7 @@ async def mygoods_pressed(
     if not allowed or (tier != ALL_TIERS and tier not in TIERS):
         await query.answer(t("mygoods.not_yours", lang), show_alert=True)
         return
-    merchant = await get_merchant(session, callback_data.merchant_id)
+    merchant = await get_merchant(callback_data.merchant_id, session=session)
     if merchant is None:
         await query.answer(t("mygoods.gone", lang), show_alert=True)
         return

@@ -46,7 +46,7 @@ async def _viewer(session, settings: Settings, tg_user: TgUser | None) -> Viewer
     if tg_user is None:
         return Viewer(telegram_id=0, role=STREAMER, lang="zh")
     lang = lang_of(tg_user.language_code)
-    user = await get_user(session, tg_user.id)
+    user = await get_user(tg_user.id, session=session)
     if settings.is_admin(tg_user.id):
         role = ADMIN
     elif user is not None and user.role == MERCHANT and user.merchant_id is not None:

@@ -131,7 +131,11 @@ async def picks_command(
 async def pick_detail(
     query: CallbackQuery, callback_data: PickCb, bot: Bot, session: AsyncSession, viewer: Viewer
 ) -> None:
-    record = await get_product_by_id(session, callback_data.id) if 0 < callback_data.id <= _MAX_ID else None
+    record = (
+        await get_product_by_id(callback_data.id, session=session)
+        if 0 < callback_data.id <= _MAX_ID
+        else None
+    )
     if record is None or (record.item.counterfeit and not viewer.may_see_private(record.merchant_id)):
         await query.answer(t("picks.gone", viewer.lang), show_alert=True)
         return
@@ -379,7 +383,7 @@ async def watch_command(
         kind, target = "brand", brand
     added = await watches.add_watch(viewer.telegram_id, kind, target, language=lang, session=session)
     if added is None:
-        await message.answer(t("watch.too_many", lang, n=profiles.MAX_WATCHES))
+        await message.answer(t("watch.too_many", lang, n=watches.MAX_WATCHES))
         return
     _watch, created = added
     if kind == "product":

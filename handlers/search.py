@@ -331,7 +331,7 @@ class SearchHandlers:
     ) -> None:
         record = None
         if 0 < callback_data.id <= _MAX_PRODUCT_ID:
-            record = await get_product_by_id(session, callback_data.id)
+            record = await get_product_by_id(callback_data.id, session=session)
         private = record is not None and viewer.may_see_private(record.merchant_id)
         if record is None or (is_hidden(record.item) and not private):
             await callback.answer(t("search.gone", viewer.lang), show_alert=True)

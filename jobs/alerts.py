@@ -23,14 +23,9 @@ from bot.render import h, shorten
 from bot.services import Services
 from core.catalog import tier_rank
 from core.grading import DIMENSIONS
-from storage.merchants import (
-    AlertRecipient,
-    alert_recipients,
-    already_alerted,
-    deactivate_user,
-    mark_alerted,
-    products_by_sku,
-)
+from storage.catalog import products_by_sku
+from storage.tier_changes import already_alerted, mark_alerted
+from storage.users import AlertRecipient, alert_recipients, deactivate
 
 logger = logging.getLogger(__name__)
 
@@ -139,7 +134,7 @@ async def notify_tier_changes(bot: Bot, services: Services, changes: Sequence) -
         return report
     async with services.sessionmaker() as session:
         unresolved = [c.sku for c in candidates if c.product_id is None or c.merchant_id is None]
-        refs = await products_by_sku(session, unresolved) if unresolved else {}
+        refs = await products_by_sku(unresolved, session=session) if unresolved else {}
         moves: list[Moved] = []
         for c in candidates:
             ref = refs.get(c.sku)
@@ -159,9 +154,11 @@ async def notify_tier_changes(bot: Bot, services: Services, changes: Sequence) -
                     c.moved_by,
                 )
             )
-        told = await already_alerted(session, [m.product_id for m in moves])
+        told = await already_alerted([m.product_id for m in moves], session=session)
         moves = [m for m in moves if m.product_id not in told]
-        recipients: list[AlertRecipient] = await alert_recipients(session, {m.merchant_id for m in moves})
+        recipients: list[AlertRecipient] = await alert_recipients(
+            {m.merchant_id for m in moves}, session=session
+        )
     # The session is closed: nothing below holds a transaction while Telegram is called.
     by_merchant: dict[int, list[Moved]] = defaultdict(list)
     for move in moves:
@@ -186,9 +183,9 @@ async def notify_tier_changes(bot: Bot, services: Services, changes: Sequence) -
             async with services.sessionmaker() as session:
                 if delivery.outcome == Outcome.SENT:
                     ids = [m.product_id for m in by_merchant[int(delivery.outgoing.key or 0)]]
-                    await mark_alerted(session, ids)
+                    await mark_alerted(ids, session=session)
                 elif delivery.outcome in (Outcome.BLOCKED, Outcome.INVALID):
-                    await deactivate_user(session, delivery.outgoing.chat_id)
+                    await deactivate(delivery.outgoing.chat_id, session=session)
                 await session.commit()
         except SQLAlchemyError:
             logger.exception("could not record the alert to %s", delivery.outgoing.chat_id)

@@ -14,8 +14,9 @@ from aiogram import Bot
 
 from bot.services import Services
 from jobs.after_import import after_catalog_change
-from storage.catalog import catalog_version, pending_tier_changes
+from storage.catalog import catalog_version
 from storage.tables import utcnow
+from storage.tier_changes import pending_tier_changes
 
 logger = logging.getLogger(__name__)
 
@@ -25,10 +26,10 @@ ALERT_WINDOW = timedelta(days=2)  # older untold moves are history, not news
 async def check_catalog(bot: Bot | None, services: Services) -> bool:
     """One look; True when the catalog had changed and everything downstream was brought up to date."""
     async with services.sessionmaker() as session:
-        version = await catalog_version(session)
+        version = await catalog_version(session=session)
         if version == services.catalog.data_version:
             return False
-        pending = await pending_tier_changes(session, since=utcnow() - ALERT_WINDOW)
+        pending = await pending_tier_changes(since=utcnow() - ALERT_WINDOW, session=session)
     logger.info("the catalog changed outside this process: refreshing (%s untold tier moves)", len(pending))
     await after_catalog_change(bot, services, pending)
     return True

@@ -51,7 +51,7 @@ from bot.picks import (
 )
 from bot.settings import Settings
 from core.schedule import Schedule, local_today, zone_of
-from storage import deliveries, pick_history, profiles
+from storage import deliveries, pick_history, users
 from storage.tables import utcnow
 from storage.users import STREAMER
 
@@ -370,7 +370,7 @@ async def run_digest_pass(
                     attempts=attempts,
                     session=session,
                 )
-                await profiles.deactivate(row.telegram_id, session=session)
+                await users.deactivate(row.telegram_id, session=session)
                 failures_in_a_row = 0
             elif wire.flood or _looks_like_flood(delivery.error):
                 # Telegram refused it (429): certainly not delivered, so the next pass may send it.

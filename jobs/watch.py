@@ -20,7 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.i18n import t
 from bot.render import h, percent, shorten, tier_label
 from bot.services import Services
-from storage import profiles, watches
+from storage import users, watches
 
 logger = logging.getLogger(__name__)
 
@@ -124,7 +124,7 @@ async def check_watches(bot: Bot, services: Services) -> WatchReport:
         if delivery.outcome in (Outcome.BLOCKED, Outcome.INVALID):
             try:
                 async with services.sessionmaker() as session:
-                    await profiles.deactivate(delivery.outgoing.chat_id, session=session)
+                    await users.deactivate(delivery.outgoing.chat_id, session=session)
                     await session.commit()
             except SQLAlchemyError:
                 logger.exception("could not mark %s inactive", delivery.outgoing.chat_id)

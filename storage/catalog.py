@@ -1,21 +1,21 @@
-"""Catalog queries: products as plain `CatalogItem`s, one product with its indicators, history."""
+"""The catalog: products as plain `CatalogItem`s, one product with its indicators, lookups by sku and brand.
+
+Every function takes the caller's session (keyword-only) and never commits.
+"""
 
 from __future__ import annotations
 
-import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from core.catalog import CatalogItem, HistoryEntry
-from core.grading import Indicators
+from core.catalog import CatalogItem
+from core.grading import INDICATORS, Indicators
+from storage.sql import chunks
 from storage.tables import Category, Merchant, Product, TierChange
-
-logger = logging.getLogger(__name__)
 
 _ITEM_COLUMNS = (
     Product.id,
@@ -75,7 +75,7 @@ def items_query():
     )
 
 
-async def iter_catalog_items(session: AsyncSession, batch: int = 5000) -> AsyncIterator[CatalogItem]:
+async def iter_catalog_items(*, session: AsyncSession, batch: int = 5000) -> AsyncIterator[CatalogItem]:
     """Every product, streamed in id order (memory stays bounded on large catalogs)."""
     last_id = 0
     while True:
@@ -91,8 +91,8 @@ async def iter_catalog_items(session: AsyncSession, batch: int = 5000) -> AsyncI
         last_id = rows[-1][0]
 
 
-async def load_catalog_items(session: AsyncSession) -> list[CatalogItem]:
-    return [item async for item in iter_catalog_items(session)]
+async def load_catalog_items(*, session: AsyncSession) -> list[CatalogItem]:
+    return [item async for item in iter_catalog_items(session=session)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,7 +105,7 @@ class ProductRecord:
     tags: tuple[str, ...]
 
 
-async def _record(session: AsyncSession, where) -> ProductRecord | None:
+async def _record(where: Any, *, session: AsyncSession) -> ProductRecord | None:
     # One query: the item's columns, then the whole row for the indicators.
     row = (await session.exec(items_query().add_columns(Product).where(where))).first()
     if row is None:
@@ -117,45 +117,28 @@ async def _record(session: AsyncSession, where) -> ProductRecord | None:
     )
 
 
-async def get_product(session: AsyncSession, sku: str) -> ProductRecord | None:
-    return await _record(session, col(Product.sku) == sku)
+async def get_product(sku: str, *, session: AsyncSession) -> ProductRecord | None:
+    return await _record(col(Product.sku) == sku, session=session)
 
 
-async def get_product_by_id(session: AsyncSession, product_id: int) -> ProductRecord | None:
-    return await _record(session, col(Product.id) == product_id)
+async def get_product_by_id(product_id: int, *, session: AsyncSession) -> ProductRecord | None:
+    return await _record(col(Product.id) == product_id, session=session)
 
 
-def indicators_of(product: Product) -> Indicators:
-    return Indicators(
-        brand_authorized=product.brand_authorized,
-        brand_awareness=product.brand_awareness,
-        price_index=product.price_index,
-        lowest_price_ratio=product.lowest_price_ratio,
-        commission_rate=product.commission_rate,
-        active_streamers_30d=product.active_streamers_30d,
-        shop_rating=product.shop_rating,
-        refund_rate=product.refund_rate,
-        dispute_rate=product.dispute_rate,
-        gmv_30d=product.gmv_30d,
-        conversion_rate=product.conversion_rate,
-        factory_verified=bool(product.factory_verified),
-        counterfeit=bool(product.counterfeit_flag),
+# `Indicators` takes the 11 indicators positionally in `INDICATORS` order (the fast way in a loop).
+_indicators = cast(Callable[..., Indicators], Indicators)
+
+
+def indicators_of(row: Any) -> Indicators:
+    """The indicators of a stored product (a `Product` or a row with the same attribute names)."""
+    return _indicators(
+        *(float(getattr(row, name)) for name in INDICATORS),
+        factory_verified=bool(row.factory_verified),
+        counterfeit=bool(row.counterfeit_flag),
     )
 
 
-async def tier_history(session: AsyncSession, product_id: int, limit: int = 10) -> list[HistoryEntry]:
-    rows = (
-        await session.exec(
-            select(TierChange)
-            .where(TierChange.product_id == product_id)
-            .order_by(col(TierChange.changed_at).desc(), col(TierChange.id).desc())
-            .limit(limit)
-        )
-    ).all()
-    return [HistoryEntry(r.changed_at, r.old_tier, r.new_tier, r.moved_dimension) for r in rows]
-
-
-async def any_sku(session: AsyncSession, merchant_id: int | None = None) -> str | None:
+async def any_sku(merchant_id: int | None = None, *, session: AsyncSession) -> str | None:
     """An example sku for usage messages: one of the merchant's own when there is a merchant."""
     query = select(Product.sku).where(Product.tier >= "L3", Product.counterfeit_flag == 0)
     if merchant_id is not None:
@@ -167,7 +150,7 @@ async def any_sku(session: AsyncSession, merchant_id: int | None = None) -> str 
     return (await session.exec(query.limit(1))).first()
 
 
-async def catalog_version(session: AsyncSession) -> tuple:
+async def catalog_version(*, session: AsyncSession) -> tuple:
     """A cheap fingerprint of the catalog: it changes whenever an import or a regrade writes."""
     products = (
         await session.exec(
@@ -178,37 +161,24 @@ async def catalog_version(session: AsyncSession) -> tuple:
     return (*products, last_change)
 
 
-async def pending_tier_changes(session: AsyncSession, *, since: datetime) -> list:
-    """Real tier moves since `since` that no merchant has been told about (e.g. from a CLI import)."""
-    from storage.regrade import TierChangeInfo
+@dataclass(frozen=True, slots=True)
+class ProductRef:
+    id: int
+    merchant_id: int
 
-    rows = (
-        await session.exec(
-            select(TierChange, Product.sku, Product.title, Product.merchant_id)  # type: ignore[call-overload]
-            .join(Product, col(Product.id) == col(TierChange.product_id))
-            .where(
-                col(TierChange.alerted_at).is_(None),
-                col(TierChange.old_tier).is_not(None),
-                col(TierChange.changed_at) >= since,
+
+async def products_by_sku(skus: Iterable[str], *, session: AsyncSession) -> dict[str, ProductRef]:
+    """Each stored sku of `skus` with its product id and owner."""
+    wanted = sorted(set(skus))
+    out: dict[str, ProductRef] = {}
+    for chunk in chunks(wanted):
+        rows = (
+            await session.exec(
+                select(Product.sku, Product.id, Product.merchant_id).where(col(Product.sku).in_(chunk))
             )
-            .order_by(col(TierChange.id))
-        )
-    ).all()
-    return [
-        TierChangeInfo(
-            sku=sku,
-            product_id=change.product_id,
-            merchant_id=merchant_id,
-            title=title,
-            old_tier=change.old_tier,
-            new_tier=change.new_tier,
-            moved_dimension=change.moved_dimension,
-            moved_by=change.moved_by,
-            old_score=change.old_score,
-            new_score=change.new_score,
-        )
-        for change, sku, title, merchant_id in rows
-    ]
+        ).all()
+        out.update({sku: ProductRef(int(pid or 0), int(mid)) for sku, pid, mid in rows})
+    return out
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,15 +7,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import update
-from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.tables import (
-    User,
-)
+from storage.tables import User
 
-MAX_WATCHES = 50
 MAX_CHOSEN = 20
 
 
@@ -95,8 +90,3 @@ async def set_chosen_categories(
     user.chosen_categories = ";".join(dict.fromkeys(c for c in chosen if c and ";" not in c))[:500]
     await session.flush()
     return profile_of(user)
-
-
-async def deactivate(telegram_id: int, *, session: AsyncSession) -> None:
-    """Telegram says we may not write to this chat (403, or it is gone): stop until they /start again."""
-    await session.exec(update(User).where(col(User.telegram_id) == telegram_id).values(active=False))

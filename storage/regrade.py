@@ -1,4 +1,4 @@
-"""Regrading stored products, and the tier history every grade change leaves behind.
+"""Regrading: stored products graded again from their indicators, each tier move written to the history.
 
 `regrade_all` walks the catalog in id order, grades each batch off the event loop, writes back
 only the grades that changed with one bulk UPDATE per batch, and records a `TierChange` for every
@@ -33,7 +33,9 @@ from sqlmodel import select as select_model
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.grading import DIMENSIONS, INDICATORS, Grade, Indicators, Policy, default_policy, grade
+from storage.catalog import indicators_of
 from storage.tables import Product, TierChange
+from storage.tier_changes import TierChangeInfo
 
 __all__ = [
     "BATCH_SIZE",
@@ -42,11 +44,10 @@ __all__ = [
     "custom_plans",
     "Grader",
     "RegradeReport",
-    "TierChangeInfo",
+    "TierChangeInfo",  # defined in storage.tier_changes; the importer still takes it from here
     "grade_of",
     "grade_values",
     "history_row",
-    "indicators_of",
     "moved_dimension",
     "normalise_sku",
     "regrade_all",
@@ -88,22 +89,6 @@ TIER_CHANGE_COLUMNS: tuple[str, ...] = (
 _EPS = 1e-9
 
 
-@dataclass(frozen=True, slots=True)
-class TierChangeInfo:
-    """One product whose tier moved: what the merchant alert needs."""
-
-    sku: str
-    product_id: int | None
-    merchant_id: int | None
-    title: str
-    old_tier: str | None
-    new_tier: str
-    moved_dimension: str | None  # a dimension, or a gate ("counterfeit", "factory_verified")
-    moved_by: float | None  # signed change of that dimension's score; None for a gate
-    old_score: float | None = None
-    new_score: float = 0.0
-
-
 @dataclass
 class RegradeReport:
     policy_version: str
@@ -139,15 +124,6 @@ def normalise_sku(sku: str) -> str:
 
 # `Indicators` takes the 11 indicators positionally in `INDICATORS` order (the fast way in a loop).
 _indicators = cast(Callable[..., Indicators], Indicators)
-
-
-def indicators_of(row: Any) -> Indicators:
-    """The indicators of a stored product (a `Product` or a row with the same attribute names)."""
-    return _indicators(
-        *(float(getattr(row, name)) for name in INDICATORS),
-        factory_verified=bool(row.factory_verified),
-        counterfeit=bool(row.counterfeit_flag),
-    )
 
 
 def grade_values(g: Grade) -> tuple[Any, ...]:
@@ -487,7 +463,7 @@ async def regrade_all(
 
 
 async def grade_of(
-    session: AsyncSession, sku: str, *, policy: Policy | None = None
+    sku: str, *, policy: Policy | None = None, session: AsyncSession
 ) -> tuple[Product, Grade] | None:
     """Load one product by sku and grade it from its stored indicators (for /grade and the CLI)."""
     product = (await session.exec(select_model(Product).where(Product.sku == normalise_sku(sku)))).first()

@@ -1,12 +1,18 @@
-"""Users and roles."""
+"""Users and roles: who is acting, registration on /start, merchant users to alert, blocked chats.
+
+Every function takes the caller's session (keyword-only) and never commits.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlmodel import select
+from sqlalchemy import update
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage.sql import chunks
 from storage.tables import Merchant, User, utcnow
 
 STREAMER, MERCHANT, ADMIN = "streamer", "merchant", "admin"
@@ -34,12 +40,12 @@ class Viewer:
         return self.is_admin or self.owns(merchant_id)
 
 
-async def get_user(session: AsyncSession, telegram_id: int) -> User | None:
+async def get_user(telegram_id: int, *, session: AsyncSession) -> User | None:
     return await session.get(User, telegram_id)
 
 
 async def register(
-    session: AsyncSession, telegram_id: int, *, name: str, username: str | None, language: str
+    telegram_id: int, *, name: str, username: str | None, language: str, session: AsyncSession
 ) -> tuple[User, bool]:
     """Create or refresh the user on /start; returns (user, was_inactive). Re-activates a blocked user."""
     user = await session.get(User, telegram_id)
@@ -56,12 +62,31 @@ async def register(
     return user, was_inactive
 
 
-async def merchant_name(session: AsyncSession, merchant_id: int | None) -> str | None:
-    if merchant_id is None:
-        return None
-    merchant = await session.get(Merchant, merchant_id)
-    return merchant.name if merchant else None
+async def deactivate(telegram_id: int, *, session: AsyncSession) -> None:
+    """Telegram says we may not write to this chat (403, or it is gone): stop until they /start again."""
+    await session.exec(update(User).where(col(User.telegram_id) == telegram_id).values(active=False))
 
 
-async def user_by_ids(session: AsyncSession, ids: list[int]) -> list[User]:
-    return list((await session.exec(select(User).where(User.telegram_id.in_(ids)))).all())  # type: ignore[attr-defined]
+@dataclass(frozen=True, slots=True)
+class AlertRecipient:
+    telegram_id: int
+    language: str
+    merchant_id: int
+    merchant_name: str
+
+
+async def alert_recipients(merchant_ids: Iterable[int], *, session: AsyncSession) -> list[AlertRecipient]:
+    """Every active user bound to one of `merchant_ids`: who hears of their goods' tier changes."""
+    ids = sorted(set(merchant_ids))
+    out: list[AlertRecipient] = []
+    for chunk in chunks(ids):
+        rows = (
+            await session.exec(
+                select(User.telegram_id, User.language, User.merchant_id, Merchant.name)
+                .join(Merchant, col(Merchant.id) == col(User.merchant_id))
+                .where(User.role == MERCHANT, col(User.merchant_id).in_(chunk), col(User.active).is_(True))
+                .order_by(col(User.telegram_id))
+            )
+        ).all()
+        out += [AlertRecipient(int(tid), lang or "zh", int(mid or 0), name) for tid, lang, mid, name in rows]
+    return out

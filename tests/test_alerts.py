@@ -6,8 +6,8 @@ from sqlmodel import col, select
 
 from bot.render import TELEGRAM_LIMIT
 from jobs.alerts import Moved, alert_text, notify_tier_changes, reason_text
-from storage.regrade import TierChangeInfo
 from storage.tables import Product, TierChange, User
+from storage.tier_changes import TierChangeInfo
 from tests.factories import add_product, bind_merchant
 from tests.harness import ChatHarness
 

@@ -135,7 +135,7 @@ async def test_403_marks_the_streamer_inactive_until_they_start_again(db, api, b
     assert not api.sent(103) and len(api.calls_to("sendMessage")) == 2 * len(STREAMERS) - 1
     # They /start again: the day after, they get it.
     async with db.sessionmaker() as session:
-        _user, was_inactive = await register(session, 103, name="back", username=None, language="zh")
+        _user, was_inactive = await register(103, name="back", username=None, language="zh", session=session)
         await session.commit()
     assert was_inactive
     await run(db, bot, at=utc(2026, 11, 26, 1, 0))

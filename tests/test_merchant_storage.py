@@ -1,4 +1,4 @@
-"""storage/merchants.py on SQLite and PostgreSQL: invites and binding, /mygoods queries, averages, stats."""
+"""Merchant storage on SQLite and PostgreSQL: invites, binding, /mygoods, averages, alerts, stats."""
 
 from __future__ import annotations
 
@@ -9,26 +9,21 @@ import pytest
 from sqlmodel import select
 
 from core.grading import DIMENSIONS
-from storage.merchants import (
+from storage.invites import (
     CODE_ALPHABET,
     CODE_LENGTH,
     BindStatus,
     RevokeStatus,
-    alert_recipients,
-    already_alerted,
     bind_invite,
-    catalog_stats,
-    category_average,
-    close_merchants,
     create_invite,
-    find_merchant,
-    goods_page,
-    mark_alerted,
     normalise_code,
     revoke_invite,
-    tier_counts,
 )
+from storage.merchants import category_average, close_merchants, find_merchant, goods_page, tier_counts
+from storage.stats import catalog_stats
 from storage.tables import DigestDelivery, InviteCode, TierChange, User, utcnow
+from storage.tier_changes import already_alerted, mark_alerted
+from storage.users import alert_recipients
 from tests.factories import MIDDLING, add_product, bind_merchant
 
 pytestmark = pytest.mark.storage
@@ -40,19 +35,19 @@ async def _merchant(db, code: str = "云南白药旗舰店"):
     async with db.sessionmaker() as session:
         await add_product(session, f"{code}-1", merchant=code)
         await session.commit()
-        return await find_merchant(session, code)
+        return await find_merchant(code, session=session)
 
 
 async def _invite(db, merchant, now=None) -> str:
     async with db.sessionmaker() as session:
-        invite = await create_invite(session, merchant, created_by=ADMIN, now=now)
+        invite = await create_invite(merchant, created_by=ADMIN, now=now, session=session)
         await session.commit()
     return invite.code
 
 
 async def _bind(db, code: str, telegram_id: int, now=None):
     async with db.sessionmaker() as session:
-        result = await bind_invite(session, code, telegram_id=telegram_id, name="n", now=now)
+        result = await bind_invite(code, telegram_id=telegram_id, name="n", now=now, session=session)
         await session.commit()
     return result
 
@@ -123,28 +118,28 @@ async def test_revoke_an_unused_code(db) -> None:
     merchant = await _merchant(db)
     code = await _invite(db, merchant)
     async with db.sessionmaker() as session:
-        assert await revoke_invite(session, code) == RevokeStatus.REVOKED
-        assert await revoke_invite(session, "ZZZZ2222") == RevokeStatus.UNKNOWN
+        assert await revoke_invite(code, session=session) == RevokeStatus.REVOKED
+        assert await revoke_invite("ZZZZ2222", session=session) == RevokeStatus.UNKNOWN
         await session.commit()
     assert (await _bind(db, code, 501)).status == BindStatus.EXPIRED
     used = await _invite(db, merchant)
     await _bind(db, used, 502)
     async with db.sessionmaker() as session:
-        assert await revoke_invite(session, used) == RevokeStatus.USED
-        assert await revoke_invite(session, code) == RevokeStatus.EXPIRED
+        assert await revoke_invite(used, session=session) == RevokeStatus.USED
+        assert await revoke_invite(code, session=session) == RevokeStatus.EXPIRED
 
 
 async def test_merchants_are_found_by_code_and_suggested_when_mistyped(db) -> None:
     for code in ("yunnanbaiyao-flagship", "Colgate-CN", "perfect-diary"):
         await _merchant(db, code)
     async with db.sessionmaker() as session:
-        assert (await find_merchant(session, "Colgate-CN")).code == "Colgate-CN"
-        assert (await find_merchant(session, "colgate-cn")).code == "Colgate-CN"
-        assert (await find_merchant(session, "ＣＯＬＧＡＴＥ-ＣＮ")).code == "Colgate-CN"
-        assert await find_merchant(session, "colgate") is None
-        assert (await close_merchants(session, "colgate"))[0] == "Colgate-CN"
-        assert "yunnanbaiyao-flagship" in await close_merchants(session, "yunnanbaiyo")
-        assert await close_merchants(session, "zzzzqqqq") == []
+        assert (await find_merchant("Colgate-CN", session=session)).code == "Colgate-CN"
+        assert (await find_merchant("colgate-cn", session=session)).code == "Colgate-CN"
+        assert (await find_merchant("ＣＯＬＧＡＴＥ-ＣＮ", session=session)).code == "Colgate-CN"
+        assert await find_merchant("colgate", session=session) is None
+        assert (await close_merchants("colgate", session=session))[0] == "Colgate-CN"
+        assert "yunnanbaiyao-flagship" in await close_merchants("yunnanbaiyo", session=session)
+        assert await close_merchants("zzzzqqqq", session=session) == []
 
 
 async def test_goods_come_by_tier_with_counts_a_page_at_a_time(db) -> None:
@@ -156,20 +151,20 @@ async def test_goods_come_by_tier_with_counts_a_page_at_a_time(db) -> None:
         await add_product(session, "FAKE", merchant="M-A", counterfeit_flag=1)
         await add_product(session, "ELSE", merchant="M-B")
         await session.commit()
-        merchant = await find_merchant(session, "M-A")
-        counts = await tier_counts(session, merchant.id)
+        merchant = await find_merchant("M-A", session=session)
+        counts = await tier_counts(merchant.id, session=session)
         assert sum(counts.values()) == 18 and counts["L0"] == 1
         everything = []
         for page in range(3):
-            everything += await goods_page(session, merchant.id, page=page)
+            everything += await goods_page(merchant.id, page=page, session=session)
         assert len(everything) == 18 and "ELSE" not in {g.sku for g in everything}
         order = [(g.tier, g.score) for g in everything]
         assert order == sorted(order, reverse=True)  # best tier first, then highest score
         assert everything[-1].sku == "FAKE" and everything[-1].counterfeit
-        assert len(await goods_page(session, merchant.id, page=0)) == 10
-        only = await goods_page(session, merchant.id, tier=everything[-2].tier)
+        assert len(await goods_page(merchant.id, page=0, session=session)) == 10
+        only = await goods_page(merchant.id, tier=everything[-2].tier, session=session)
         assert {g.tier for g in only} == {everything[-2].tier}
-        assert await goods_page(session, merchant.id, page=99) == []
+        assert await goods_page(merchant.id, page=99, session=session) == []
 
 
 async def test_category_average_is_the_mean_of_each_dimension(db) -> None:
@@ -179,12 +174,12 @@ async def test_category_average_is_the_mean_of_each_dimension(db) -> None:
         await add_product(session, "C", category="美妆个护", counterfeit_flag=1, refund_rate=0.5)
         await add_product(session, "D", category="食品饮料", gmv_30d=0)
         await session.commit()
-        average = await category_average(session, "美妆个护")
+        average = await category_average("美妆个护", session=session)
         assert average is not None and set(average) == set(DIMENSIONS)
         for dim in DIMENSIONS:
             expected = (getattr(a, f"dim_{dim}") + getattr(b, f"dim_{dim}")) / 2
             assert average[dim] == pytest.approx(expected)
-        assert await category_average(session, "没有这个类目") is None
+        assert await category_average("没有这个类目", session=session) is None
 
 
 async def test_alert_bookkeeping(db) -> None:
@@ -200,12 +195,12 @@ async def test_alert_bookkeeping(db) -> None:
         blocked = await session.get(User, 702)
         blocked.active = False
         await session.commit()
-        recipients = await alert_recipients(session, [p.merchant_id, 12345])
+        recipients = await alert_recipients([p.merchant_id, 12345], session=session)
         assert [r.telegram_id for r in recipients] == [701] and recipients[0].merchant_name == "M-A"
-        assert await already_alerted(session, [p.id, q.id, 999]) == {q.id}
-        assert await mark_alerted(session, [p.id, q.id]) == 1
+        assert await already_alerted([p.id, q.id, 999], session=session) == {q.id}
+        assert await mark_alerted([p.id, q.id], session=session) == 1
         await session.commit()
-        assert await already_alerted(session, [p.id, q.id]) == {p.id, q.id}
+        assert await already_alerted([p.id, q.id], session=session) == {p.id, q.id}
 
 
 async def test_stats_count_the_catalog_the_users_and_recent_digests(db) -> None:
@@ -226,7 +221,7 @@ async def test_stats_count_the_catalog_the_users_and_recent_digests(db) -> None:
         ]:
             session.add(DigestDelivery(telegram_id=tid, local_date=day, status=status))
         await session.commit()
-        stats = await catalog_stats(session, today=today, admin_ids={ADMIN})
+        stats = await catalog_stats(today=today, admin_ids={ADMIN}, session=session)
     assert stats.products == 3 and sum(stats.by_tier.values()) == 3
     assert stats.by_category == [("美妆个护", 2), ("食品饮料", 1)]
     assert (stats.streamers_started, stats.streamers_digest_on) == (2, 1)

@@ -91,8 +91,8 @@ async def test_raising_the_thresholds_moves_tiers_without_a_dimension(db) -> Non
 async def test_grade_of_loads_and_grades_one_product(db) -> None:
     await import_product_rows(db.sessionmaker, [product("SKU-9", tags="新品")])
     async with db.sessionmaker() as session:
-        found = await grade_of(session, " ＳＫＵ-9 ")
-        missing = await grade_of(session, "nope")
+        found = await grade_of(" ＳＫＵ-9 ", session=session)
+        missing = await grade_of("nope", session=session)
     assert missing is None
     assert found is not None
     item, g = found

@@ -71,7 +71,7 @@ async def product_id(services, sku: str) -> int:
     from storage.catalog import get_product
 
     async with services.sessionmaker() as session:
-        record = await get_product(session, sku)
+        record = await get_product(sku, session=session)
     assert record is not None
     return record.item.id
 
@@ -343,7 +343,7 @@ async def bind_merchant(services, telegram_id: int, sku: str) -> None:
     from storage.tables import User
 
     async with services.sessionmaker() as session:
-        record = await get_product(session, sku)
+        record = await get_product(sku, session=session)
         assert record is not None
         session.add(User(telegram_id=telegram_id, role="merchant", merchant_id=record.merchant_id, name="m"))
         await session.commit()
