@@ -22,6 +22,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from core.catalog import TIERS, CatalogItem  # noqa: E402
+from core.grading import default_policy  # noqa: E402
 from core.picks import (  # noqa: E402
     DEFAULT_POOL,
     Mix,
@@ -38,7 +39,6 @@ CATEGORIES = (
     "运动户外", "珠宝配饰", "宠物用品", "生鲜水果", "酒水饮品", "图书文娱", "本地生活",
 )  # fmt: skip
 TIER_WEIGHTS = (0.10, 0.15, 0.25, 0.25, 0.17, 0.08)  # L0..L5
-TIER_FLOOR = (0, 45, 55, 65, 75, 85)
 
 
 def peak_rss_mb() -> float:
@@ -82,6 +82,8 @@ def make_catalog(n: int, rng: np.random.Generator) -> list[CatalogItem]:
     tiers = rng.choice(len(TIERS), size=n, p=TIER_WEIGHTS)
     jitter = rng.random(n) * 10
     counterfeit = rng.random(n) < 0.01
+    thresholds = default_policy().thresholds
+    floors = (0.0, *(thresholds[t] for t in TIERS[1:]))  # the lowest score of each tier, L0..L5
     items = []
     for i in range(n):
         tier = int(tiers[i])
@@ -96,7 +98,7 @@ def make_catalog(n: int, rng: np.random.Generator) -> list[CatalogItem]:
                 price=round(9.9 + (i % 500) * 1.7, 2),
                 commission_rate=0.05 + (i % 30) / 100,
                 tier="L0" if counterfeit[i] else TIERS[tier],
-                score=round(min(100.0, TIER_FLOOR[tier] + float(jitter[i])), 2),
+                score=round(min(100.0, floors[tier] + float(jitter[i])), 2),
                 counterfeit=bool(counterfeit[i]),
             )
         )

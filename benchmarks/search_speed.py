@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/search_speed.py --n 100000
     .venv/bin/python benchmarks/search_speed.py --n 1000000
 
-The catalog comes from `bot.demo_data.generated_catalog(n)`; the queries are a few thousand of
+The catalog comes from `benchmarks.catalog.generated_catalog(n)`; the queries are a few thousand of
 every kind the evaluation set has (brand + product, typos, traditional, pinyin, initials,
 partial words, brands, categories, homophones), a fifth of them with a filter riding along.
 The baseline is a plain `rapidfuzz.process.extract(query, titles, scorer=WRatio, limit=5)` full
@@ -26,8 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from rapidfuzz import fuzz, process  # noqa: E402
 
+from benchmarks.catalog import generated_catalog  # noqa: E402
 from benchmarks.make_search_eval import realistic_queries  # noqa: E402
-from bot.demo_data import generated_catalog  # noqa: E402
 from core.search import SearchIndex, search  # noqa: E402
 
 

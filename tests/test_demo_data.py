@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import tomllib
 from collections import Counter
 from datetime import date
 
@@ -11,11 +12,14 @@ import pytest
 from bot.demo_data import (
     PRODUCT_COLUMNS,
     STREAMER_COLUMNS,
+    VOCABULARY_PATH,
+    VocabularyError,
     demo_catalog_items,
     demo_merchants,
     demo_products,
     demo_streamers,
-    generated_catalog,
+    parse_vocabulary,
+    vocabulary,
 )
 from core.catalog import TIERS
 
@@ -111,10 +115,10 @@ def test_streamers(streamers: list[dict]) -> None:
     assert len({r["name"] for r in streamers}) == len(by_streamer)
 
 
-def test_generated_catalog_is_deterministic_and_graded() -> None:
-    first = list(generated_catalog(2000, seed=9))
-    assert first == list(generated_catalog(2000, seed=9))
-    assert [it.id for it in first] == list(range(1, 2001))
-    assert len({it.sku for it in first}) == 2000
-    assert set(Counter(it.tier for it in first)) == set(TIERS)
-    assert len({it.category for it in first}) >= 12
+def test_the_vocabulary_file_names_only_what_it_defines() -> None:
+    with VOCABULARY_PATH.open("rb") as fh:
+        data = tomllib.load(fh)
+    assert parse_vocabulary(data).templates == vocabulary().templates
+    data["products"][0]["brands"] = {"无名牌": []}
+    with pytest.raises(VocabularyError, match="无名牌"):
+        parse_vocabulary(data)

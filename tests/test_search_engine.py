@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import core.search.engine as search_module
-from bot.demo_data import generated_catalog
+from benchmarks.catalog import generated_catalog
 from core.catalog import CatalogItem, tier_rank
 from core.search import SearchFilters, SearchIndex, parse_query, search
 from core.search.normalize import MAX_QUERY_CHARS, han_pinyin, normalize, split_pinyin, tokenize
