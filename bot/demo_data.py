@@ -16,7 +16,8 @@ from datetime import date, timedelta
 from functools import lru_cache
 
 from core.catalog import TIERS, CatalogItem
-from core.grading import Indicators, default_policy, grade
+from core.grading import Indicators, grade
+from core.policy import default_policy
 
 DEFAULT_SEED = 20251111
 CROSS_BORDER, LOCAL_LIFE, VIRTUAL = "跨境", "本地生活", "虚拟"
