@@ -12,7 +12,8 @@ from collections.abc import Iterator
 
 from bot.demo_data import DEFAULT_SEED, TAG_CATEGORIES, Template, vocabulary
 from core.catalog import CatalogItem
-from core.grading import Policy, default_policy, tier_for_score
+from core.grading import tier_for_score
+from core.policy import Policy, default_policy
 
 _SHARED_DIMENSIONS: dict[str, float] = {}  # benchmark items carry no dimension scores; one shared empty dict
 

@@ -34,7 +34,7 @@ from bot.local_session import LocalSession  # noqa: E402
 from bot.services import Services, build_bot, build_catalog_index  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from core.catalog import TIERS  # noqa: E402
-from core.grading import default_policy  # noqa: E402
+from core.policy import default_policy  # noqa: E402
 from storage.engine import make_engine, make_sessionmaker  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
 from storage.tables import Category, Merchant, Product, User  # noqa: E402

@@ -22,7 +22,6 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from core.catalog import TIERS, CatalogItem  # noqa: E402
-from core.grading import default_policy  # noqa: E402
 from core.picks import (  # noqa: E402
     DEFAULT_POOL,
     Mix,
@@ -33,6 +32,7 @@ from core.picks import (  # noqa: E402
     picks_for,
     platform_mix,
 )
+from core.policy import default_policy  # noqa: E402
 
 CATEGORIES = (
     "美妆个护", "服饰内衣", "食品饮料", "家居百货", "母婴玩具", "数码家电", "鞋靴箱包",

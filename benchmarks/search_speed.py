@@ -66,7 +66,7 @@ def main() -> None:
     t_build, c_build = time.perf_counter() - t0, time.process_time() - c0
     print(
         f"index build: {t_build:.2f} s wall, {c_build:.2f} s CPU, first build in the process "
-        f"(loads OpenCC/pypinyin)  ({len(index._words):,} words, {len(index._terms):,} terms)  "
+        f"(loads OpenCC/pypinyin)  ({len(index.vocab):,} words, {len(index._terms):,} terms)  "
         f"RSS {_status_mb('VmRSS'):.0f} MB"
     )
     del index

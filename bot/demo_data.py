@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from core.catalog import CatalogItem
-from core.grading import Indicators, default_policy, grade
+from core.grading import Indicators, grade
+from core.policy import default_policy
 
 DEFAULT_SEED = 20251111
 CROSS_BORDER, LOCAL_LIFE, VIRTUAL = "跨境", "本地生活", "虚拟"

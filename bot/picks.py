@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.i18n import t
-from bot.render import TELEGRAM_LIMIT, h, money, percent, shorten, tier_label
+from bot.render import TELEGRAM_LIMIT, h, money, percent, pick_reason, shorten, tier_label
 from bot.settings import Settings
 from core.picks import (
     Gap,
@@ -35,7 +35,6 @@ from core.picks import (
     mix_from_choice,
     mix_from_sales,
     platform_mix,
-    reason_text,
 )
 from core.picks import picks_for as choose
 from core.schedule import Schedule
@@ -167,7 +166,7 @@ class PicksResult:
                     "sku": p.item.sku,
                     "category": p.category,
                     "tier": p.item.tier,
-                    "reason": reason_text(p, "zh"),
+                    "reason": pick_reason(p, "zh"),
                 }
                 for p in self.picks
             ],
@@ -205,7 +204,7 @@ class PicksResult:
                     commission=percent(item.commission_rate),
                 ),
                 t("picks.sku", lang, sku=h(item.sku)),
-                f"📈 {h(reason_text(pick, lang))}",
+                f"📈 {h(pick_reason(pick, lang))}",
             ]
         lines += ["", t("picks.footer", lang)]
         text = "\n".join(lines)

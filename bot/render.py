@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Iterable, Sequence
+from decimal import ROUND_HALF_UP, Decimal
 from html import escape
 
-from bot.i18n import catalogue, t
+from bot.i18n import catalogue, lang_of, t
 from core.catalog import CatalogItem, HistoryEntry
 from core.grading import DIMENSIONS, INDICATORS, Grade, Indicators
-from core.picks import Mix, Reference, percent_text
+from core.picks import Mix, Pick, Reference
 
 TELEGRAM_LIMIT = 4096
 
@@ -45,6 +46,30 @@ def money(value: float) -> str:
 
 def percent(value: float, digits: int = 1) -> str:
     return f"{value * 100:.{digits}f}%"
+
+
+def percent_text(share: float) -> str:
+    """A share as a whole percent, rounded half up; ``<1%`` for a nonzero share below 0.5%."""
+    share = float(share)
+    if not share > 0:  # also NaN
+        return "0%"
+    if share < 0.005:
+        return "<1%"
+    whole = (Decimal(repr(share)) * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP)
+    return f"{whole}%"
+
+
+def pick_reason(pick: Pick, lang: str = "zh") -> str:
+    """Why this pick, as plain text: ``"美妆个护: 你 2%, 同类主播 18%"`` (category names kept as given)."""
+    lang = lang_of(lang)
+    return t(
+        "picks.reason",
+        lang,
+        category=pick.category,
+        own=percent_text(pick.own_share),
+        who=t(f"picks.reason_{pick.source}", lang),
+        reference=percent_text(pick.reference_share),
+    )
 
 
 def format_indicator(name: str, value: float, lang: str = "zh") -> str:

@@ -19,7 +19,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.settings import Settings
 from core.catalog import CatalogItem
-from core.grading import Policy, default_policy, load_policy
+from core.policy import Policy, default_policy, load_policy
 from core.search import SearchIndex
 from jobs.sender import Sender
 from storage.catalog import catalog_version, load_catalog_items

@@ -28,7 +28,8 @@ from bot.i18n import t
 from bot.keyboards import GradeCb, MyGoodsCb, Prefixed, valid_id
 from bot.render import grade_card, h, split_message
 from core.catalog import CatalogItem
-from core.grading import DIMENSIONS, Policy, grade
+from core.grading import DIMENSIONS, grade
+from core.policy import Policy
 from storage.catalog import ProductRecord, any_sku, get_product, get_product_by_id
 from storage.merchants import category_average
 from storage.regrade import normalise_sku

@@ -43,7 +43,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.i18n import t
-from core.grading import DIMENSIONS, INDICATORS, Policy, default_policy
+from core.grading import DIMENSIONS, INDICATORS
+from core.policy import Policy, default_policy
 from storage.regrade import (
     GRADE_COLUMNS,
     GRADE_INPUT_COLUMNS,

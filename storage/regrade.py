@@ -32,7 +32,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, async_sessionmaker
 from sqlmodel import select as select_model
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from core.grading import DIMENSIONS, INDICATORS, Grade, Indicators, Policy, default_policy, grade
+from core.grading import DIMENSIONS, INDICATORS, Grade, Indicators, grade
+from core.policy import Policy, default_policy
 from storage.catalog import indicators_of
 from storage.tables import Product, TierChange
 from storage.tier_changes import TierChangeInfo

@@ -150,7 +150,7 @@ async def services(sqlite_db: Database):
     """Services on a fresh SQLite database with an empty catalog; admin is ADMIN_ID."""
     from bot.services import Services, build_catalog_index
     from bot.settings import Settings
-    from core.grading import default_policy
+    from core.policy import default_policy
 
     settings = Settings(database_url=sqlite_db.url, admin_ids=frozenset({ADMIN_ID}), _env_file=None)
     catalog = build_catalog_index()

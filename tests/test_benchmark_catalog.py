@@ -7,7 +7,8 @@ from collections import Counter
 
 from benchmarks.catalog import generated_catalog
 from core.catalog import TIERS
-from core.grading import default_policy, tier_for_score
+from core.grading import tier_for_score
+from core.policy import default_policy
 
 
 def test_generated_catalog_is_deterministic_and_graded() -> None:

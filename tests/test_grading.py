@@ -9,16 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core.catalog import tier_rank
-from core.grading import (
-    DIMENSIONS,
-    INDICATORS,
-    Indicators,
-    PolicyError,
-    combine,
-    default_policy,
-    grade,
-    parse_policy,
-)
+from core.grading import DIMENSIONS, INDICATORS, Indicators, combine, grade
+from core.policy import PolicyError, default_policy, parse_policy
 
 POLICY = default_policy()
 
@@ -145,7 +137,7 @@ def test_badges_follow_thresholds_and_tags() -> None:
 def test_a_broken_policy_is_refused(change: dict, message: str) -> None:
     import tomllib
 
-    from core.grading import DEFAULT_POLICY_PATH
+    from core.policy import DEFAULT_POLICY_PATH
 
     data = tomllib.loads(DEFAULT_POLICY_PATH.read_text(encoding="utf-8"))
     for key, value in change.items():

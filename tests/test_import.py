@@ -12,7 +12,8 @@ import pytest
 from sqlalchemy import func
 from sqlmodel import col, select
 
-from core.grading import Indicators, default_policy, grade
+from core.grading import Indicators, grade
+from core.policy import default_policy
 from storage.importer import (
     ImportFileError,
     RowError,

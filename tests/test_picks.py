@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bot.render import percent_text, pick_reason
 from core.catalog import TIERS, CatalogItem
 from core.picks import (
     Gap,
@@ -22,10 +23,8 @@ from core.picks import (
     gaps,
     mix_from_choice,
     mix_from_sales,
-    percent_text,
     picks_for,
     platform_mix,
-    reason_text,
     reference_mix,
 )
 
@@ -193,14 +192,14 @@ def test_a_category_missing_from_the_catalog_is_skipped(catalog) -> None:
 
 def test_reason_text_in_both_languages_and_sources() -> None:
     product = item("x", BEAUTY, "L5")
-    assert reason_text(Pick(product, BEAUTY, 0.02, 0.18, "peers")) == "美妆个护: 你 2%, 同类主播 18%"
-    assert reason_text(Pick(product, BEAUTY, 0.0, 0.18, "platform")) == "美妆个护: 你 0%, 平台 18%"
+    assert pick_reason(Pick(product, BEAUTY, 0.02, 0.18, "peers")) == "美妆个护: 你 2%, 同类主播 18%"
+    assert pick_reason(Pick(product, BEAUTY, 0.0, 0.18, "platform")) == "美妆个护: 你 0%, 平台 18%"
     assert (
-        reason_text(Pick(product, "Beauty", 0.02, 0.18, "peers"), "en")
+        pick_reason(Pick(product, "Beauty", 0.02, 0.18, "peers"), "en")
         == "Beauty: you 2%, similar streamers 18%"
     )
     assert (
-        reason_text(Pick(product, BEAUTY, 0.0, 0.18, "platform"), "en-GB") == "美妆个护: you 0%, platform 18%"
+        pick_reason(Pick(product, BEAUTY, 0.0, 0.18, "platform"), "en-GB") == "美妆个护: you 0%, platform 18%"
     )
 
 
@@ -329,7 +328,7 @@ def test_a_beauty_only_streamer_never_gets_beauty(catalog) -> None:
     found, picks = picks_for(mixes[1], reference, RankedCatalog(catalog), platform=index.platform)
     assert [gap.category for gap in found] == [FOOD, HOME]
     assert picks and all(pick.category != BEAUTY for pick in picks)
-    assert reason_text(picks[0]) == "食品饮料: 你 0%, 同类主播 20%"
+    assert pick_reason(picks[0]) == "食品饮料: 你 0%, 同类主播 20%"
 
 
 def test_a_streamer_without_data_gets_platform_driven_picks(catalog) -> None:
@@ -340,7 +339,7 @@ def test_a_streamer_without_data_gets_platform_driven_picks(catalog) -> None:
     assert [gap.category for gap in found] == [BEAUTY, FOOD, HOME]
     assert {pick.source for pick in picks} == {"platform"}
     assert len(picks) == 5
-    assert reason_text(picks[0]) == "美妆个护: 你 0%, 平台 40%"
+    assert pick_reason(picks[0]) == "美妆个护: 你 0%, 平台 40%"
 
 
 def test_when_peers_show_no_gap_the_platform_tops_up(catalog) -> None:
@@ -353,7 +352,7 @@ def test_when_peers_show_no_gap_the_platform_tops_up(catalog) -> None:
     found, picks = picks_for(mixes[1], reference, catalog, platform=index.platform)
     assert found == []
     assert [(pick.category, pick.source) for pick in picks] == [(BEAUTY, "platform"), (HOME, "platform")] * 2
-    assert reason_text(picks[0]) == "美妆个护: 你 0%, 平台 30%"
+    assert pick_reason(picks[0]) == "美妆个护: 你 0%, 平台 30%"
 
 
 # ----------------------------------------------------------------------------- properties

@@ -7,7 +7,7 @@ import tomllib
 import pytest
 from sqlmodel import select
 
-from core.grading import DEFAULT_POLICY_PATH, default_policy, parse_policy
+from core.policy import DEFAULT_POLICY_PATH, default_policy, parse_policy
 from storage.importer import import_product_rows
 from storage.regrade import grade_of, moved_dimension, regrade_all
 from storage.tables import Product, TierChange

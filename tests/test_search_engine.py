@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import core.search.engine as search_module
+import core.search.rank as search_module
 from benchmarks.catalog import generated_catalog
 from core.catalog import CatalogItem, tier_rank
 from core.search import SearchFilters, SearchIndex, parse_query, search
@@ -298,7 +298,7 @@ def test_index_is_immutable(index: SearchIndex) -> None:
     with pytest.raises(AttributeError):
         index.items = ()  # type: ignore[misc]
     with pytest.raises(ValueError):
-        index._price[0] = 1.0  # the arrays are read-only
+        index.price[0] = 1.0  # the arrays are read-only
     other = SearchIndex.build([item(99, "全新 吸尘器", "新牌", "数码家电", "L5")])
     assert ids(search(other, "吸尘器")) == [99]
     assert [(h.item.id, h.relevance) for h in search(index, "吸尘器", limit=10).hits] == before

@@ -1,5 +1,11 @@
-"""Catalog search: what a streamer types in, ranked catalog items out."""
+"""Catalog search: what a streamer types in, ranked catalog items out.
 
-from core.search.engine import Hit, SearchFilters, SearchIndex, SearchResult, parse_query, search
+`query` reads the filters out of the text, `normalize` gives text one canonical form, `index`
+builds the immutable `SearchIndex`, and `rank` matches, scores and orders its items.
+"""
+
+from core.search.index import SearchIndex
+from core.search.query import SearchFilters, parse_query
+from core.search.rank import Hit, SearchResult, search
 
 __all__ = ["Hit", "SearchFilters", "SearchIndex", "SearchResult", "parse_query", "search"]

@@ -133,3 +133,11 @@ def looks_like_initials(latin: str) -> bool:
         return False
     vowels = sum(1 for c in latin if c in _VOWELS)
     return vowels <= max(1, len(latin) // 4)
+
+
+def pinyin_key(text: str) -> str:
+    """Normalised text as one Latin run, Han words spelled in toneless pinyin (戴森 → daisen)."""
+    out: list[str] = []
+    for tok in tokens(text):
+        out.extend(han_pinyin(tok) if is_han(tok) else (tok,))
+    return "".join(out)

@@ -1,59 +1,24 @@
-"""Picks: which top-tier goods to suggest to a streamer, and why.
-
-The flow is mix -> reference -> gaps -> picks:
-
-- a streamer's **mix** is their 30-day GMV share by category (or the categories they chose);
-- the **reference** mix is the mean mix of the streamers most similar to them (`PeerIndex`),
-  or the platform's own mix when they have no data or too few peers;
-- a **gap** is a category where the reference share exceeds theirs;
-- **picks** are L4+ goods (L5 first) from the biggest gaps, at most a few per category, none
-  recently sent and none marked 不感兴趣.
-
-Everything here is pure: plain values in, plain values out (numpy inside `PeerIndex`).
-No aiogram, no SQL, no clock; randomness is seeded, so the same inputs give the same output.
+"""The reference mix: the mean mix of the streamers most similar to one (kNN over mixes), else the
+platform's. Pure: plain values in and out, numpy inside `PeerIndex`; randomness is seeded.
 """
 
 from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
 from typing import Literal
 
 import numpy as np
 
-from core.catalog import CatalogItem
+from core.picks.mix import Mix, mix_from_sales, platform_mix
 
-__all__ = [
-    "DEFAULT_K",
-    "DEFAULT_POOL",
-    "MIN_PEERS",
-    "PICKABLE_TIERS",
-    "Gap",
-    "Mix",
-    "PeerIndex",
-    "Pick",
-    "RankedCatalog",
-    "Reference",
-    "Source",
-    "choose_picks",
-    "gaps",
-    "mix_from_choice",
-    "mix_from_sales",
-    "percent_text",
-    "picks_for",
-    "platform_mix",
-    "reason_text",
-    "reference_mix",
-]
-
-Mix = dict[str, float]
-"""Category -> share of a streamer's 30-day GMV; shares are positive and sum to 1."""
+__all__ = ["DEFAULT_K", "DEFAULT_POOL", "MIN_PEERS", "PeerIndex", "Reference", "Source", "reference_mix"]
 
 Source = Literal["peers", "platform"]
+"""Where a reference mix came from: similar streamers, or the platform as a whole."""
 
 DEFAULT_K = 20
 """How many similar streamers make a reference mix."""
@@ -64,12 +29,6 @@ MIN_PEERS = 5
 DEFAULT_POOL = 8192
 """Most candidates one streamer is compared with (see `PeerIndex`)."""
 
-PICKABLE_TIERS = frozenset({"L4", "L5"})
-
-# Shares are floats (and the reference is a mean of float rows): a "gap" of a few ulps is noise,
-# and a streamer whose whole mix is one category must never see that category as a gap.
-_GAP_EPSILON = 1e-9
-
 # Queries x candidates per similarity chunk in the batch kNN (float32 cells): 4 MB stays in cache.
 _BLOCK_CELLS = 1_000_000
 
@@ -77,50 +36,6 @@ _BLOCK_CELLS = 1_000_000
 _BLOCK, _WIDENED, _PAIR = 0, 1, 2
 _MAX_WORKERS = 4
 _PAIR_DEPTH = 3
-
-
-# --------------------------------------------------------------------------- mixes
-
-
-def mix_from_sales(sales: Mapping[str, float]) -> Mix:
-    """30-day GMV by category -> shares; zero, negative and non-finite amounts are ignored."""
-    positive = {
-        category: float(amount)
-        for category, amount in sales.items()
-        if category and math.isfinite(amount) and amount > 0
-    }
-    total = math.fsum(positive.values())
-    if total <= 0:
-        return {}
-    shares = {category: amount / total for category, amount in positive.items()}
-    return {category: share for category, share in shares.items() if share > 0}  # tiny amounts underflow
-
-
-def mix_from_choice(categories: Iterable[str]) -> Mix:
-    """Equal shares over the chosen categories (for streamers without imported sales)."""
-    chosen = list(dict.fromkeys(category for category in categories if category))
-    if not chosen:
-        return {}
-    share = 1 / len(chosen)
-    return dict.fromkeys(chosen, share)
-
-
-def platform_mix(data: Iterable[Mapping[str, float]]) -> Mix:
-    """The platform's share by category: every streamer's mapping summed, then normalised.
-
-    Given raw 30-day sales (GMV by category, one mapping per streamer) this is the platform's
-    GMV share by category, which is what the product means by "the platform's mix". Given mixes
-    instead, every streamer weighs the same.
-    """
-    totals: dict[str, float] = {}
-    for mapping in data:
-        for category, amount in mapping.items():
-            if category and math.isfinite(amount) and amount > 0:
-                totals[category] = totals.get(category, 0.0) + float(amount)
-    return mix_from_sales(totals)
-
-
-# --------------------------------------------------------------------------- reference
 
 
 @dataclass(frozen=True, slots=True)
@@ -466,262 +381,3 @@ def reference_mix(
     approximation used.
     """
     return peers.reference(own, k=k, exclude=exclude)
-
-
-# --------------------------------------------------------------------------- gaps
-
-
-@dataclass(frozen=True, slots=True)
-class Gap:
-    """A category where the reference sells more (by share) than the streamer."""
-
-    category: str
-    own_share: float
-    reference_share: float
-
-    @property
-    def difference(self) -> float:
-        return self.reference_share - self.own_share
-
-
-def gaps(own: Mapping[str, float], reference: Mapping[str, float]) -> list[Gap]:
-    """Every category where the reference share exceeds the own share, biggest difference first.
-
-    Equal differences are ordered by category name, so the result is deterministic.
-    """
-    rows = []
-    for category, reference_share in reference.items():
-        own_share = own.get(category, 0.0)
-        difference = reference_share - own_share
-        if difference > _GAP_EPSILON:
-            rows.append((-difference, category, float(own_share), float(reference_share)))
-    rows.sort()
-    return [Gap(category, own_share, reference_share) for _, category, own_share, reference_share in rows]
-
-
-# --------------------------------------------------------------------------- picks
-
-
-@dataclass(frozen=True, slots=True)
-class Pick:
-    """One suggested product and the gap it fills."""
-
-    item: CatalogItem
-    category: str
-    own_share: float
-    reference_share: float
-    source: Source
-
-
-def _rank_key(item: CatalogItem) -> tuple[int, float, str]:
-    # L5 before L4, then score, then sku so equal scores still order the same way every time.
-    return (-item.tier_rank, -item.score, item.sku)
-
-
-def _pickable(item: CatalogItem) -> bool:
-    return item.tier in PICKABLE_TIERS and not item.counterfeit
-
-
-class RankedCatalog(Mapping[str, tuple[CatalogItem, ...]]):
-    """Pickable goods per category (L4+, no counterfeits), best first.
-
-    `choose_picks` accepts any category -> items mapping, but then filters and sorts the gap
-    categories on every call; build one of these once per digest pass and reuse it for every
-    streamer.
-    """
-
-    __slots__ = ("_by_category",)
-
-    def __init__(self, catalog: Mapping[str, Iterable[CatalogItem]] | Iterable[CatalogItem]) -> None:
-        grouped: dict[str, list[CatalogItem]] = {}
-        if isinstance(catalog, Mapping):
-            for category, items in catalog.items():
-                grouped.setdefault(category, []).extend(item for item in items if _pickable(item))
-        else:
-            for item in catalog:
-                if _pickable(item):
-                    grouped.setdefault(item.category, []).append(item)
-        self._by_category = {
-            category: tuple(sorted(items, key=_rank_key)) for category, items in grouped.items()
-        }
-
-    def __getitem__(self, category: str) -> tuple[CatalogItem, ...]:
-        return self._by_category[category]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._by_category)
-
-    def __len__(self) -> int:
-        return len(self._by_category)
-
-
-def _ranked(catalog: Mapping[str, Sequence[CatalogItem]], category: str) -> Sequence[CatalogItem]:
-    """A category's pickable goods, best first."""
-    items = catalog.get(category, ())
-    if isinstance(catalog, RankedCatalog):
-        return items
-    return sorted((item for item in items if _pickable(item)), key=_rank_key)
-
-
-def choose_picks(
-    gaps: Sequence[Gap],
-    catalog: Mapping[str, Sequence[CatalogItem]],
-    *,
-    recent_skus: Collection[str] = (),
-    not_interested: Collection[str] = (),
-    count: int = 5,
-    per_category: int = 2,
-    skip: int = 0,
-    source: Source = "peers",
-) -> list[Pick]:
-    """Up to ``count`` L4+ goods from the biggest gaps, L5 first.
-
-    Selection is **round-robin** over the gaps, biggest first: every gap category gives its best
-    remaining item in turn, then a second round, up to ``per_category`` rounds, so one digest
-    spans several categories. Within a category items go L5 before L4, then by score, then
-    sku. Counterfeits, goods in ``recent_skus`` (sent in the last 14 days) and in
-    ``not_interested`` never appear.
-
-    ``skip`` pages through the same selection for 换一批: the result is selections
-    ``skip .. skip+count`` (``per_category`` holds across pages, so pages together never repeat
-    an item); fewer, or none, when the gaps run out. The returned page lists L5 before L4,
-    keeping the selection order within a tier.
-    """
-    return _page(
-        [(lambda: gaps, source)],
-        catalog,
-        recent_skus=recent_skus,
-        not_interested=not_interested,
-        count=count,
-        per_category=per_category,
-        skip=skip,
-    )
-
-
-def picks_for(
-    own: Mapping[str, float],
-    reference: Reference,
-    catalog: Mapping[str, Sequence[CatalogItem]],
-    *,
-    platform: Mapping[str, float] | None = None,
-    recent_skus: Collection[str] = (),
-    not_interested: Collection[str] = (),
-    count: int = 5,
-    per_category: int = 2,
-    skip: int = 0,
-) -> tuple[list[Gap], list[Pick]]:
-    """The gaps of ``own`` against ``reference``, and the picks that fill them (what `/picks` shows).
-
-    With ``platform`` given and a peer reference, picks the peers' gaps cannot fill (a streamer
-    who sells exactly what their peers sell has no peer gaps) are topped up from the gaps
-    against the platform mix, as if `choose_picks` went on with those gaps (``source="platform"``,
-    ``per_category`` counted across both). The gaps returned are the reference's.
-    """
-    found = gaps(own, reference.mix)
-    stages: list[tuple[Callable[[], Sequence[Gap]], Source]] = [(lambda: found, reference.source)]
-    if platform is not None and reference.source == "peers":
-        stages.append((lambda: gaps(own, platform), "platform"))
-    chosen = _page(
-        stages,
-        catalog,
-        recent_skus=recent_skus,
-        not_interested=not_interested,
-        count=count,
-        per_category=per_category,
-        skip=skip,
-    )
-    return found, chosen
-
-
-def _page(
-    stages: Sequence[tuple[Callable[[], Sequence[Gap]], Source]],
-    catalog: Mapping[str, Sequence[CatalogItem]],
-    *,
-    recent_skus: Collection[str],
-    not_interested: Collection[str],
-    count: int,
-    per_category: int,
-    skip: int,
-) -> list[Pick]:
-    """Selections ``skip .. skip+count`` of the round-robin over each stage's gaps in turn, L5 first."""
-    if count <= 0 or per_category <= 0 or skip < 0:
-        return []
-    wanted = skip + count
-    chosen: list[Pick] = []
-    taken: set[str] = set()  # a product listed under two categories is still picked once
-    walked: set[str] = set()
-    for stage_gaps, source in stages:
-        if len(chosen) == wanted:
-            break
-        # A category walked in an earlier stage is used up (that stage fell short), so each
-        # category belongs to one stage and `per_category` holds across stages.
-        open_gaps = []
-        for gap in stage_gaps():  # computed only when an earlier stage fell short
-            if gap.category not in walked:
-                walked.add(gap.category)
-                open_gaps.append(gap)
-        goods: dict[str, Sequence[CatalogItem]] = {}
-        position: dict[str, int] = {}
-        for _round in range(per_category):
-            still_open = []
-            for gap in open_gaps:
-                category = gap.category
-                if category not in goods:  # ranked only when first reached
-                    goods[category] = _ranked(catalog, category)
-                items, at = goods[category], position.get(category, 0)
-                item = None
-                while at < len(items):
-                    candidate = items[at]
-                    at += 1
-                    sku = candidate.sku
-                    if sku not in taken and sku not in recent_skus and sku not in not_interested:
-                        item = candidate
-                        break
-                position[category] = at
-                if item is None:
-                    continue
-                taken.add(item.sku)
-                chosen.append(Pick(item, category, gap.own_share, gap.reference_share, source))
-                still_open.append(gap)
-                if len(chosen) == wanted:
-                    break
-            if len(chosen) == wanted:
-                break
-            open_gaps = still_open
-
-    page = chosen[skip:wanted]
-    page.sort(key=lambda pick: -pick.item.tier_rank)  # stable: selection order within a tier
-    return page
-
-
-# --------------------------------------------------------------------------- reasons
-
-_REASON = {
-    "zh": ("{category}: 你 {own}, {who} {reference}", {"peers": "同类主播", "platform": "平台"}),
-    "en": (
-        "{category}: you {own}, {who} {reference}",
-        {"peers": "similar streamers", "platform": "platform"},
-    ),
-}
-
-
-def percent_text(share: float) -> str:
-    """A share as a whole percent, rounded half up; ``<1%`` for a nonzero share below 0.5%."""
-    share = float(share)
-    if not share > 0:  # also NaN
-        return "0%"
-    if share < 0.005:
-        return "<1%"
-    percent = (Decimal(repr(share)) * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP)
-    return f"{percent}%"
-
-
-def reason_text(pick: Pick, lang: str = "zh") -> str:
-    """Why this pick: ``"美妆个护: 你 2%, 同类主播 18%"`` (category names are kept as given)."""
-    template, who = _REASON["en" if lang.lower().startswith("en") else "zh"]
-    return template.format(
-        category=pick.category,
-        own=percent_text(pick.own_share),
-        who=who[pick.source],
-        reference=percent_text(pick.reference_share),
-    )

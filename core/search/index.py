@@ -1,0 +1,332 @@
+"""The search index: catalog words and the terms that reach them. Pure: no aiogram, no SQL.
+
+Every item's title, brand and category are normalised (`core.search.normalize`) and split into
+words: Han runs and Latin/digit runs. The index keeps word → items and item → words (CSR arrays),
+and, over the vocabulary, term → words for: Han bigrams (`b`), skip-bigrams (`s`, 纯奶 → 纯牛奶)
+and single characters (`u`); pinyin syllable pairs (`p`) and single syllables (`q`); pinyin
+initials of whole words (`I`), of their starts (`K`) and of their parts (`J`) (云南白药 → ynby,
+yn, nby). Latin words are kept sorted, to be matched exactly, by prefix or by edit distance.
+`core.search.rank` reads it to answer queries; nothing here knows about queries.
+"""
+
+from __future__ import annotations
+
+import string
+from array import array
+from bisect import bisect_left
+from collections import Counter
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from core.catalog import TIERS, CatalogItem
+from core.search.normalize import han_pinyin, is_han, normalize, pinyin_key, tokens
+
+__all__ = ["SUGGESTIONS", "SearchIndex"]
+
+SUGGESTIONS = 5  # "did you mean" names offered when nothing matches
+_PREFIX_LIMIT = 64
+_SCORE_BITS = 14  # score × 100 ≤ 10000 < 2**14
+_TIER_INDEX = {t: i for i, t in enumerate(TIERS)}
+
+
+_SKU_DROP = str.maketrans("", "", string.punctuation + string.whitespace)
+
+
+def _sku_key(sku: str) -> str:
+    """An sku as typed or pasted: case, width and punctuation do not matter."""
+    return (sku.lower() if sku.isascii() else normalize(sku)).translate(_SKU_DROP)
+
+
+def _readonly(a: np.ndarray) -> np.ndarray:
+    a.flags.writeable = False
+    return a
+
+
+def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Concatenated aranges [start, start+length) — positions into a CSR payload."""
+    total = int(lengths.sum())
+    if total == 0:
+        return np.zeros(0, dtype=np.int64)
+    ends = np.cumsum(lengths)
+    return np.repeat(starts.astype(np.int64) - (ends - lengths), lengths) + np.arange(total, dtype=np.int64)
+
+
+class SearchIndex:
+    """An immutable search index over catalog items; build a new one to change it."""
+
+    # Read by `core.search.rank`; the arrays are read-only and the index refuses new attributes.
+    items: tuple[CatalogItem, ...]
+    tier: np.ndarray  # int8 tier rank per item
+    price: np.ndarray
+    commission: np.ndarray
+    visible: np.ndarray  # not L0, not counterfeit
+    title_keys: np.ndarray  # hash of each title's word set
+    static_key: np.ndarray  # tier | score | catalog order, packed in an int64
+    rank_order: np.ndarray  # items by static key, best first
+    key_shift: int  # the relevance goes above the static key's bits
+    vocab: dict[str, int]  # word → word id
+    latin_sorted: tuple[str, ...]  # the Latin/digit words, sorted
+    latin_sorted_ids: np.ndarray  # and their word ids
+    latin_ids: dict[str, int]
+    suggest_names: tuple[str, ...]  # brands, then categories, most goods first
+    suggest_text: tuple[tuple[str, ...], tuple[int, ...]]  # keys, and whose name each is
+    suggest_sound: tuple[tuple[str, ...], tuple[int, ...]]
+    top_categories: tuple[str, ...]
+    _n: int
+    _item_ptr: np.ndarray  # CSR item → words
+    _item_words: np.ndarray
+    _word_ptr: np.ndarray  # CSR word → items
+    _word_items: np.ndarray
+    _terms: dict[str, int]  # CSR term → words
+    _term_ptr: np.ndarray
+    _term_words: np.ndarray
+    _sku_hashes: np.ndarray
+    _sku_positions: np.ndarray
+    _frozen: bool
+    __slots__ = (
+        "items", "tier", "price", "commission", "visible", "title_keys", "static_key", "rank_order",
+        "key_shift", "vocab", "latin_sorted", "latin_sorted_ids", "latin_ids", "suggest_names",
+        "suggest_text", "suggest_sound", "top_categories", "_n", "_item_ptr", "_item_words", "_word_ptr",
+        "_word_items", "_terms", "_term_ptr", "_term_words", "_sku_hashes", "_sku_positions", "_frozen",
+    )  # fmt: skip
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if getattr(self, "_frozen", False):
+            raise AttributeError("SearchIndex is immutable; build a new one")
+        object.__setattr__(self, name, value)
+
+    def __len__(self) -> int:
+        return self._n
+
+    @classmethod
+    def build(cls, items: Iterable[CatalogItem]) -> SearchIndex:
+        """Index `items` (title, brand and category). Never touches any other index."""
+        self = object.__new__(cls)
+        self._frozen = False
+        items_t = tuple(items)
+        n = len(items_t)
+        self.items = items_t
+        self._n = n
+
+        vocab: dict[str, int] = {}
+        chunk_cache: dict[str, tuple[int, ...]] = {}
+
+        def chunk(text: str) -> tuple[int, ...]:
+            ids: list[int] = []
+            for tok in tokens(normalize(text)):
+                wid = vocab.get(tok)
+                if wid is None:
+                    wid = vocab[tok] = len(vocab)
+                ids.append(wid)
+            info = chunk_cache[text] = tuple(ids)
+            return info
+
+        # One pass over the items, the per-item work a few dict lookups: titles repeat their words.
+        item_words = array("i")
+        counts = array("i")
+        title_keys = array("q")  # hash of the title's word set: "the whole title typed"
+        get = chunk_cache.get
+        side_cache: dict[tuple[str, str], tuple[int, ...]] = {}
+        for it in items_t:
+            words: list[int] = []
+            for part in it.title.split():
+                ids = get(part)
+                words += chunk(part) if ids is None else ids
+            title_keys.append(hash(frozenset(words)))
+            side = side_cache.get((it.brand, it.category))
+            if side is None:
+                side = side_cache[(it.brand, it.category)] = chunk(it.brand) + chunk(it.category)
+            words += side
+            unique = set(words)
+            item_words.extend(unique)
+            counts.append(len(unique))
+
+        tier_index = _TIER_INDEX
+        self.tier = _readonly(np.array([tier_index.get(it.tier, 0) for it in items_t], dtype=np.int8))
+        self.price = _readonly(np.fromiter((it.price for it in items_t), dtype=np.float64, count=n))
+        commissions = (it.commission_rate for it in items_t)
+        self.commission = _readonly(np.fromiter(commissions, dtype=np.float64, count=n))
+        counterfeit = np.fromiter((it.counterfeit for it in items_t), dtype=bool, count=n)
+        self.visible = _readonly((self.tier > 0) & ~counterfeit)
+        scores = np.fromiter((it.score for it in items_t), dtype=np.float64, count=n)
+        score_q = np.clip(np.rint(np.nan_to_num(scores) * 100), 0, 10_000).astype(np.int64)
+        self.title_keys = _readonly(np.frombuffer(title_keys, dtype=np.int64).copy())
+        item_ptr = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(np.frombuffer(counts, dtype=np.int32), out=item_ptr[1:])
+        self._item_ptr = _readonly(item_ptr)
+        self._item_words = _readonly(np.frombuffer(item_words, dtype=np.int32).copy())
+        del item_words, counts
+        # skus by hash, sorted (a dict of a million keys would cost ~100 MB)
+        sku_hashes = np.fromiter((hash(_sku_key(it.sku)) for it in items_t), dtype=np.int64, count=n)
+        sku_order = np.argsort(sku_hashes, kind="stable")
+        self._sku_hashes = _readonly(sku_hashes[sku_order])
+        self._sku_positions = _readonly(sku_order.astype(np.int32))
+        del sku_hashes, sku_order
+        # Suggestions name only what a streamer can find: a brand whose goods are all hidden stays unnamed.
+        shown = [it for it in items_t if it.tier != "L0" and not it.counterfeit]
+        brand_count = Counter(it.brand for it in shown)
+        category_count = Counter(it.category for it in shown)
+
+        # The static part of the ranking key: tier, then score, then catalog order (unique keys keep
+        # paging stable). The query adds the rounded relevance above these bits.
+        id_bits = max(1, n.bit_length())
+        positions = np.arange(n, dtype=np.int64)
+        static = (
+            (self.tier.astype(np.int64) << (_SCORE_BITS + id_bits))
+            | (score_q << id_bits)
+            | ((1 << id_bits) - 1 - positions)
+        )
+        self.static_key = _readonly(static)
+        self.key_shift = 3 + _SCORE_BITS + id_bits
+        self.rank_order = _readonly(np.argsort(-static, kind="stable").astype(np.int32))
+
+        # word → items: sort (word, item) pairs packed in one int64 each
+        v = len(vocab)
+        pairs = self._item_words.astype(np.int64) * max(n, 1)
+        pairs += np.repeat(np.arange(n, dtype=np.int64), np.diff(self._item_ptr))
+        pairs.sort()
+        self._word_items = _readonly((pairs % max(n, 1)).astype(np.int32))
+        del pairs
+        word_ptr = np.zeros(v + 1, dtype=np.int64)
+        np.cumsum(np.bincount(self._item_words, minlength=v), out=word_ptr[1:])
+        self._word_ptr = _readonly(word_ptr)
+
+        # term → words over the vocabulary, and the Latin words for exact/prefix/fuzzy matching
+        words_list = [""] * v
+        for w, i in vocab.items():
+            words_list[i] = w
+        term_lists: dict[str, list[int]] = {}
+        latin: list[tuple[str, int]] = []
+        for wid, word in enumerate(words_list):
+            if not is_han(word):
+                latin.append((word, wid))
+                continue
+            terms = {"u" + ch for ch in word}
+            syllables = han_pinyin(word)
+            if len(word) == 1:
+                terms.add("q" + syllables[0])
+            for i in range(len(word) - 1):
+                terms.add("b" + word[i : i + 2])
+                terms.add(f"p{syllables[i]} {syllables[i + 1]}")
+                if i + 2 < len(word):
+                    terms.add("s" + word[i] + word[i + 2])  # skipping one character
+            for s in syllables:
+                terms.add("q" + s)
+            if len(word) >= 2:
+                initials = "".join(s[0] for s in syllables)
+                terms.add("I" + initials)
+                m = len(initials)
+                if m > 2:
+                    terms.add("K" + initials[:2])  # begun: 2 letters of a longer word
+                    terms.update(  # 3+ letters inside a longer word: xcq in 无线吸尘器
+                        "J" + initials[a:b] for a in range(m - 2) for b in range(a + 3, m + 1) if b - a < m
+                    )
+            for term in terms:
+                bucket = term_lists.get(term)
+                if bucket is None:
+                    term_lists[term] = [wid]
+                else:
+                    bucket.append(wid)
+        term_ids: dict[str, int] = {}
+        term_ptr = array("q", [0])
+        term_words = array("i")
+        for term, wids in term_lists.items():
+            term_ids[term] = len(term_ids)
+            term_words.extend(wids)
+            term_ptr.append(len(term_words))
+        self._terms = term_ids
+        self._term_ptr = _readonly(np.frombuffer(term_ptr, dtype=np.int64).copy())
+        self._term_words = _readonly(np.frombuffer(term_words, dtype=np.int32).copy())
+        latin.sort()
+        self.latin_sorted = tuple(w for w, _ in latin)
+        self.latin_sorted_ids = _readonly(np.array([i for _, i in latin], dtype=np.int32))
+        self.latin_ids = {w: i for w, i in latin}
+        self.vocab = vocab
+
+        # "did you mean": brands and categories, by their normalised text and their pinyin
+        names = sorted(brand_count, key=lambda b: -brand_count[b]) + sorted(
+            category_count, key=lambda c: -category_count[c]
+        )
+        names = [name for name in names if name.strip()]
+        self.suggest_names = tuple(names)
+        text_keys: list[tuple[str, int]] = []
+        sound_keys: list[tuple[str, int]] = []
+        for i, name in enumerate(names):
+            # "Dyson/戴森" answers to dyson戴森, dyson, 戴森 and daisen
+            toks = tokens(normalize(name))
+            for key in {"".join(toks), *toks}:
+                text_keys.append((key, i))
+            for key in {pinyin_key("".join(toks)), *(pinyin_key(t) for t in toks if is_han(t))}:
+                sound_keys.append((key, i))
+        self.suggest_text = (tuple(k for k, _ in text_keys), tuple(i for _, i in text_keys))
+        self.suggest_sound = (tuple(k for k, _ in sound_keys), tuple(i for _, i in sound_keys))
+        self.top_categories = tuple(
+            sorted(category_count, key=lambda c: (-category_count[c], c))[:SUGGESTIONS]
+        )
+        self._frozen = True
+        return self
+
+    def words_for(self, term: str) -> np.ndarray | None:
+        """The ids of the words a term (`b纯奶`, `pya gao`, `Iynby`...) reaches; None if no word has it."""
+        tid = self._terms.get(term)
+        if tid is None:
+            return None
+        return self._term_words[self._term_ptr[tid] : self._term_ptr[tid + 1]]
+
+    def item_counts(self, words: np.ndarray) -> np.ndarray:
+        """How many items hold each of `words`."""
+        return self._word_ptr[words + 1] - self._word_ptr[words]
+
+    def words_of_items(self, items: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The words of `items` end to end, and where each item's words start."""
+        starts = self._item_ptr[items]
+        counts = self._item_ptr[items + 1] - starts
+        return self._item_words[_ranges(starts, counts)], np.cumsum(counts) - counts
+
+    def items_with(self, words: np.ndarray) -> np.ndarray:
+        """Sorted positions of the items holding any of `words`."""
+        if len(words) == 0:
+            return np.zeros(0, dtype=np.int64)
+        starts = self._word_ptr[words]
+        raw = self._word_items[_ranges(starts, self._word_ptr[words + 1] - starts)]
+        if len(words) == 1:
+            return raw.astype(np.int64)
+        if len(raw) * 16 < self._n:  # few: sort them (np.unique hashes, slower here)
+            ordered = np.sort(raw).astype(np.int64)
+            return ordered[np.append(True, ordered[1:] != ordered[:-1])]
+        seen = np.zeros(self._n, dtype=np.bool_)
+        seen[raw] = True
+        return np.flatnonzero(seen)
+
+    def latin_prefixed(self, tok: str, exclude: int | None) -> np.ndarray | None:
+        """Catalog words `tok` begins (`dys` → dyson); a number only begins a unit (`10` → 10g, not 100)."""
+        words = self.latin_sorted
+        lo = bisect_left(words, tok)
+        hi = lo
+        while hi < len(words) and hi - lo < _PREFIX_LIMIT and words[hi].startswith(tok):
+            hi += 1
+        if hi == lo:
+            return None
+        wids = self.latin_sorted_ids[lo:hi]
+        if tok[-1].isdigit():
+            n = len(tok)
+            wids = wids[[len(w) > n and not w[n].isdigit() and w[n] != "." for w in words[lo:hi]]]
+        if exclude is not None:
+            wids = wids[wids != exclude]
+        return wids
+
+    def sku_position(self, text: str) -> int | None:
+        """The position of the item whose sku is `text` (as typed or pasted), if any."""
+        key = _sku_key(text)
+        if not key:
+            return None
+        h = hash(key)
+        at = int(np.searchsorted(self._sku_hashes, h))
+        while at < len(self._sku_hashes) and self._sku_hashes[at] == h:
+            pos = int(self._sku_positions[at])
+            if _sku_key(self.items[pos].sku) == key:
+                return pos
+            at += 1
+        return None

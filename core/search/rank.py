@@ -1,0 +1,520 @@
+"""Ranking: which catalog items match a query, how well, and in what order. Pure: no aiogram, no SQL.
+
+* A query is split into *units*, one per Han character and one or more per Latin token (one per
+  pinyin syllable or initial it reads as), each a bit of a 64-bit mask. Every matching term marks
+  the words it hits (`SearchIndex.words_for`) with the bits it covers in one of eight quality
+  classes: characters (1.0), Latin prefix (0.9), pinyin or close typo (0.8), initials of whole
+  words or loose typo (0.7), 2-letter initials (0.6), initials of part of a word (0.5); and two
+  weak ones that add to the score of an item matched otherwise but never make a match: initials
+  of a word only begun (0.5) and a lone shared character (0.35). An item's relevance (0–100) is
+  the quality-weighted share of the query's units its words cover, so word order does not
+  matter, and a unit matched by its characters always scores above the same unit matched
+  through pinyin alone (经典 beats 景点 for 经典); typing an item's whole title scores 100.
+* Matches are items reaching 30 and 60% of the best match. Items are ranked by relevance
+  (rounded), then tier, then score; L0 and counterfeit goods are hidden unless asked for.
+  Filters ride in the query (`core.search.query`): `L4+`, `L5`, `<100`, `100-300`, `佣金20%+`.
+* Speed: items holding one word that covers the whole query need no scoring; for the rest,
+  only items holding a word for one of the "required" units (picked so that an item without
+  them could not reach the cutoff) are scored, all in numpy.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from dataclasses import dataclass, field
+
+import numpy as np
+from rapidfuzz import fuzz, process
+
+from core.catalog import TIERS, CatalogItem
+from core.search.index import SUGGESTIONS, SearchIndex
+from core.search.normalize import (
+    MAX_QUERY_CHARS,
+    han_pinyin,
+    is_han,
+    looks_like_initials,
+    normalize,
+    pinyin_key,
+    split_pinyin,
+    tokens,
+)
+from core.search.query import SearchFilters, parse_query
+
+__all__ = ["Hit", "SearchResult", "search"]
+
+# Quality classes, best first: (name, weight per unit).
+_EXACT, _PREFIX, _SOUND, _LOOSE, _PARTIAL, _FRAGMENT, _BEGUN, _LONE = range(8)
+_CLASS_WEIGHT = (1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.5, 0.35)
+# Weak classes add to an item's score but never make it a match by themselves.
+_WEAK = (False, False, False, False, False, False, True, True)
+_MAX_UNITS = 64  # one bit per unit in a uint64 mask
+_EXACT_BONUS = 3.0  # the whole title typed: 100 instead of 97
+_MIN_RELEVANCE = 30.0  # below this share of the query an item is not a match
+_RELATIVE_CUTOFF = 0.6  # ... nor below 60% of the best match
+_PRUNE = True  # skip items that cannot reach the cutoff (tests turn it off to check it changes nothing)
+_FUZZY_LIMIT = 8
+_TIER_INDEX = {t: i for i, t in enumerate(TIERS)}
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """One matching catalog item and how well it matches."""
+
+    item: CatalogItem
+    relevance: float  # 0–100
+
+
+@dataclass(frozen=True, slots=True)
+class SearchResult:
+    """A page of hits for one query, with the filters read out of it."""
+
+    query: str  # as typed
+    text: str  # with the filters taken out
+    filters: SearchFilters
+    hits: list[Hit] = field(default_factory=list)
+    total: int = 0  # matches before paging
+    suggestions: list[str] = field(default_factory=list)  # closest brands/categories when nothing matched
+
+
+def search(
+    index: SearchIndex, query: str, *, limit: int = 5, offset: int = 0, include_hidden: bool = False
+) -> SearchResult:
+    """Ranked catalog items for what a streamer typed: relevance first, then tier, then score.
+
+    L0 and counterfeit items are left out unless `include_hidden` (merchants and admins).
+    Empty or blank queries give an empty result; a query of filters alone (`L4+ <100`) lists
+    everything passing them, best tier first (relevance 100); a pasted sku finds its item. When
+    nothing matches, `suggestions` holds the closest brands or categories.
+    """
+    limit = max(0, int(limit))
+    offset = max(0, int(offset))
+    if not query or not query.strip():
+        return SearchResult(query=query or "", text="", filters=SearchFilters())
+    text, filters = parse_query(query[:MAX_QUERY_CHARS])
+    if len(index) == 0:
+        return SearchResult(query, text, filters, suggestions=[])
+
+    # A pasted sku finds its item directly.
+    sku_pos = index.sku_position(text) if text else None
+    if sku_pos is not None:
+        cand = np.array([sku_pos], dtype=np.int64)
+        keep = _filter_mask(index, cand, filters, include_hidden)
+        if keep is None or keep.all():
+            hits = [Hit(index.items[sku_pos], 100.0)] if offset == 0 and limit > 0 else []
+            return SearchResult(query, text, filters, hits=hits, total=1)
+
+    query_tokens = _query_tokens(index, text)
+    matches, n_units = _plan(index, query_tokens)
+    if n_units == 0:
+        if not filters:
+            return SearchResult(query, text, filters, suggestions=_suggest(index, text) if text else [])
+        # Only filters: browse everything that passes them, best tier first.
+        order = index.rank_order
+        keep = _filter_mask(index, order, filters, include_hidden)
+        ranked = order if keep is None else order[keep]
+        page = ranked[offset : offset + limit]
+        hits = [Hit(index.items[int(p)], 100.0) for p in page]
+        return SearchResult(query, text, filters, hits=hits, total=int(len(ranked)))
+    if not matches:
+        return SearchResult(query, text, filters, suggestions=_suggest(index, text))
+
+    # Word level: the mask each matched word earns, per quality class.
+    wid_parts = [m[0] for m in matches]
+    lens = np.fromiter((len(w) for w in wid_parts), dtype=np.int64, count=len(wid_parts))
+    all_w = np.concatenate(wid_parts)
+    all_m = np.repeat(np.array([m[1] for m in matches], dtype=np.uint64), lens)
+    all_c = np.repeat(np.array([m[2] for m in matches], dtype=np.int64), lens)
+    strong = np.repeat(np.array([not _WEAK[m[2]] for m in matches], dtype=bool), lens)
+    uniq, inv = np.unique(all_w, return_inverse=True)
+    table = np.zeros((len(_CLASS_WEIGHT), len(uniq) + 1), dtype=np.uint64)  # column 0: "no match"
+    np.bitwise_or.at(table, (all_c, inv + 1), all_m)
+    local = np.zeros(len(index.vocab), dtype=np.int32)
+    local[uniq] = np.arange(1, len(uniq) + 1, dtype=np.int32)
+    word_ids = [index.vocab.get(tok) for tok in query_tokens]
+    title_key = hash(frozenset(word_ids)) if None not in word_ids else None
+
+    # Items holding one word that matches the whole query by its characters (a brand, a category,
+    # 牙膏) all score 97 (100 for the whole title): no need to look at their other words.
+    strong_words = np.unique(all_w[strong])
+    full = np.uint64((1 << n_units) - 1) if n_units < 64 else np.uint64(2**64 - 1)
+    whole = table[_EXACT][local[strong_words]] == full
+    cand_a = index.items_with(strong_words[whole])
+    keep = _filter_mask(index, cand_a, filters, include_hidden)
+    if keep is not None:
+        cand_a = cand_a[keep]
+    rel_a = np.full(len(cand_a), 100.0 - _EXACT_BONUS)
+    if title_key is not None and len(cand_a):
+        rel_a += _EXACT_BONUS * (index.title_keys[cand_a] == title_key)
+    strong_a = rel_a
+    in_a = None
+
+    # The others: an item can only pass the cutoff if it covers enough units, so some units are
+    # *required* and only items holding a word that covers one of them are looked at. The units
+    # required are the cheapest (fewest items to look at per point they could add) until what is
+    # left could not reach the cutoff even at the best quality any word offers (2024款, 500ml and
+    # 户外 are never required next to a rare brand or product). Weak matches do not count towards
+    # the cutoff, so they need no room. Exact either way: if the best match turns out weaker than
+    # guessed, more units are required under the real cutoff.
+    partial = strong_words[~whole]
+    sizes = index.item_counts(partial).tolist()
+    covers = np.bitwise_or.reduce(table, axis=0)[local[partial]].tolist()
+    best_w = [0.0] * n_units  # best quality a (strong) match offers each unit
+    for _, mask, klass in matches:
+        if _WEAK[klass]:
+            continue
+        weight = _CLASS_WEIGHT[klass]
+        while mask:
+            low = mask & -mask
+            b = low.bit_length() - 1
+            best_w[b] = max(best_w[b], weight)
+            mask ^= low
+    by_unit = [[i for i, c in enumerate(covers) if c >> b & 1] for b in range(n_units)]
+    per_point = (100.0 - _EXACT_BONUS) / n_units
+    required = [False] * n_units
+    chosen = [False] * len(partial)
+    room = sum(best_w)  # most points an item outside the chosen words could still get
+
+    def require_until(cutoff: float) -> None:
+        nonlocal room
+        while room * per_point >= cutoff - 1e-9 or not _PRUNE:
+            pick, pick_rate = -1, 0.0
+            for b in range(n_units):
+                gain = best_w[b]
+                if required[b] or gain <= 0 or not by_unit[b]:
+                    continue
+                rate = sum(sizes[i] for i in by_unit[b] if not chosen[i]) / gain
+                if pick < 0 or rate < pick_rate:
+                    pick, pick_rate = b, rate
+            if pick < 0:
+                return
+            required[pick] = True
+            room -= best_w[pick]
+            for i in by_unit[pick]:
+                chosen[i] = True
+
+    best_guess = 100.0 - _EXACT_BONUS if len(cand_a) else sum(best_w) * per_point
+    cutoff = max(_MIN_RELEVANCE, best_guess * _RELATIVE_CUTOFF)
+    while True:
+        require_until(cutoff)
+        cand_b = index.items_with(partial[np.array(chosen, dtype=bool)])
+        if len(cand_a) and len(cand_b):
+            if in_a is None:
+                in_a = np.zeros(len(index), dtype=np.bool_)
+                in_a[cand_a] = True
+            cand_b = cand_b[~in_a[cand_b]]
+        keep = _filter_mask(index, cand_b, filters, include_hidden)
+        if keep is not None:
+            cand_b = cand_b[keep]
+        rel_b, strong_b = _relevance(index, cand_b, table, local, n_units, title_key)
+        best = max(
+            float(strong_a.max()) if len(cand_a) else 0.0, float(strong_b.max()) if len(cand_b) else 0.0
+        )
+        real_cutoff = max(_MIN_RELEVANCE, best * _RELATIVE_CUTOFF)
+        if room * per_point < real_cutoff - 1e-9 or all(chosen):
+            break
+        cutoff = real_cutoff
+    if len(cand_a) == 0:
+        cand, relevance, strength = cand_b, rel_b, strong_b
+    elif len(cand_b) == 0:
+        cand, relevance, strength = cand_a, rel_a, strong_a
+    else:
+        cand = np.concatenate((cand_a, cand_b))
+        relevance = np.concatenate((rel_a, rel_b))
+        strength = np.concatenate((strong_a, strong_b))
+    ok = strength >= real_cutoff - 1e-9
+    cand, relevance = cand[ok], relevance[ok]
+    if len(cand) == 0:
+        return SearchResult(query, text, filters, suggestions=_suggest(index, text))
+
+    key = (np.rint(relevance).astype(np.int64) << index.key_shift) | index.static_key[cand]
+    page = _page(cand, key, offset, limit)
+    hits = [Hit(index.items[int(cand[p])], round(float(relevance[p]), 2)) for p in page]
+    return SearchResult(query, text, filters, hits=hits, total=int(len(cand)))
+
+
+def _latin_units(token: str) -> int:
+    """How many query units a Latin/digit word weighs: its pinyin syllables, else by length.
+    (Pinyin initials weigh one unit a letter: each stands for a character.)"""
+    syllables = split_pinyin(token)
+    if syllables:
+        return min(len(syllables), 8)
+    return 1 if len(token) <= 3 else 2 if len(token) <= 8 else 3
+
+
+def _plan(index: SearchIndex, query_tokens: list[str]) -> tuple[list[tuple[np.ndarray, int, int]], int]:
+    """The query's term matches as (word ids, unit mask, quality class), and its unit count."""
+    matches: list[tuple[np.ndarray, int, int]] = []
+    next_bit = 0
+    pinyin_run: list[tuple[str, int]] = []  # (syllable, bit) across adjacent pinyin tokens
+
+    def add(wids: np.ndarray | None, mask: int, klass: int) -> None:
+        if wids is not None and len(wids) and mask:
+            matches.append((wids, mask, klass))
+
+    def flush_pinyin() -> None:
+        if len(pinyin_run) == 1:
+            syllable, bit = pinyin_run[0]
+            if len(syllable) >= 2:
+                add(index.words_for("q" + syllable), 1 << bit, _SOUND)
+        for (a, abit), (b, bbit) in zip(pinyin_run, pinyin_run[1:], strict=False):
+            add(index.words_for(f"p{a} {b}"), (1 << abit) | (1 << bbit), _SOUND)
+        pinyin_run.clear()
+
+    for tok in query_tokens:
+        if next_bit >= _MAX_UNITS:
+            break
+        if is_han(tok):
+            flush_pinyin()
+            tok = tok[: _MAX_UNITS - next_bit]
+            base = next_bit
+            next_bit += len(tok)
+            syllables = han_pinyin(tok)
+            if len(tok) == 1:
+                add(index.words_for("u" + tok), 1 << base, _EXACT)
+                add(index.words_for("q" + syllables[0]), 1 << base, _SOUND)
+                continue
+            for i in range(len(tok) - 1):
+                mask = 3 << (base + i)
+                add(index.words_for("b" + tok[i : i + 2]), mask, _EXACT)
+                add(index.words_for(f"p{syllables[i]} {syllables[i + 1]}"), mask, _SOUND)
+                add(index.words_for("s" + tok[i : i + 2]), mask, _SOUND)  # 纯奶 → 纯牛奶
+            for i, ch in enumerate(tok):
+                add(index.words_for("u" + ch), 1 << (base + i), _LONE)
+            continue
+
+        exact = index.latin_ids.get(tok)
+        prefixed = index.latin_prefixed(tok, exclude=exact) if len(tok) >= 2 else None
+        # `ynby` is initials; `dyson` (a catalog word) and `dys` (the start of one) are not
+        initials = looks_like_initials(tok) and (
+            len(tok) <= 3 or (exact is None and (prefixed is None or not len(prefixed)))
+        )
+        sounds = split_pinyin(tok)
+        units = min(len(tok) if initials and not sounds else _latin_units(tok), _MAX_UNITS - next_bit)
+        base = next_bit
+        next_bit += units
+        all_bits = ((1 << units) - 1) << base
+        if sounds:
+            for j, syllable in enumerate(sounds):
+                pinyin_run.append((syllable, base + j * units // len(sounds)))
+        else:
+            flush_pinyin()
+        if exact is not None:
+            add(np.array([exact], dtype=np.int32), all_bits, _EXACT)
+        add(prefixed, all_bits, _PREFIX)
+        if exact is None and len(tok) >= 3 and tok.isalpha():
+            cutoff = 85.0 if len(tok) == 3 else 75.0 if len(tok) < 8 else 80.0
+            found = process.extract(
+                tok, index.latin_sorted, scorer=fuzz.ratio, limit=_FUZZY_LIMIT, score_cutoff=cutoff
+            )
+            for _, score, i in found:
+                wid = index.latin_sorted_ids[i : i + 1]
+                add(wid, all_bits, _SOUND if score >= 85.0 else _LOOSE)
+        if initials:
+            _initials(index, tok, base, units, add)
+    flush_pinyin()
+    return matches, next_bit
+
+
+def _query_tokens(index: SearchIndex, text: str) -> list[str]:
+    """Query tokens, with run-together Latin taken apart: `pizzahut` → pizza hut (catalog words),
+    `qqyinyue` → qq yinyue, `txu` → t xu (a catalog word stuck to pinyin)."""
+    out: list[str] = []
+    for tok in tokens(normalize(text)):
+        if is_han(tok) or not tok.isalpha() or tok in index.latin_ids or split_pinyin(tok):
+            out.append(tok)
+            continue
+        pieces = _latin_pieces(index, tok)
+        if pieces is None and not _near_latin_word(index, tok):
+            pieces = _pinyin_with_word(index, tok)
+        out.extend(pieces or (tok,))
+    return out
+
+
+def _near_latin_word(index: SearchIndex, tok: str) -> bool:
+    """A catalog word starts with `tok` or is a typo away from it (`tore` → toread, `pilut` → pilot)."""
+    words = index.latin_sorted
+    at = bisect_left(words, tok)
+    if at < len(words) and words[at].startswith(tok):
+        return True
+    return process.extractOne(tok, words, scorer=fuzz.ratio, score_cutoff=75.0) is not None
+
+
+def _latin_pieces(index: SearchIndex, tok: str) -> tuple[str, ...] | None:
+    """`tok` as 2–4 catalog words of 3+ letters, fewest pieces first."""
+    known = index.latin_ids
+    n = len(tok)
+    if n < 6 or n > 40:
+        return None
+    best: list[tuple[str, ...] | None] = [None] * (n + 1)
+    best[0] = ()
+    for i in range(n):
+        head = best[i]
+        if head is None or len(head) >= 4:
+            continue
+        for j in range(i + 3, n + 1):
+            if tok[i:j] in known:
+                cur = best[j]
+                if cur is None or len(head) + 1 < len(cur):
+                    best[j] = (*head, tok[i:j])
+    found = best[n]
+    return found if found is not None and len(found) > 1 else None
+
+
+def _pinyin_with_word(index: SearchIndex, tok: str) -> tuple[str, ...] | None:
+    for k in range(1, min(4, len(tok) - 1)):
+        if tok[:k] in index.latin_ids and split_pinyin(tok[k:]):
+            return tok[:k], tok[k:]
+        if tok[-k:] in index.latin_ids and split_pinyin(tok[:-k]):
+            return tok[:-k], tok[-k:]
+    return None
+
+
+def _initials(index: SearchIndex, tok: str, base: int, units: int, add) -> None:
+    """`ynbyyg` → the words whose initials are pieces of it (云南白药 ynby, 牙膏 yg).
+
+    A whole word's initials of 3+ letters, or the whole token, count 0.7; of two letters 0.6; part
+    of a longer word (`xcq` in 无线吸尘器) 0.5. Two-letter parts of words only count at the end
+    of the token (still typing). A long token is taken as initials only when some piece has 3+
+    letters or the token splits wholly into words' initials (`mnsn` → 蒙牛 酸奶), so a run of
+    2-letter coincidences (`xyzzy`) matches nothing.
+    """
+    m = len(tok)
+    found: list[tuple[np.ndarray, int, int]] = []
+    long_piece = False
+    reach = [True] + [False] * m  # reach[j]: tok[:j] splits into pieces that are words' initials
+    for i in range(m):
+        for j in range(i + 2, m + 1):
+            piece = tok[i:j]
+            size = j - i
+            strong = size == m or size >= 3
+            bits = 0
+            for p in range(i, j):
+                bits |= 1 << (base + p * units // m)
+            words = index.words_for("I" + piece)
+            if words is not None:
+                long_piece = long_piece or strong
+                reach[j] = reach[j] or reach[i]
+                found.append((words, bits, _LOOSE if strong else _PARTIAL))
+            if size >= 3 or j == m:
+                # a 2-letter start of a longer word only adds to items found otherwise
+                words = index.words_for(("J" if size >= 3 else "K") + piece)
+                if words is not None:
+                    long_piece = long_piece or strong
+                    if j == m:
+                        reach[j] = reach[j] or reach[i]
+                    found.append((words, bits, _FRAGMENT if size >= 3 else _BEGUN))
+    if m >= 4 and not long_piece and not reach[m]:
+        return
+    for words, bits, klass in found:
+        add(words, bits, klass)
+
+
+def _filter_mask(
+    index: SearchIndex, cand: np.ndarray, filters: SearchFilters, include_hidden: bool
+) -> np.ndarray | None:
+    """Which candidates pass the filters and visibility; None when all do (nothing to check)."""
+    keep: np.ndarray | None = None
+
+    def both(mask: np.ndarray) -> None:
+        nonlocal keep
+        keep = mask if keep is None else keep & mask
+
+    if not include_hidden:
+        both(index.visible[cand])
+    if filters.tier is not None:
+        both(index.tier[cand] == _TIER_INDEX[filters.tier])
+    if filters.min_tier is not None:
+        both(index.tier[cand] >= _TIER_INDEX[filters.min_tier])
+    if filters.price_min is not None:
+        both(index.price[cand] >= filters.price_min - 1e-9)
+    if filters.price_max is not None:
+        both(index.price[cand] <= filters.price_max + 1e-9)
+    if filters.min_commission is not None:
+        both(index.commission[cand] >= filters.min_commission - 1e-9)
+    return keep
+
+
+def _page(cand: np.ndarray, key: np.ndarray, offset: int, limit: int) -> np.ndarray:
+    """Positions (into `cand`) of the requested page, best key first."""
+    want = offset + limit
+    if want <= 0 or len(cand) == 0:
+        return np.zeros(0, dtype=np.int64)
+    neg = -key
+    if want < len(cand):
+        top = np.argpartition(neg, want - 1)[:want]
+        top = top[np.argsort(neg[top], kind="stable")]
+    else:
+        top = np.argsort(neg, kind="stable")
+    return top[offset:want]
+
+
+def _suggest(index: SearchIndex, text: str) -> list[str]:
+    """The brands and categories closest to `text` by characters or by sound; else the biggest
+    categories, so that nothing found is never a dead end."""
+    query = "".join(tokens(normalize(text)))
+    out: list[str] = []
+    if query and index.suggest_names:
+        scored: dict[int, float] = {}
+        probes = (
+            (query, index.suggest_text, fuzz.WRatio),
+            (pinyin_key(query), index.suggest_sound, fuzz.ratio),
+        )
+        for probe, (choices, owners), scorer in probes:
+            if not probe:
+                continue
+            found = process.extract(probe, choices, scorer=scorer, limit=30, score_cutoff=60.0)
+            for _, score, at in found:
+                owner = owners[at]
+                scored[owner] = max(scored.get(owner, 0.0), score)
+        out = [index.suggest_names[i] for i in sorted(scored, key=lambda i: (-scored[i], i))]
+    for name in index.top_categories:
+        if len(out) >= SUGGESTIONS:
+            break
+        if name not in out:
+            out.append(name)
+    return out[:SUGGESTIONS]
+
+
+def _relevance(
+    index: SearchIndex,
+    cand: np.ndarray,
+    table: np.ndarray,
+    local: np.ndarray,
+    n_units: int,
+    title_key: int | None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """0–100 per candidate: the quality-weighted share of query units its words cover; and the
+    same without weak matches (what decides whether it is a match at all)."""
+    if len(cand) == 0:
+        return np.zeros(0, dtype=np.float64), np.zeros(0, dtype=np.float64)
+    words, offsets = index.words_of_items(cand)
+    cols = local[words]
+    # The classes' masks share uint64 lanes (three 21-unit masks fit in one), so one gather and
+    # one OR-reduce per item serve several classes.
+    classes = np.flatnonzero(table[:, 1:].any(axis=1))
+    lanes = max(1, 64 // n_units)
+    unit_mask = np.uint64((1 << n_units) - 1) if n_units < 64 else np.uint64(2**64 - 1)
+    covered = np.zeros(len(cand), dtype=np.uint64)
+    points = np.zeros(len(cand), dtype=np.float64)
+    strong_points = None
+    for first in range(0, len(classes), lanes):
+        group = classes[first : first + lanes]
+        packed = table[group[0]].copy()
+        for lane, klass in enumerate(group[1:], 1):
+            packed |= table[klass] << np.uint64(lane * n_units)
+        got_all = np.bitwise_or.reduceat(packed[cols], offsets)
+        for lane, klass in enumerate(group):
+            if _WEAK[klass] and strong_points is None:  # classes run best first, weak ones last
+                strong_points = points.copy()
+            got = (got_all >> np.uint64(lane * n_units)) & unit_mask if lane else got_all & unit_mask
+            new = got & ~covered
+            points += _CLASS_WEIGHT[klass] * np.bitwise_count(new)
+            covered |= new
+    scale = (100.0 - _EXACT_BONUS) / n_units
+    relevance = points * scale
+    strength = relevance if strong_points is None else strong_points * scale
+    if title_key is not None:  # every word typed is a catalog word: is it some item's whole title?
+        bonus = _EXACT_BONUS * (index.title_keys[cand] == title_key)
+        relevance = relevance + bonus
+        strength = strength + bonus
+    return relevance, strength
