@@ -28,6 +28,7 @@ from matplotlib.ft2font import FT2Font
 from matplotlib.projections.polar import PolarAxes
 
 from bot.i18n import t
+from core.grading import DIMENSIONS
 
 __all__ = [
     "DIMENSIONS",
@@ -38,8 +39,6 @@ __all__ = [
     "radar_figure",
     "radar_png",
 ]
-
-DIMENSIONS: tuple[str, ...] = ("brand", "price", "distribution", "service", "sales")
 
 
 def dimension_labels(lang: str = "zh") -> dict[str, str]:

@@ -24,11 +24,12 @@ from aiogram.types import (
 )
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.chart import dimension_labels, radar_png
 from bot.i18n import t
 from bot.keyboards import GradeCb, MyGoodsCb, Prefixed, valid_id
 from bot.render import grade_card, h, split_message
 from core.catalog import CatalogItem
-from core.grading import DIMENSIONS, Policy, grade
+from core.grading import Policy, grade
 from storage.catalog import ProductRecord, any_sku, get_product, get_product_by_id, tier_history
 from storage.merchants import category_average
 from storage.regrade import normalise_sku
@@ -73,10 +74,8 @@ class Chart:
 
 async def chart_for(session: AsyncSession, item: CatalogItem, lang: str) -> Chart | None:
     """The radar chart of the item's five dimensions against its category's average (None if it fails)."""
-    from bot.chart import radar_png
-
     average = await category_average(session, item.category) or dict(item.dimensions)
-    labels = {d: t(f"dim.{d}", lang) for d in DIMENSIONS}  # also the axes' order
+    labels = dimension_labels(lang)  # also the axes' order
     title = f"{item.title[:40]} · {item.tier}"
     try:
         png = await asyncio.to_thread(
