@@ -178,6 +178,7 @@ class DemoSession:
 
     async def feed(self, update: Update) -> None:
         await self.dp.feed_update(self.bot, update)
+        await self.services.jobs_done()  # show the alerts an /import started before the next prompt
 
     async def say(self, text: str) -> None:
         message = Message(

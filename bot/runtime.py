@@ -64,6 +64,7 @@ async def run_bot(settings: Settings) -> None:
     finally:
         if scheduler is not None:
             scheduler.shutdown(wait=False)
+        await services.cancel_jobs()
         await bot.session.close()
         await engine.dispose()
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 from aiogram import Bot
 from aiogram.client.default import DefaultBotProperties
@@ -27,6 +28,13 @@ from storage.catalog import catalog_version, load_catalog_items
 logger = logging.getLogger(__name__)
 
 
+# What follows a catalog change: (bot, services, tier changes). jobs/after_import.py provides it; the
+# composition root plugs it in (bot/dispatcher.py), so handlers announce a change without importing jobs/.
+AfterCatalogChange = Callable[[Bot | None, "Services", Sequence[Any]], Awaitable[None]]
+
+JOBS_WAIT_SECONDS = 60.0
+
+
 @dataclass
 class Services:
     """Long-lived things handed to every handler as keyword data."""
@@ -36,12 +44,47 @@ class Services:
     policy: Policy
     catalog: CatalogIndex
     sender: Sender | None = None  # made once a bot exists
+    after_catalog_change: AfterCatalogChange | None = None
+    # Held while the index is rebuilt and merchants and watchers are told, by the post-import job or
+    # the catalog watch: one fan-out at a time, so a change is not told twice.
+    catalog_lock: asyncio.Lock = field(default_factory=asyncio.Lock, init=False, repr=False)
+    _jobs: set[asyncio.Task[None]] = field(default_factory=set, init=False, repr=False)
 
     def sender_for(self, bot: Bot) -> Sender:
         """The one shared rate-limited sender (digest and alerts), made on first use for this bot."""
         if self.sender is None:
             self.sender = make_sender(bot, self.settings)
         return self.sender
+
+    def catalog_changed(self, bot: Bot | None, tier_changes: Sequence[Any] = ()) -> asyncio.Task[None]:
+        """An import or a regrade wrote the catalog: start the follow-up job (fresh search index,
+        merchant and watch alerts) in the background, so the admin's update does not wait for it."""
+        task = asyncio.create_task(self._follow_up(bot, list(tier_changes)), name="after-catalog-change")
+        self._jobs.add(task)
+        task.add_done_callback(self._jobs.discard)
+        return task
+
+    async def _follow_up(self, bot: Bot | None, tier_changes: list[Any]) -> None:
+        try:
+            if self.after_catalog_change is not None:
+                await self.after_catalog_change(bot, self, tier_changes)
+            else:  # nothing plugged in: searches at least see the new catalog
+                await self.catalog.refresh(self.sessionmaker)
+        except Exception:  # noqa: BLE001 - a background job has nobody to raise to; the catalog watch retries
+            logger.exception("the job after a catalog change failed")
+
+    async def jobs_done(self) -> None:
+        """Wait (at most JOBS_WAIT_SECONDS) until the background jobs, and any they started, are over."""
+        async with asyncio.timeout(JOBS_WAIT_SECONDS):
+            while self._jobs:
+                await asyncio.wait(set(self._jobs))
+
+    async def cancel_jobs(self) -> None:
+        """Stop the background jobs still running (shutdown)."""
+        jobs = set(self._jobs)
+        for task in jobs:
+            task.cancel()
+        await asyncio.gather(*jobs, return_exceptions=True)
 
 
 def make_sender(bot: Bot, settings: Settings) -> Sender:

@@ -131,9 +131,7 @@ async def import_command(
     report = await _run_import(services, kind, name, data, dry_run=dry_run, skip_invalid=skip_invalid)
     await _send_report(message, report, lang)
     if isinstance(report, ImportReport) and report.written and kind == "products":
-        from jobs.after_import import after_catalog_change
-
-        await after_catalog_change(bot, services, report.tier_changes)
+        services.catalog_changed(bot, report.tier_changes)  # index, alerts, watches: a job, not this update
 
 
 async def _download(bot: Bot, document: Document) -> bytes | None:
@@ -203,12 +201,11 @@ def _size(n: int) -> str:
 
 
 async def regrade_command(message: Message, bot: Bot, services: Services, viewer: Viewer) -> None:
-    from jobs.after_import import after_catalog_change
 
     await message.answer(t("regrade.started", viewer.lang))
     report = await regrade_all(services.sessionmaker, policy=services.policy, reason="regrade")
     await message.answer(h(regrade_summary(report, viewer.lang)))
-    await after_catalog_change(bot, services, report.tier_changes)
+    services.catalog_changed(bot, report.tier_changes)
 
 
 # --------------------------------------------------------------------------- /stats

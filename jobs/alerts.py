@@ -23,6 +23,7 @@ from bot.render import h, shorten
 from bot.services import Services
 from core.catalog import tier_rank
 from core.grading import DIMENSIONS
+from jobs.sender import Delivery, Outcome, Outgoing
 from storage.catalog import products_by_sku
 from storage.tier_changes import already_alerted, mark_alerted
 from storage.users import AlertRecipient, alert_recipients, deactivate
@@ -126,8 +127,6 @@ def _latest_moves(changes: Sequence) -> list:
 
 async def notify_tier_changes(bot: Bot, services: Services, changes: Sequence) -> AlertReport:
     """Tell each bound merchant user, in one message, which of their products changed tier and why."""
-    from jobs.sender import Delivery, Outcome, Outgoing
-
     report = AlertReport()
     candidates = _latest_moves(changes)
     if not candidates:

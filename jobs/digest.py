@@ -35,7 +35,7 @@ from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Protocol
 
 from aiogram.client.session.middlewares.base import BaseRequestMiddleware
 from aiogram.exceptions import TelegramRetryAfter
@@ -44,21 +44,18 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.picks import (
-    PicksContext,
-    batch_picks,
-    picks_context,
-)
+from bot.keyboards import picks_keyboard
+from bot.picks import PicksContext, batch_picks, picks_context
+from bot.services import build_bot, make_sender
 from bot.settings import Settings
 from core.schedule import Schedule, local_today, zone_of
+from jobs.sender import Delivery, Outcome, Outgoing
 from storage import deliveries, pick_history, users
 from storage.tables import utcnow
 from storage.users import STREAMER
 
 if TYPE_CHECKING:
     from aiogram import Bot
-
-    from jobs.sender import Delivery, Outgoing
 
 logger = logging.getLogger(__name__)
 
@@ -139,6 +136,12 @@ def install_wire_guard(bot: Bot) -> None:
 # The pass
 
 
+class DigestSender(Protocol):
+    """What the pass needs from `jobs.sender.Sender`: one message in, its final Delivery out."""
+
+    async def send(self, out: Outgoing) -> Delivery: ...
+
+
 @dataclass
 class PassReport:
     dates: list[date] = field(default_factory=list)
@@ -182,21 +185,342 @@ class _Item:
     skus: list[str]
 
 
+@dataclass(frozen=True)
+class _Skip:
+    row: deliveries.ClaimedRow
+    status: str  # SKIPPED (nothing to send) or FAILED (the local day is over)
+    reason: str
+
+
 def _new_token() -> str:
     return f"{socket.gethostname()[:30]}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
 
 
-def _looks_like_flood(error: str | None) -> bool:
-    """A sender's failure text that says Telegram refused the message (429), so it was not delivered."""
-    if not error:
-        return False
-    return "RetryAfter" in error or "retry_after" in error or "Too Many Requests" in error
+_GONE = {Outcome.BLOCKED: deliveries.BLOCKED, Outcome.INVALID: deliveries.INVALID}
+
+
+class DigestPass:
+    """One digest pass: housekeeping, preparation, then workers that take the next item, deliver it
+    and record the outcome, until no row is left or the pass has to stop."""
+
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        settings: Settings,
+        sender: DigestSender,
+        *,
+        bot: Bot | None = None,
+        now: datetime | None = None,
+        on_date: date | None = None,
+        force: bool = False,
+        workers: int = WORKERS,
+        batch: int = BATCH,
+        lease: timedelta = CLAIM_LEASE,
+        stale_after: timedelta = STALE_SENDING,
+        stop_after_failures: int = STOP_AFTER_FAILURES,
+    ) -> None:
+        self.sessionmaker = sessionmaker
+        self.settings = settings
+        self.sender = sender
+        self.bot = bot
+        self.on_date = on_date
+        self.force = force
+        self.workers = max(1, workers)
+        self.batch = batch
+        self.lease = lease
+        self.stale_after = stale_after
+        self.stop_after_failures = stop_after_failures
+        self.report = PassReport()
+        self.token = _new_token()
+        self._started = _time.monotonic()
+        self._base = now or utcnow()
+        self._dates: set[date] = set()
+        self._queue: deque[_Item] = deque()
+        self._refill = asyncio.Lock()
+        self._exhausted = False
+        self._failures_in_a_row = 0
+        self._context: PicksContext | None = None
+
+    @property
+    def guarded(self) -> bool:
+        """The wire guard on the sender's bot marks rows `sending` (else the pass does, before sending)."""
+        return self.bot is not None
+
+    def clock(self) -> datetime:
+        """The pass's UTC clock: `now` (or the real time) at the start, moving with the monotonic clock."""
+        return self._base + timedelta(seconds=_time.monotonic() - self._started)
+
+    def stop(self, reason: str) -> None:
+        if self.report.stopped is None:
+            self.report.stopped = reason
+            logger.warning("digest pass stops: %s", reason)
+
+    async def run(self) -> PassReport:
+        if self.bot is not None:
+            install_wire_guard(self.bot)
+        async with self.sessionmaker() as session:  # steps 1-2 in one short transaction
+            await self.housekeeping(session)
+            await self.create_rows(session)
+            await session.commit()
+        try:
+            await asyncio.gather(*(self._work() for _ in range(self.workers)))
+        finally:
+            await self._release_claims()
+            self.report.seconds = _time.monotonic() - self._started
+        logger.info("%s", self.report.summary())
+        return self.report
+
+    # ---------------------------------------------------------------- 1. housekeeping
+
+    async def housekeeping(self, session: AsyncSession) -> None:
+        """Fail rows a dead pass left `sending`; expire pending rows whose local day is over."""
+        base = self._base
+        stale = await deliveries.fail_stale_sending(base - self.stale_after, now=base, session=session)
+        self.report.stale = len(stale)
+        if stale:
+            logger.warning(
+                "digest: %s rows were left sending by a dead pass; marked failed, not re-sent", len(stale)
+            )
+        candidates = await deliveries.pending_past_candidates(
+            not_after=base.date(), keep=self.on_date, now=base, lease=self.lease, session=session
+        )
+        default_zone = self.settings.default_timezone
+        over = [
+            row_id for row_id, day, zone in candidates if day < local_today(base, zone_of(zone, default_zone))
+        ]
+        self.report.expired = await deliveries.expire_rows(over, now=base, lease=self.lease, session=session)
+
+    # ---------------------------------------------------------------- 2. preparation
+
+    async def create_rows(self, session: AsyncSession) -> None:
+        """Today's pending rows: for `on_date`, or for each schedule group whose slot has come."""
+        if self.on_date is not None:
+            self._dates.add(self.on_date)
+            self.report.created = await deliveries.create_rows(self.on_date, now=self._base, session=session)
+        else:
+            for group in await deliveries.digest_groups(session=session):
+                schedule = Schedule.of(*group, self.settings)
+                today = schedule.today(self._base)
+                self._dates.add(today)
+                if self.force or schedule.due(self._base):
+                    self.report.created += await deliveries.create_rows(
+                        today, group=group, now=self._base, session=session
+                    )
+        self.report.dates = sorted(self._dates)
+
+    def _triage(self, rows: list[deliveries.ClaimedRow]) -> tuple[list[deliveries.ClaimedRow], list[_Skip]]:
+        """Rows worth rendering, and rows to close at once (digests off, or their day is over)."""
+        wanted: list[deliveries.ClaimedRow] = []
+        skipped: list[_Skip] = []
+        for row in rows:
+            p = row.profile
+            if row.role != STREAMER or not p.digest_enabled or not p.active:
+                skipped.append(_Skip(row, deliveries.SKIPPED, "digests off or chat unreachable"))
+            elif self.on_date is None and row.local_date < Schedule.of(
+                p.timezone, p.digest_time, self.settings
+            ).today(self.clock()):
+                skipped.append(_Skip(row, deliveries.FAILED, "expired: the local day is over"))
+            else:
+                wanted.append(row)
+        return wanted, skipped
+
+    async def prepare(self, rows: list[deliveries.ClaimedRow]) -> None:
+        """Render the claimed rows' picks into the queue; close the rows with nothing to send."""
+        wanted, skipped = self._triage(rows)
+        if wanted and self._context is None:
+            self._context = await picks_context(self.sessionmaker)
+        async with self.sessionmaker() as session:
+            if wanted and self._context is not None:
+                results = await batch_picks(
+                    session, self._context, [(r.profile, r.local_date) for r in wanted]
+                )
+                for row, result in zip(wanted, results, strict=True):
+                    if not result.picks:
+                        skipped.append(_Skip(row, deliveries.SKIPPED, "no picks"))
+                        continue
+                    lang = row.profile.language
+                    text = result.as_text(lang, digest=True)
+                    out = Outgoing(row.telegram_id, text, picks_keyboard(result, lang), key=row.id)
+                    self._queue.append(_Item(row, out, result.skus))
+            for skip in skipped:
+                await self._close_skipped(skip, session)
+            await session.commit()
+
+    async def _close_skipped(self, skip: _Skip, session: AsyncSession) -> None:
+        await deliveries.finish_row(
+            skip.row.id, self.token, skip.status, now=self.clock(), error=skip.reason, session=session
+        )
+        if skip.status == deliveries.SKIPPED:
+            self.report.outcomes[deliveries.SKIPPED] += 1
+        else:
+            self.report.expired += 1
+
+    # ---------------------------------------------------------------- 3. next item
+
+    async def next_item(self) -> _Item | None:
+        """The next message to send, claiming and preparing another batch when the queue is empty."""
+        async with self._refill:
+            while not self._queue and not self._exhausted and self.report.stopped is None:
+                rows = await self._claim()
+                if rows:
+                    await self.prepare(rows)
+            if self.report.stopped is not None or not self._queue:
+                return None
+            return self._queue.popleft()
+
+    async def _claim(self) -> list[deliveries.ClaimedRow]:
+        async with self.sessionmaker() as session:
+            rows = await deliveries.claim_rows(
+                self.token, self._dates, now=self.clock(), lease=self.lease, limit=self.batch, session=session
+            )
+            await session.commit()
+            # Nothing won: done, unless another pass merely took the rows we aimed at.
+            if not rows and not await deliveries.has_free_rows(
+                self._dates, now=self.clock(), lease=self.lease, session=session
+            ):
+                self._exhausted = True
+        return rows
+
+    # ---------------------------------------------------------------- 4. delivery
+
+    async def deliver(self, item: _Item) -> tuple[Delivery, _WireRow] | None:
+        """Send one item through the sender; None when our claim on its row was lost."""
+        wire = _WireRow(item.row.id, item.row.telegram_id, self.token, self.sessionmaker, self.clock)
+        reset = _WIRE.set(wire)
+        try:
+            if not self.guarded:
+                await self._put_on_wire(item.row.id)
+            delivery = await self.sender.send(item.out)
+        except ClaimLost:
+            self.report.lost += 1
+            logger.info("digest row %s was taken over by another pass", item.row.id)
+            return None
+        finally:
+            _WIRE.reset(reset)
+        if self.guarded and delivery.outcome == Outcome.SENT and wire.requests == 0:
+            logger.error(
+                "the wire guard saw no request for row %s: is the sender on another Bot?", item.row.id
+            )
+        return delivery, wire
+
+    async def _put_on_wire(self, row_id: int) -> None:
+        async with self.sessionmaker() as session:
+            held = await deliveries.mark_on_wire(row_id, self.token, now=self.clock(), session=session)
+            await session.commit()
+        if not held:
+            raise ClaimLost(row_id)
+
+    # ---------------------------------------------------------------- 5. record
+
+    async def record(self, item: _Item, delivery: Delivery, *, refused: bool) -> None:
+        """Store the outcome of one delivery; `refused`: Telegram answered 429, so it was not delivered."""
+        async with self.sessionmaker() as session:
+            if delivery.outcome == Outcome.SENT:
+                await self._record_sent(item, delivery, session)
+            elif delivery.outcome in _GONE:
+                await self._record_gone(item, delivery, session)
+            elif refused:
+                await self._requeue(item, delivery, session)
+            else:
+                await self._record_failed(item, delivery, session)
+            await session.commit()
+
+    def _attempts(self, delivery: Delivery) -> int | None:
+        # Guarded, the wire guard counted every request in the row itself.
+        return None if self.guarded else delivery.attempts
+
+    async def _record_sent(self, item: _Item, delivery: Delivery, session: AsyncSession) -> None:
+        row = item.row
+        held = await deliveries.finish_row(
+            row.id,
+            self.token,
+            deliveries.SENT,
+            now=self.clock(),
+            message_id=delivery.message_id,
+            skus=item.skus,
+            attempts=self._attempts(delivery),
+            session=session,
+        )
+        if held:
+            await pick_history.record_picks(row.telegram_id, item.skus, row.local_date, session=session)
+        self._failures_in_a_row = 0
+        self.report.outcomes[deliveries.SENT] += 1
+
+    async def _record_gone(self, item: _Item, delivery: Delivery, session: AsyncSession) -> None:
+        """Blocked, or the chat is gone: close the row and stop writing to the streamer until /start."""
+        status = _GONE[delivery.outcome]
+        await deliveries.finish_row(
+            item.row.id,
+            self.token,
+            status,
+            now=self.clock(),
+            error=delivery.error,
+            attempts=self._attempts(delivery),
+            session=session,
+        )
+        await users.deactivate(item.row.telegram_id, session=session)
+        self._failures_in_a_row = 0
+        self.report.outcomes[status] += 1
+
+    async def _requeue(self, item: _Item, delivery: Delivery, session: AsyncSession) -> None:
+        """Telegram refused it (429): certainly not delivered, so the next pass may send it."""
+        error = delivery.error or f"429 retry after {delivery.retry_after}s"
+        await deliveries.requeue_row(item.row.id, self.token, error, now=self.clock(), session=session)
+        self.report.requeued += 1
+        self.stop("flood control (429) persists")
+
+    async def _record_failed(self, item: _Item, delivery: Delivery, session: AsyncSession) -> None:
+        await deliveries.finish_row(
+            item.row.id,
+            self.token,
+            deliveries.FAILED,
+            now=self.clock(),
+            error=delivery.error,
+            attempts=self._attempts(delivery),
+            session=session,
+        )
+        self._failures_in_a_row += 1
+        self.report.outcomes[deliveries.FAILED] += 1
+        if self._failures_in_a_row >= self.stop_after_failures:
+            self.stop(f"{self._failures_in_a_row} deliveries failed in a row: {delivery.error}")
+
+    # ---------------------------------------------------------------- the workers
+
+    async def _work(self) -> None:
+        while self.report.stopped is None:
+            try:
+                if not await self._one():
+                    return
+            except SQLAlchemyError:
+                logger.exception("digest: database error")
+                self.stop("database error")
+            except Exception:  # noqa: BLE001 - a bug must stop the pass cleanly, not strand the other workers
+                logger.exception("digest: unexpected error")
+                self.stop("unexpected error (see the log)")
+
+    async def _one(self) -> bool:
+        """Next item, delivery, record; False when nothing is left."""
+        item = await self.next_item()
+        if item is None:
+            return False
+        sent = await self.deliver(item)
+        if sent is not None:
+            delivery, wire = sent
+            await self.record(item, delivery, refused=wire.flood or delivery.retry_after is not None)
+        return True
+
+    async def _release_claims(self) -> None:
+        # Rows claimed but never put on the wire go back at once (a crash leaves them to the lease).
+        with contextlib.suppress(SQLAlchemyError, asyncio.CancelledError):
+            async with self.sessionmaker() as session:
+                await deliveries.release_claims(self.token, session=session)
+                await session.commit()
 
 
 async def run_digest_pass(
     sessionmaker: async_sessionmaker[AsyncSession],
     settings: Settings,
-    sender: Any,
+    sender: DigestSender,
     *,
     bot: Bot | None = None,
     now: datetime | None = None,
@@ -216,244 +540,27 @@ async def run_digest_pass(
     streamer; `force` sends each streamer's today whatever the hour (`digest send`); neither: the
     scheduled pass, for those whose slot has come.
     """
-    started = _time.monotonic()
-    base = now or utcnow()
-
-    def clock() -> datetime:
-        return base + timedelta(seconds=_time.monotonic() - started)
-
-    token = _new_token()
-    report = PassReport()
-    guarded = bot is not None
-    if bot is not None:
-        install_wire_guard(bot)
-
-    # 1-2: housekeeping and today's rows, in one short transaction.
-    async with sessionmaker() as session:
-        report.stale = len(await deliveries.fail_stale_sending(base - stale_after, now=base, session=session))
-        candidates = await deliveries.pending_past_candidates(
-            not_after=base.date(), keep=on_date, now=base, lease=lease, session=session
-        )
-        over = [
-            row_id
-            for row_id, day, zone in candidates
-            if day < local_today(base, zone_of(zone, settings.default_timezone))
-        ]
-        report.expired = await deliveries.expire_rows(over, now=base, lease=lease, session=session)
-        dates: set[date] = set()
-        if on_date is not None:
-            dates.add(on_date)
-            report.created = await deliveries.create_rows(on_date, now=base, session=session)
-        else:
-            for group in await deliveries.digest_groups(session=session):
-                schedule = Schedule.of(*group, settings)
-                today = schedule.today(base)
-                dates.add(today)
-                if force or schedule.due(base):
-                    report.created += await deliveries.create_rows(
-                        today, group=group, now=base, session=session
-                    )
-        await session.commit()
-    report.dates = sorted(dates)
-    if report.stale:
-        logger.warning(
-            "digest: %s rows were left sending by a dead pass; marked failed, not re-sent", report.stale
-        )
-
-    from bot.keyboards import picks_keyboard
-    from jobs.sender import Outcome, Outgoing
-
-    queue: deque[_Item] = deque()
-    refill_lock = asyncio.Lock()
-    exhausted = False
-    failures_in_a_row = 0
-    context: PicksContext | None = None
-
-    def stop(reason: str) -> None:
-        if report.stopped is None:
-            report.stopped = reason
-            logger.warning("digest pass stops: %s", reason)
-
-    async def prepare(rows: list[deliveries.ClaimedRow]) -> None:
-        nonlocal context
-        skipped: list[tuple[deliveries.ClaimedRow, str, str]] = []
-        wanted: list[deliveries.ClaimedRow] = []
-        for row in rows:
-            p = row.profile
-            if row.role != STREAMER or not p.digest_enabled or not p.active:
-                skipped.append((row, deliveries.SKIPPED, "digests off or chat unreachable"))
-            elif on_date is None and row.local_date < Schedule.of(p.timezone, p.digest_time, settings).today(
-                clock()
-            ):
-                skipped.append((row, deliveries.FAILED, "expired: the local day is over"))
-            else:
-                wanted.append(row)
-        if wanted and context is None:
-            context = await picks_context(sessionmaker)
-        async with sessionmaker() as session:
-            results = (
-                await batch_picks(session, context, [(r.profile, r.local_date) for r in wanted])
-                if context
-                else []
-            )
-            for row, result in zip(wanted, results, strict=True):
-                if not result.picks:
-                    skipped.append((row, deliveries.SKIPPED, "no picks"))
-                    continue
-                lang = row.profile.language
-                out = Outgoing(
-                    chat_id=row.telegram_id,
-                    text=result.as_text(lang, digest=True),
-                    reply_markup=picks_keyboard(result, lang),
-                    key=row.id,
-                )
-                queue.append(_Item(row, out, result.skus))
-            for row, status, reason in skipped:
-                await deliveries.finish_row(row.id, token, status, now=clock(), error=reason, session=session)
-                if status == deliveries.SKIPPED:
-                    report.outcomes[deliveries.SKIPPED] += 1
-                else:
-                    report.expired += 1
-            await session.commit()
-
-    async def next_item() -> _Item | None:
-        nonlocal exhausted
-        async with refill_lock:
-            while not queue and not exhausted and report.stopped is None:
-                async with sessionmaker() as session:
-                    rows = await deliveries.claim_rows(
-                        token, dates, now=clock(), lease=lease, limit=batch, session=session
-                    )
-                    await session.commit()
-                    # Nothing won: done, unless another pass merely took the rows we aimed at.
-                    if not rows and not await deliveries.has_free_rows(
-                        dates, now=clock(), lease=lease, session=session
-                    ):
-                        exhausted = True
-                        break
-                if rows:
-                    await prepare(rows)
-            if report.stopped is not None or not queue:
-                return None
-            return queue.popleft()
-
-    async def record(item: _Item, delivery: Delivery, wire: _WireRow) -> None:
-        nonlocal failures_in_a_row
-        row, outcome = item.row, delivery.outcome
-        attempts = None if guarded else delivery.attempts
-        async with sessionmaker() as session:
-            if outcome == Outcome.SENT:
-                held = await deliveries.finish_row(
-                    row.id,
-                    token,
-                    deliveries.SENT,
-                    now=clock(),
-                    message_id=delivery.message_id,
-                    skus=item.skus,
-                    attempts=attempts,
-                    session=session,
-                )
-                if held:
-                    await pick_history.record_picks(
-                        row.telegram_id, item.skus, row.local_date, session=session
-                    )
-                failures_in_a_row = 0
-                status = deliveries.SENT
-            elif outcome in (Outcome.BLOCKED, Outcome.INVALID):
-                status = deliveries.BLOCKED if outcome == Outcome.BLOCKED else deliveries.INVALID
-                await deliveries.finish_row(
-                    row.id,
-                    token,
-                    status,
-                    now=clock(),
-                    error=delivery.error,
-                    attempts=attempts,
-                    session=session,
-                )
-                await users.deactivate(row.telegram_id, session=session)
-                failures_in_a_row = 0
-            elif wire.flood or _looks_like_flood(delivery.error):
-                # Telegram refused it (429): certainly not delivered, so the next pass may send it.
-                await deliveries.requeue_row(
-                    row.id, token, delivery.error or "flood control", now=clock(), session=session
-                )
-                report.requeued += 1
-                status = "requeued"
-                stop("flood control (429) persists")
-            else:
-                await deliveries.finish_row(
-                    row.id,
-                    token,
-                    deliveries.FAILED,
-                    now=clock(),
-                    error=delivery.error,
-                    attempts=attempts,
-                    session=session,
-                )
-                failures_in_a_row += 1
-                status = deliveries.FAILED
-                if failures_in_a_row >= stop_after_failures:
-                    stop(f"{failures_in_a_row} deliveries failed in a row: {delivery.error}")
-            await session.commit()
-        if status != "requeued":
-            report.outcomes[status] += 1
-
-    async def deliver(item: _Item) -> None:
-        wire = _WireRow(item.row.id, item.row.telegram_id, token, sessionmaker, clock)
-        reset = _WIRE.set(wire)
-        try:
-            if not guarded:
-                async with sessionmaker() as session:
-                    held = await deliveries.mark_on_wire(item.row.id, token, now=clock(), session=session)
-                    await session.commit()
-                if not held:
-                    raise ClaimLost(item.row.id)
-            delivery = await sender.send(item.out)
-        except ClaimLost:
-            report.lost += 1
-            logger.info("digest row %s was taken over by another pass", item.row.id)
-            return
-        finally:
-            _WIRE.reset(reset)
-        if guarded and delivery.outcome == Outcome.SENT and wire.requests == 0:
-            logger.error(
-                "the wire guard saw no request for row %s: is the sender on another Bot?", item.row.id
-            )
-        await record(item, delivery, wire)
-
-    async def work() -> None:
-        while report.stopped is None:
-            try:
-                item = await next_item()
-                if item is None:
-                    return
-                await deliver(item)
-            except SQLAlchemyError:
-                logger.exception("digest: database error")
-                stop("database error")
-            except Exception:  # noqa: BLE001 - a bug must stop the pass cleanly, not strand the other workers
-                logger.exception("digest: unexpected error")
-                stop("unexpected error (see the log)")
-
-    try:
-        await asyncio.gather(*(work() for _ in range(max(1, workers))))
-    finally:
-        # Rows claimed but never put on the wire go back at once (a crash leaves them to the lease).
-        with contextlib.suppress(SQLAlchemyError, asyncio.CancelledError):
-            async with sessionmaker() as session:
-                await deliveries.release_claims(token, session=session)
-                await session.commit()
-        report.seconds = _time.monotonic() - started
-    logger.info("%s", report.summary())
-    return report
+    digest_pass = DigestPass(
+        sessionmaker,
+        settings,
+        sender,
+        bot=bot,
+        now=now,
+        on_date=on_date,
+        force=force,
+        workers=workers,
+        batch=batch,
+        lease=lease,
+        stale_after=stale_after,
+        stop_after_failures=stop_after_failures,
+    )
+    return await digest_pass.run()
 
 
 async def send_digest_now(
     sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, *, on_date: date | None = None
 ) -> str:
     """`python -m bot digest send [--date D]`: a pass now, whatever the hour; idempotent."""
-    from bot.services import build_bot, make_sender
-
     bot = build_bot(settings.require_token(), api_url=settings.telegram_api_url)
     try:
         sender = make_sender(bot, settings)

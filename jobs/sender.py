@@ -87,13 +87,18 @@ class Outgoing:
 
 @dataclass(frozen=True)
 class Delivery:
-    """What became of one :class:`Outgoing`; ``attempts`` counts the requests made for it."""
+    """What became of one :class:`Outgoing`; ``attempts`` counts the requests made for it.
+
+    ``retry_after`` is set when the last answer was a 429 (flood control, the seconds Telegram asked
+    to wait): the message was then certainly not delivered, and may be sent again later.
+    """
 
     outgoing: Outgoing
     outcome: Outcome
     message_id: int | None
     error: str | None
     attempts: int
+    retry_after: float | None = None
 
 
 class Sender:
@@ -168,9 +173,9 @@ class Sender:
                 # Telegram wants silence from the whole bot, not just this chat: pause every worker.
                 self._pause(min(float(exc.retry_after), self._max_retry_after))
                 if exc.retry_after > self._max_retry_after:
-                    return _done(out, Outcome.FAILED, attempts, f"retry_after {exc.retry_after}s is too long")
+                    return _refused(out, attempts, exc, f"retry_after {exc.retry_after}s is too long")
                 if attempts >= self._max_attempts:
-                    return _done(out, Outcome.FAILED, attempts, _describe(exc))
+                    return _refused(out, attempts, exc, _describe(exc))
                 logger.warning("flood control: all sends paused %ss (chat %s)", exc.retry_after, out.chat_id)
             except TelegramForbiddenError as exc:
                 logger.info("chat %s blocked the bot: %s", out.chat_id, exc.message)
@@ -312,6 +317,11 @@ class Sender:
 
 def _done(out: Outgoing, outcome: Outcome, attempts: int, error: str) -> Delivery:
     return Delivery(out, outcome, None, error, attempts)
+
+
+def _refused(out: Outgoing, attempts: int, exc: TelegramRetryAfter, error: str) -> Delivery:
+    """Given up under flood control: not delivered, and the caller learns how long Telegram asked to wait."""
+    return Delivery(out, Outcome.FAILED, None, error, attempts, retry_after=float(exc.retry_after))
 
 
 def _describe(exc: BaseException) -> str:

@@ -20,6 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.i18n import t
 from bot.render import h, percent, shorten, tier_label
 from bot.services import Services
+from jobs.sender import Delivery, Outcome, Outgoing
 from storage import users, watches
 
 logger = logging.getLogger(__name__)
@@ -97,8 +98,6 @@ def alert_text(alerts: list[WatchAlert], lang: str) -> str:
 
 async def check_watches(bot: Bot, services: Services) -> WatchReport:
     """Compare every watched product with what its watcher knew; tell them about real rises."""
-    from jobs.sender import Delivery, Outcome, Outgoing
-
     report = WatchReport()
     async with services.sessionmaker() as session:
         products = await watches.watched_products(session=session)

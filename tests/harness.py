@@ -31,6 +31,7 @@ class ChatHarness:
     async def _feed(self, update: Update) -> list[Any]:
         before = len(self.session.requests)
         await self.dp.feed_update(self.bot, update)
+        await self.services.jobs_done()  # what the update started in the background (alerts after /import)
         return self.session.requests[before:]
 
     async def message(

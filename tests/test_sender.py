@@ -142,6 +142,7 @@ async def test_permanent_429_fails_after_max_attempts(bot: Bot, api: FakeBotAPI)
     failed = deliveries[2]
     assert failed.outcome is Outcome.FAILED and failed.attempts == 3
     assert failed.error is not None and "TelegramRetryAfter" in failed.error
+    assert failed.retry_after == 1  # refused, as a value: certainly not delivered
     assert [c.status for c in sends(api, outs[2].chat_id)] == [429, 429, 429]
     assert_received_exactly(api, [o for o in outs if o.key != 2])
     assert api.organic_429s == 0
@@ -154,6 +155,7 @@ async def test_retry_after_beyond_the_cap_fails_at_once(bot: Bot, api: FakeBotAP
         deliveries = by_key(await Sender(bot, max_retry_after=1).send_many(outs))
     assert deliveries[0].outcome is Outcome.FAILED and deliveries[0].attempts == 1
     assert deliveries[0].error is not None and "too long" in deliveries[0].error
+    assert deliveries[0].retry_after == 3600 and deliveries[1].retry_after is None
     assert_received_exactly(api, outs[1:])
 
 
@@ -163,6 +165,7 @@ async def test_403_is_blocked_without_retry(bot: Bot, api: FakeBotAPI) -> None:
     deliveries = by_key(await Sender(bot).send_many(outs))
     assert deliveries[1].outcome is Outcome.BLOCKED and deliveries[1].attempts == 1
     assert deliveries[1].error is not None and "bot was blocked by the user" in deliveries[1].error
+    assert deliveries[1].retry_after is None
     assert len(sends(api, outs[1].chat_id)) == 1
     assert_received_exactly(api, [o for o in outs if o.key != 1])
 
