@@ -19,7 +19,7 @@ import random
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterable, Awaitable, Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
@@ -36,7 +36,7 @@ from aiogram.exceptions import (
     TelegramRetryAfter,
     TelegramServerError,
 )
-from aiogram.types import InlineKeyboardMarkup, LinkPreviewOptions
+from aiogram.types import InlineKeyboardMarkup, LinkPreviewOptions, Message
 
 if TYPE_CHECKING:
     from aiogram import Bot
@@ -160,49 +160,51 @@ class Sender:
             attempts += 1
             await self._acquire(out.chat_id)
             try:
-                message = await self._bot.send_message(
-                    chat_id=out.chat_id,
-                    text=out.text,
-                    parse_mode=ParseMode.HTML,
-                    link_preview_options=LinkPreviewOptions(is_disabled=True),
-                    reply_markup=out.reply_markup,
-                    allow_paid_broadcast=True if self._paid_broadcast else None,
-                    request_timeout=self._request_timeout,
-                )
+                message = await self._request(out)
             except TelegramRetryAfter as exc:
-                # Telegram wants silence from the whole bot, not just this chat: pause every worker.
-                self._pause(min(float(exc.retry_after), self._max_retry_after))
-                if exc.retry_after > self._max_retry_after:
-                    return _refused(out, attempts, exc, f"retry_after {exc.retry_after}s is too long")
-                if attempts >= self._max_attempts:
-                    return _refused(out, attempts, exc, _describe(exc))
-                logger.warning("flood control: all sends paused %ss (chat %s)", exc.retry_after, out.chat_id)
-            except TelegramForbiddenError as exc:
-                logger.info("chat %s blocked the bot: %s", out.chat_id, exc.message)
-                return _done(out, Outcome.BLOCKED, attempts, _describe(exc))
-            except TelegramMigrateToChat as exc:
-                return _done(out, Outcome.INVALID, attempts, _describe(exc))
-            except TelegramBadRequest as exc:
-                lowered = exc.message.lower()
-                outcome = (
-                    Outcome.INVALID if any(m in lowered for m in _INVALID_CHAT_MARKERS) else Outcome.FAILED
-                )
-                logger.info("chat %s: %s (%s)", out.chat_id, exc.message, outcome)
-                return _done(out, outcome, attempts, _describe(exc))
+                final = self._flooded(out, attempts, exc)
             except TelegramEntityTooLarge as exc:  # a TelegramNetworkError, but retrying cannot help
-                return _done(out, Outcome.FAILED, attempts, _describe(exc))
+                final = _done(out, Outcome.FAILED, attempts, _describe(exc))
             except _TRANSIENT as exc:
-                if attempts >= self._max_attempts:
-                    logger.warning("chat %s: giving up after %s attempts: %s", out.chat_id, attempts, exc)
-                    return _done(out, Outcome.FAILED, attempts, _describe(exc))
-                delay = self._backoff(attempts)
-                logger.info("chat %s: %s; retry %s in %.2fs", out.chat_id, _describe(exc), attempts, delay)
-                await self._sleep(delay)
-            except TelegramAPIError as exc:  # 401, 404, 409...: nothing a retry would fix
-                logger.warning("chat %s: %s", out.chat_id, exc)
-                return _done(out, Outcome.FAILED, attempts, _describe(exc))
+                final = await self._transient(out, attempts, exc)
+            except TelegramAPIError as exc:
+                final = _answered(out, attempts, exc)
             else:
                 return Delivery(out, Outcome.SENT, message.message_id, None, attempts)
+            if final is not None:
+                return final
+
+    async def _request(self, out: Outgoing) -> Message:
+        return await self._bot.send_message(
+            chat_id=out.chat_id,
+            text=out.text,
+            parse_mode=ParseMode.HTML,
+            link_preview_options=LinkPreviewOptions(is_disabled=True),
+            reply_markup=out.reply_markup,
+            allow_paid_broadcast=True if self._paid_broadcast else None,
+            request_timeout=self._request_timeout,
+        )
+
+    def _flooded(self, out: Outgoing, attempts: int, exc: TelegramRetryAfter) -> Delivery | None:
+        """A 429: pause every worker; None to try again once the pause is over, else the final refusal."""
+        # Telegram wants silence from the whole bot, not just this chat.
+        self._pause(min(float(exc.retry_after), self._max_retry_after))
+        if exc.retry_after > self._max_retry_after:
+            return _refused(out, attempts, exc, f"retry_after {exc.retry_after}s is too long")
+        if attempts >= self._max_attempts:
+            return _refused(out, attempts, exc, _describe(exc))
+        logger.warning("flood control: all sends paused %ss (chat %s)", exc.retry_after, out.chat_id)
+        return None
+
+    async def _transient(self, out: Outgoing, attempts: int, exc: BaseException) -> Delivery | None:
+        """A hiccup: back off and return None to try again, or give up after max_attempts."""
+        if attempts >= self._max_attempts:
+            logger.warning("chat %s: giving up after %s attempts: %s", out.chat_id, attempts, exc)
+            return _done(out, Outcome.FAILED, attempts, _describe(exc))
+        delay = self._backoff(attempts)
+        logger.info("chat %s: %s; retry %s in %.2fs", out.chat_id, _describe(exc), attempts, delay)
+        await self._sleep(delay)
+        return None
 
     async def send_many(
         self,
@@ -218,40 +220,12 @@ class Sender:
         async stream stays in bounded memory; pass ``collect=False`` to not keep the results either.
         """
         queue: asyncio.Queue[Outgoing | None] = asyncio.Queue(maxsize=self._workers)
-        results: list[Delivery] = []
-        counts: dict[Outcome, int] = dict.fromkeys(Outcome, 0)
-
-        async def produce() -> None:
-            if isinstance(outs, AsyncIterable):
-                async for out in outs:
-                    await queue.put(out)
-            else:
-                for out in outs:
-                    await queue.put(out)
-            for _ in range(self._workers):
-                await queue.put(None)
-
-        async def work() -> None:
-            while (out := await queue.get()) is not None:
-                delivery = await self.send(out)
-                counts[delivery.outcome] += 1
-                if collect:
-                    results.append(delivery)
-                if on_delivery is not None:
-                    await on_delivery(delivery)
-
+        batch = _Batch(collect, on_delivery)
         started = self._clock()
-        tasks = [asyncio.create_task(produce())]
-        tasks += [asyncio.create_task(work()) for _ in range(self._workers)]
-        try:
-            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
-        finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-        for task in done:
-            if not task.cancelled() and (error := task.exception()) is not None:
-                raise error
+        tasks = [asyncio.create_task(self._produce(outs, queue))]
+        tasks += [asyncio.create_task(self._work(queue, batch)) for _ in range(self._workers)]
+        await _all_or_first_error(tasks)
+        counts = batch.counts
         logger.info(
             "sent %s, blocked %s, invalid %s, failed %s in %.1fs",
             counts[Outcome.SENT],
@@ -260,7 +234,23 @@ class Sender:
             counts[Outcome.FAILED],
             self._clock() - started,
         )
-        return results
+        return batch.results
+
+    async def _produce(
+        self, outs: Iterable[Outgoing] | AsyncIterable[Outgoing], queue: asyncio.Queue[Outgoing | None]
+    ) -> None:
+        if isinstance(outs, AsyncIterable):
+            async for out in outs:
+                await queue.put(out)
+        else:
+            for out in outs:
+                await queue.put(out)
+        for _ in range(self._workers):
+            await queue.put(None)  # one stop sign per worker
+
+    async def _work(self, queue: asyncio.Queue[Outgoing | None], batch: _Batch) -> None:
+        while (out := await queue.get()) is not None:
+            await batch.add(await self.send(out))
 
     # ------------------------------------------------------------------ pacing
 
@@ -313,6 +303,52 @@ class Sender:
         """Exponential backoff with jitter: between half and all of base * 2^(attempt-1), capped."""
         delay = min(self._backoff_max, self._backoff_base * 2 ** (attempt - 1))
         return delay / 2 + random.uniform(0, delay / 2)
+
+
+@dataclass
+class _Batch:
+    """What one send_many gathers: counts by outcome, the deliveries (when collected), the callback."""
+
+    collect: bool
+    on_delivery: Callable[[Delivery], Awaitable[None]] | None
+    results: list[Delivery] = field(default_factory=list)
+    counts: dict[Outcome, int] = field(default_factory=lambda: dict.fromkeys(Outcome, 0))
+
+    async def add(self, delivery: Delivery) -> None:
+        self.counts[delivery.outcome] += 1
+        if self.collect:
+            self.results.append(delivery)
+        if self.on_delivery is not None:
+            await self.on_delivery(delivery)
+
+
+async def _all_or_first_error(tasks: list[asyncio.Task[None]]) -> None:
+    """Wait for every task; at the first exception cancel the others and raise it."""
+    try:
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    for task in done:
+        if not task.cancelled() and (error := task.exception()) is not None:
+            raise error
+
+
+def _answered(out: Outgoing, attempts: int, exc: TelegramAPIError) -> Delivery:
+    """Telegram's final word on a message (403, 400, 401, 404...): nothing a retry would fix."""
+    if isinstance(exc, TelegramForbiddenError):
+        logger.info("chat %s blocked the bot: %s", out.chat_id, exc.message)
+        return _done(out, Outcome.BLOCKED, attempts, _describe(exc))
+    if isinstance(exc, TelegramMigrateToChat):
+        return _done(out, Outcome.INVALID, attempts, _describe(exc))
+    if isinstance(exc, TelegramBadRequest):
+        lowered = exc.message.lower()
+        outcome = Outcome.INVALID if any(m in lowered for m in _INVALID_CHAT_MARKERS) else Outcome.FAILED
+        logger.info("chat %s: %s (%s)", out.chat_id, exc.message, outcome)
+        return _done(out, outcome, attempts, _describe(exc))
+    logger.warning("chat %s: %s", out.chat_id, exc)
+    return _done(out, Outcome.FAILED, attempts, _describe(exc))
 
 
 def _done(out: Outgoing, outcome: Outcome, attempts: int, error: str) -> Delivery:
