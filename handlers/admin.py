@@ -201,7 +201,6 @@ def _size(n: int) -> str:
 
 
 async def regrade_command(message: Message, bot: Bot, services: Services, viewer: Viewer) -> None:
-
     await message.answer(t("regrade.started", viewer.lang))
     report = await regrade_all(services.sessionmaker, policy=services.policy, reason="regrade")
     await message.answer(h(regrade_summary(report, viewer.lang)))
