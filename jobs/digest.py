@@ -19,6 +19,10 @@ sent rows (never re-sent), claimed-but-unsent rows (free again once the lease ru
 most one `sending` row per worker, whose fate is unknown (failed after `STALE_SENDING`).
 
 No database transaction is open across a network call: every write is its own short transaction.
+
+The code follows the steps: `DigestPass.housekeeping` and `create_rows` (1-2), then each worker
+loops `next_item` (claim, `prepare`) → `deliver` → `record`. The pass needs only `send` from the
+sender (`DigestSender`); a refusal under flood control comes back as `Delivery.retry_after`.
 """
 
 from __future__ import annotations
