@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from core.catalog import CatalogItem
-from core.grading import Indicators, grade
+from core.grading import INDICATORS, Indicators, grade
 from core.policy import default_policy
 
 DEFAULT_SEED = 20251111
@@ -293,28 +293,9 @@ def demo_products(n: int = 3200, seed: int = DEFAULT_SEED) -> list[dict]:
 
 
 PRODUCT_COLUMNS: tuple[str, ...] = (
-    "sku",
-    "title",
-    "brand",
-    "category",
-    "merchant",
-    "price",
-    "brand_authorized",
-    "brand_awareness",
-    "price_index",
-    "lowest_price_ratio",
-    "commission_rate",
-    "active_streamers_30d",
-    "shop_rating",
-    "refund_rate",
-    "dispute_rate",
-    "gmv_30d",
-    "conversion_rate",
-    "factory_verified",
-    "counterfeit_flag",
-    "image_url",
-    "tags",
-    "listed_at",
+    *("sku", "title", "brand", "category", "merchant", "price"),
+    *INDICATORS,
+    *("factory_verified", "counterfeit_flag", "image_url", "tags", "listed_at"),
 )
 STREAMER_COLUMNS: tuple[str, ...] = ("telegram_id", "name", "category", "gmv_30d")
 

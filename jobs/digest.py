@@ -39,7 +39,7 @@ from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from aiogram.client.session.middlewares.base import BaseRequestMiddleware
 from aiogram.exceptions import TelegramRetryAfter
@@ -522,43 +522,18 @@ class DigestPass:
 
 
 async def run_digest_pass(
-    sessionmaker: async_sessionmaker[AsyncSession],
-    settings: Settings,
-    sender: DigestSender,
-    *,
-    bot: Bot | None = None,
-    now: datetime | None = None,
-    on_date: date | None = None,
-    force: bool = False,
-    workers: int = WORKERS,
-    batch: int = BATCH,
-    lease: timedelta = CLAIM_LEASE,
-    stale_after: timedelta = STALE_SENDING,
-    stop_after_failures: int = STOP_AFTER_FAILURES,
+    sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, sender: DigestSender, **options: Any
 ) -> PassReport:
     """One digest pass; safe to run concurrently with others (in this process or another replica).
 
-    `bot` is the Bot under `sender`: given, the wire guard marks rows `sending` only while their
-    request may be on the wire; without it a row is marked just before it is handed to the sender.
+    The options are `DigestPass`'s. `bot` is the Bot under `sender`: given, the wire guard marks rows
+    `sending` only while their request may be on the wire; without it a row is marked just before it
+    is handed to the sender.
     `now` (UTC) shifts the pass's clock (tests). `on_date` sends that local date to every eligible
     streamer; `force` sends each streamer's today whatever the hour (`digest send`); neither: the
     scheduled pass, for those whose slot has come.
     """
-    digest_pass = DigestPass(
-        sessionmaker,
-        settings,
-        sender,
-        bot=bot,
-        now=now,
-        on_date=on_date,
-        force=force,
-        workers=workers,
-        batch=batch,
-        lease=lease,
-        stale_after=stale_after,
-        stop_after_failures=stop_after_failures,
-    )
-    return await digest_pass.run()
+    return await DigestPass(sessionmaker, settings, sender, **options).run()
 
 
 async def send_digest_now(
