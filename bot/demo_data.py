@@ -393,6 +393,7 @@ def demo_catalog_items(rows: Iterable[Mapping] | None = None, policy=None) -> li
                 badges=g.badges,
                 tags=tags,
                 dimensions=dict(g.dimensions),
+                image_url=str(row.get("image_url") or "") or None,
             )
         )
     return items

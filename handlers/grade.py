@@ -24,11 +24,12 @@ from aiogram.types import (
 )
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.chart import radar_png
 from bot.i18n import t
-from bot.keyboards import GradeCb, MyGoodsCb, Prefixed, valid_id
-from bot.render import grade_card, h, split_message
+from bot.keyboards import GradeCb, MyGoodsCb, Prefixed, card_keyboard, valid_id
+from bot.render import chart_headline, grade_card, h, split_message
 from core.catalog import CatalogItem
-from core.grading import DIMENSIONS, grade
+from core.grading import DIMENSIONS, Grade, grade
 from core.policy import Policy
 from storage.catalog import ProductRecord, any_sku, get_product, get_product_by_id
 from storage.merchants import category_average
@@ -73,16 +74,21 @@ class Chart:
     filename: str
 
 
-async def chart_for(session: AsyncSession, item: CatalogItem, lang: str) -> Chart | None:
-    """The radar chart of the item's five dimensions against its category's average (None if it fails)."""
-    from bot.chart import radar_png
-
+async def chart_for(session: AsyncSession, item: CatalogItem, result: Grade, lang: str) -> Chart | None:
+    """The radar chart of the item's five dimensions against its category's average (None if it fails);
+    its heading names the tier, the score and the points to the next tier."""
     average = await category_average(item.category, session=session) or dict(item.dimensions)
     labels = {d: t(f"dim.{d}", lang) for d in DIMENSIONS}  # also the axes' order
-    title = f"{item.title[:40]} · {item.tier}"
+    headline = chart_headline(result, lang)
     try:
         png = await asyncio.to_thread(
-            radar_png, dict(item.dimensions), average, labels=labels, title=title, lang=lang
+            radar_png,
+            dict(item.dimensions),
+            average,
+            labels=labels,
+            title=item.title[:80],
+            headline=headline,
+            lang=lang,
         )
     except (ValueError, RuntimeError, OSError) as exc:  # the card went out already; the chart is extra
         logger.warning("radar chart for %s failed: %s", item.sku, exc)
@@ -91,14 +97,15 @@ async def chart_for(session: AsyncSession, item: CatalogItem, lang: str) -> Char
     return Chart(png, caption, f"{item.sku[:40]}.png")
 
 
-def owner_keyboard(record: ProductRecord, viewer: Viewer) -> InlineKeyboardMarkup | None:
-    """Under an owner's or admin's card: back to all of that merchant's goods."""
-    if not viewer.may_see_private(record.merchant_id):
-        return None
-    data = MyGoodsCb(merchant_id=record.merchant_id).pack()
-    return InlineKeyboardMarkup(
-        inline_keyboard=[[InlineKeyboardButton(text=t("grade.all_goods", viewer.lang), callback_data=data)]]
-    )
+def chart_keyboard(record: ProductRecord, viewer: Viewer, *, in_private: bool) -> InlineKeyboardMarkup | None:
+    """Under the chart: the card's buttons (share...), and for its owner or an admin in private, a way
+    back to all of that merchant's goods."""
+    markup = card_keyboard(record.item, viewer.lang, with_grade=False)
+    rows = list(markup.inline_keyboard) if markup is not None else []
+    if in_private and viewer.may_see_private(record.merchant_id):
+        data = MyGoodsCb(merchant_id=record.merchant_id).pack()
+        rows.append([InlineKeyboardButton(text=t("grade.all_goods", viewer.lang), callback_data=data)])
+    return InlineKeyboardMarkup(inline_keyboard=rows) if rows else None
 
 
 async def send_card(
@@ -108,6 +115,7 @@ async def send_card(
     record: ProductRecord,
     text: str,
     viewer: Viewer,
+    policy: Policy,
     *,
     in_private: bool,
     thread_id: int | None = None,
@@ -115,9 +123,10 @@ async def send_card(
     """The card (split under Telegram's limit), then the chart as a photo."""
     for chunk in split_message(text):
         await bot.send_message(chat_id, chunk, message_thread_id=thread_id)
-    chart = await chart_for(session, record.item, viewer.lang)
+    result = grade(record.indicators, policy, record.tags)
+    chart = await chart_for(session, record.item, result, viewer.lang)
     if chart is not None:
-        markup = owner_keyboard(record, viewer) if in_private else None
+        markup = chart_keyboard(record, viewer, in_private=in_private)
         await bot.send_photo(
             chat_id,
             BufferedInputFile(chart.png, filename=chart.filename),
@@ -146,7 +155,7 @@ async def grade_command(
         return
     thread = message.message_thread_id if message.is_topic_message else None
     await send_card(
-        bot, message.chat.id, session, record, text, viewer, in_private=in_private, thread_id=thread
+        bot, message.chat.id, session, record, text, viewer, policy, in_private=in_private, thread_id=thread
     )
 
 
@@ -172,7 +181,7 @@ async def grade_pressed(
     text = await card_for(session, record, viewer, policy, in_private=in_private)
     assert text is not None
     try:
-        await send_card(bot, chat_id, session, record, text, viewer, in_private=in_private)
+        await send_card(bot, chat_id, session, record, text, viewer, policy, in_private=in_private)
     except (TelegramForbiddenError, TelegramBadRequest) as exc:
         if chat_id != query.from_user.id:
             raise

@@ -20,12 +20,13 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.i18n import t
-from bot.keyboards import PickCb, Prefixed, grade_button, picks_keyboard
+from bot.keyboards import PickCb, Prefixed, card_keyboard, picks_keyboard
 from bot.picks import MAX_PAGE, PicksContext, PicksResult, picks_context, streamer_picks
-from bot.render import categories_text, h, percent, product_card, split_message, tier_label
+from bot.render import categories_text, h, percent, product_card, tier_label
 from bot.settings import Settings
 from core.schedule import Schedule, parse_hhmm, resolve_zone, slot_utc
 from handlers.filters import RoleFilter
+from handlers.replies import send_card
 from storage import catalog, pick_history, profiles, sales, watches
 from storage.catalog import get_product_by_id
 from storage.tables import utcnow
@@ -139,9 +140,9 @@ async def pick_detail(
     if record is None or (record.item.counterfeit and not viewer.may_see_private(record.merchant_id)):
         await query.answer(t("picks.gone", viewer.lang), show_alert=True)
         return
-    markup = InlineKeyboardMarkup(inline_keyboard=[[grade_button(record.item.id, viewer.lang)]])
-    for chunk in split_message(product_card(record.item, viewer.lang)):
-        await bot.send_message(query.from_user.id, chunk, reply_markup=markup)
+    item = record.item
+    markup = card_keyboard(item, viewer.lang)
+    await send_card(bot, query.from_user.id, product_card(item, viewer.lang), markup, item.image_url)
     await query.answer()
 
 
