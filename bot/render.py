@@ -39,11 +39,18 @@ def fits_caption(html_text: str) -> bool:
     return visible_length(html_text) <= CAPTION_LIMIT
 
 
+def _in_zone(moment: datetime, zone: tzinfo) -> datetime:
+    return (moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)).astimezone(zone)
+
+
 def local_date(moment: datetime, zone: tzinfo) -> str:
     """The day a stored moment fell on for the reader, as YYYY-MM-DD (a naive moment is UTC)."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(zone).strftime("%Y-%m-%d")
+    return _in_zone(moment, zone).strftime("%Y-%m-%d")
+
+
+def local_time(moment: datetime, zone: tzinfo) -> str:
+    """A stored moment on the reader's clock, as YYYY-MM-DD HH:MM (a naive moment is UTC)."""
+    return _in_zone(moment, zone).strftime("%Y-%m-%d %H:%M")
 
 
 def shorten(text: str, limit: int) -> str:
@@ -197,8 +204,11 @@ def grade_card(
     *,
     private: tuple[Indicators, Grade] | None = None,
     history: Sequence[HistoryEntry] = (),
+    zone: tzinfo = UTC,
 ) -> str:
-    """The grade card: the public part for everyone; `private` (indicators + grade) for owner and admins."""
+    """The grade card: the public part for everyone; `private` (indicators + grade) for owner and admins.
+
+    Tier history is dated in `zone`, the reader's time zone (the same day their picks carry)."""
     lines = [product_card(item, lang)]
     if private is None:
         return lines[0]
@@ -225,7 +235,7 @@ def grade_card(
         lines.append("")
         lines.append(f"<b>{t('card.history', lang)}</b>")
         for entry in history:
-            when = entry.changed_at.strftime("%Y-%m-%d")
+            when = local_date(entry.changed_at, zone)
             if entry.old_tier is None:
                 lines.append(t("card.history_first", lang, when=when, new=entry.new_tier))
             else:

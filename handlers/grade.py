@@ -28,9 +28,11 @@ from bot.chart import radar_png
 from bot.i18n import t
 from bot.keyboards import GradeCb, MyGoodsCb, Prefixed, card_keyboard, valid_id
 from bot.render import chart_headline, grade_card, h, split_message
+from bot.settings import Settings
 from core.catalog import CatalogItem
 from core.grading import DIMENSIONS, Grade, grade
 from core.policy import Policy
+from handlers.replies import user_zone
 from storage.catalog import ProductRecord, any_sku, get_product, get_product_by_id
 from storage.merchants import category_average
 from storage.regrade import normalise_sku
@@ -49,7 +51,13 @@ async def find_record(session: AsyncSession, sku: str) -> ProductRecord | None:
 
 
 async def card_for(
-    session: AsyncSession, record: ProductRecord, viewer: Viewer, policy: Policy, *, in_private: bool = True
+    session: AsyncSession,
+    record: ProductRecord,
+    viewer: Viewer,
+    policy: Policy,
+    settings: Settings,
+    *,
+    in_private: bool = True,
 ) -> str | None:
     """The card `viewer` may see of `record`, or None when the product is hidden from them."""
     owner_view = viewer.may_see_private(record.merchant_id)
@@ -61,7 +69,10 @@ async def card_for(
         return grade_card(record.item, viewer.lang) + "\n\n" + t("grade.private_in_group", viewer.lang)
     result = grade(record.indicators, policy, record.tags)
     history = await tier_history(record.item.id, session=session)
-    return grade_card(record.item, viewer.lang, private=(record.indicators, result), history=history)
+    zone = await user_zone(viewer.telegram_id, settings, session=session)
+    return grade_card(
+        record.item, viewer.lang, private=(record.indicators, result), history=history, zone=zone
+    )
 
 
 # --------------------------------------------------------------------------- the chart
@@ -140,7 +151,13 @@ async def send_card(
 
 
 async def grade_command(
-    message: Message, command: CommandObject, bot: Bot, session: AsyncSession, viewer: Viewer, policy: Policy
+    message: Message,
+    command: CommandObject,
+    bot: Bot,
+    session: AsyncSession,
+    viewer: Viewer,
+    policy: Policy,
+    settings: Settings,
 ) -> None:
     sku = (command.args or "").strip()
     if not sku:
@@ -149,7 +166,11 @@ async def grade_command(
         return
     in_private = message.chat.type == "private"
     record = await find_record(session, sku)
-    text = None if record is None else await card_for(session, record, viewer, policy, in_private=in_private)
+    text = (
+        None
+        if record is None
+        else await card_for(session, record, viewer, policy, settings, in_private=in_private)
+    )
     if record is None or text is None:
         await message.answer(t("grade.not_found", viewer.lang, sku=h(sku[:64])))
         return
@@ -166,6 +187,7 @@ async def grade_pressed(
     session: AsyncSession,
     viewer: Viewer,
     policy: Policy,
+    settings: Settings,
 ) -> None:
     """The "评分" button: whoever pressed it gets what they may see, where they may see it."""
     pid = callback_data.product_id
@@ -178,7 +200,7 @@ async def grade_pressed(
         chat_id, in_private = message.chat.id, message.chat.type == "private"
     else:  # an inline card in some other chat: the full card goes to the presser's private chat
         chat_id, in_private = query.from_user.id, True
-    text = await card_for(session, record, viewer, policy, in_private=in_private)
+    text = await card_for(session, record, viewer, policy, settings, in_private=in_private)
     assert text is not None
     try:
         await send_card(bot, chat_id, session, record, text, viewer, policy, in_private=in_private)
