@@ -343,13 +343,11 @@ async def digest_command(
 
 def zone_keyboard(lang: str, now: datetime) -> InlineKeyboardMarkup:
     """The usual zones as buttons, two a row: "北京 · UTC+8"."""
-    buttons = [
-        InlineKeyboardButton(
-            text=f"{zone_label(zone, lang)} · {utc_offset(ZoneInfo(zone), now)}",
-            callback_data=ZoneCb(zone=zone).pack(),
-        )
-        for zone in cities().usual
-    ]
+    buttons = []
+    for zone in cities().usual:
+        label, offset = zone_label(zone, lang), utc_offset(ZoneInfo(zone), now)
+        text = label if label == "UTC" else f"{label} · {offset}"
+        buttons.append(InlineKeyboardButton(text=text, callback_data=ZoneCb(zone=zone).pack()))
     return InlineKeyboardMarkup(inline_keyboard=[buttons[i : i + 2] for i in range(0, len(buttons), 2)])
 
 
