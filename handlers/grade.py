@@ -26,11 +26,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.chart import dimension_labels, radar_png
 from bot.i18n import t
-from bot.keyboards import GradeCb, MyGoodsCb, Prefixed, valid_id
-from bot.render import grade_card, h, split_message
+from bot.keyboards import GradeCb, MyGoodsCb, Prefixed, card_keyboard, valid_id
+from bot.render import chart_headline, grade_card, h, split_message
+from bot.settings import Settings
 from core.catalog import CatalogItem
-from core.grading import grade
+from core.grading import Grade, grade
 from core.policy import Policy
+from handlers.replies import user_zone
 from storage.catalog import ProductRecord, any_sku, get_product, get_product_by_id
 from storage.merchants import category_average
 from storage.regrade import normalise_sku
@@ -49,7 +51,13 @@ async def find_record(session: AsyncSession, sku: str) -> ProductRecord | None:
 
 
 async def card_for(
-    session: AsyncSession, record: ProductRecord, viewer: Viewer, policy: Policy, *, in_private: bool = True
+    session: AsyncSession,
+    record: ProductRecord,
+    viewer: Viewer,
+    policy: Policy,
+    settings: Settings,
+    *,
+    in_private: bool = True,
 ) -> str | None:
     """The card `viewer` may see of `record`, or None when the product is hidden from them."""
     owner_view = viewer.may_see_private(record.merchant_id)
@@ -61,7 +69,10 @@ async def card_for(
         return grade_card(record.item, viewer.lang) + "\n\n" + t("grade.private_in_group", viewer.lang)
     result = grade(record.indicators, policy, record.tags)
     history = await tier_history(record.item.id, session=session)
-    return grade_card(record.item, viewer.lang, private=(record.indicators, result), history=history)
+    zone = await user_zone(viewer.telegram_id, settings, session=session)
+    return grade_card(
+        record.item, viewer.lang, private=(record.indicators, result), history=history, zone=zone
+    )
 
 
 # --------------------------------------------------------------------------- the chart
@@ -74,14 +85,21 @@ class Chart:
     filename: str
 
 
-async def chart_for(session: AsyncSession, item: CatalogItem, lang: str) -> Chart | None:
-    """The radar chart of the item's five dimensions against its category's average (None if it fails)."""
+async def chart_for(session: AsyncSession, item: CatalogItem, result: Grade, lang: str) -> Chart | None:
+    """The radar chart of the item's five dimensions against its category's average (None if it fails);
+    its heading names the tier, the score and the points to the next tier."""
     average = await category_average(item.category, session=session) or dict(item.dimensions)
     labels = dimension_labels(lang)  # also the axes' order
-    title = f"{item.title[:40]} · {item.tier}"
+    headline = chart_headline(result, lang)
     try:
         png = await asyncio.to_thread(
-            radar_png, dict(item.dimensions), average, labels=labels, title=title, lang=lang
+            radar_png,
+            dict(item.dimensions),
+            average,
+            labels=labels,
+            title=item.title[:80],
+            headline=headline,
+            lang=lang,
         )
     except (ValueError, RuntimeError, OSError) as exc:  # the card went out already; the chart is extra
         logger.warning("radar chart for %s failed: %s", item.sku, exc)
@@ -90,14 +108,15 @@ async def chart_for(session: AsyncSession, item: CatalogItem, lang: str) -> Char
     return Chart(png, caption, f"{item.sku[:40]}.png")
 
 
-def owner_keyboard(record: ProductRecord, viewer: Viewer) -> InlineKeyboardMarkup | None:
-    """Under an owner's or admin's card: back to all of that merchant's goods."""
-    if not viewer.may_see_private(record.merchant_id):
-        return None
-    data = MyGoodsCb(merchant_id=record.merchant_id).pack()
-    return InlineKeyboardMarkup(
-        inline_keyboard=[[InlineKeyboardButton(text=t("grade.all_goods", viewer.lang), callback_data=data)]]
-    )
+def chart_keyboard(record: ProductRecord, viewer: Viewer, *, in_private: bool) -> InlineKeyboardMarkup | None:
+    """Under the chart: the card's buttons (share...), and for its owner or an admin in private, a way
+    back to all of that merchant's goods."""
+    markup = card_keyboard(record.item, viewer.lang, with_grade=False)
+    rows = list(markup.inline_keyboard) if markup is not None else []
+    if in_private and viewer.may_see_private(record.merchant_id):
+        data = MyGoodsCb(merchant_id=record.merchant_id).pack()
+        rows.append([InlineKeyboardButton(text=t("grade.all_goods", viewer.lang), callback_data=data)])
+    return InlineKeyboardMarkup(inline_keyboard=rows) if rows else None
 
 
 async def send_card(
@@ -107,6 +126,7 @@ async def send_card(
     record: ProductRecord,
     text: str,
     viewer: Viewer,
+    policy: Policy,
     *,
     in_private: bool,
     thread_id: int | None = None,
@@ -114,9 +134,10 @@ async def send_card(
     """The card (split under Telegram's limit), then the chart as a photo."""
     for chunk in split_message(text):
         await bot.send_message(chat_id, chunk, message_thread_id=thread_id)
-    chart = await chart_for(session, record.item, viewer.lang)
+    result = grade(record.indicators, policy, record.tags)
+    chart = await chart_for(session, record.item, result, viewer.lang)
     if chart is not None:
-        markup = owner_keyboard(record, viewer) if in_private else None
+        markup = chart_keyboard(record, viewer, in_private=in_private)
         await bot.send_photo(
             chat_id,
             BufferedInputFile(chart.png, filename=chart.filename),
@@ -130,7 +151,13 @@ async def send_card(
 
 
 async def grade_command(
-    message: Message, command: CommandObject, bot: Bot, session: AsyncSession, viewer: Viewer, policy: Policy
+    message: Message,
+    command: CommandObject,
+    bot: Bot,
+    session: AsyncSession,
+    viewer: Viewer,
+    policy: Policy,
+    settings: Settings,
 ) -> None:
     sku = (command.args or "").strip()
     if not sku:
@@ -139,13 +166,17 @@ async def grade_command(
         return
     in_private = message.chat.type == "private"
     record = await find_record(session, sku)
-    text = None if record is None else await card_for(session, record, viewer, policy, in_private=in_private)
+    text = (
+        None
+        if record is None
+        else await card_for(session, record, viewer, policy, settings, in_private=in_private)
+    )
     if record is None or text is None:
         await message.answer(t("grade.not_found", viewer.lang, sku=h(sku[:64])))
         return
     thread = message.message_thread_id if message.is_topic_message else None
     await send_card(
-        bot, message.chat.id, session, record, text, viewer, in_private=in_private, thread_id=thread
+        bot, message.chat.id, session, record, text, viewer, policy, in_private=in_private, thread_id=thread
     )
 
 
@@ -156,6 +187,7 @@ async def grade_pressed(
     session: AsyncSession,
     viewer: Viewer,
     policy: Policy,
+    settings: Settings,
 ) -> None:
     """The "评分" button: whoever pressed it gets what they may see, where they may see it."""
     pid = callback_data.product_id
@@ -168,10 +200,10 @@ async def grade_pressed(
         chat_id, in_private = message.chat.id, message.chat.type == "private"
     else:  # an inline card in some other chat: the full card goes to the presser's private chat
         chat_id, in_private = query.from_user.id, True
-    text = await card_for(session, record, viewer, policy, in_private=in_private)
+    text = await card_for(session, record, viewer, policy, settings, in_private=in_private)
     assert text is not None
     try:
-        await send_card(bot, chat_id, session, record, text, viewer, in_private=in_private)
+        await send_card(bot, chat_id, session, record, text, viewer, policy, in_private=in_private)
     except (TelegramForbiddenError, TelegramBadRequest) as exc:
         if chat_id != query.from_user.id:
             raise

@@ -50,6 +50,7 @@ def article(item: CatalogItem, lang: str) -> InlineQueryResultArticle:
         id=f"p{item.id}",
         title=item.title[:128],  # plain text, not HTML
         description=description[:256],
+        thumbnail_url=item.image_url,  # the product photo beside the title in the list
         input_message_content=InputTextMessageContent(
             message_text=product_card(item, lang), parse_mode=ParseMode.HTML
         ),

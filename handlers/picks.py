@@ -10,6 +10,8 @@ from __future__ import annotations
 import logging
 import unicodedata
 from collections.abc import Sequence
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from aiogram import Bot, F, Router
 from aiogram.exceptions import TelegramBadRequest
@@ -20,12 +22,13 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.i18n import t
-from bot.keyboards import PickCb, Prefixed, grade_button, picks_keyboard
+from bot.keyboards import PickCb, Prefixed, card_keyboard, picks_keyboard
 from bot.picks import MAX_PAGE, PicksContext, PicksResult, picks_context, streamer_picks
-from bot.render import categories_text, h, percent, product_card, split_message, tier_label
+from bot.render import categories_text, h, percent, product_card, tier_label
 from bot.settings import Settings
-from core.schedule import Schedule, parse_hhmm, resolve_zone, slot_utc
+from core.schedule import Schedule, cities, parse_hhmm, resolve_zone, slot_utc, utc_offset, zone_label
 from handlers.filters import RoleFilter
+from handlers.replies import edit_in_place, send_card
 from storage import catalog, pick_history, profiles, sales, watches
 from storage.catalog import get_product_by_id
 from storage.tables import utcnow
@@ -42,6 +45,12 @@ class CategoryCb(CallbackData, prefix="pc"):
 
     action: str
     id: int = 0
+
+
+class ZoneCb(CallbackData, prefix="tz"):
+    """One of the usual zones under /tz: `tz:<IANA name>` (the longest, America/Los_Angeles, is 22 bytes)."""
+
+    zone: str
 
 
 class WatchCb(CallbackData, prefix="pw"):
@@ -139,9 +148,9 @@ async def pick_detail(
     if record is None or (record.item.counterfeit and not viewer.may_see_private(record.merchant_id)):
         await query.answer(t("picks.gone", viewer.lang), show_alert=True)
         return
-    markup = InlineKeyboardMarkup(inline_keyboard=[[grade_button(record.item.id, viewer.lang)]])
-    for chunk in split_message(product_card(record.item, viewer.lang)):
-        await bot.send_message(query.from_user.id, chunk, reply_markup=markup)
+    item = record.item
+    markup = card_keyboard(item, viewer.lang)
+    await send_card(bot, query.from_user.id, product_card(item, viewer.lang), markup, item.image_url)
     await query.answer()
 
 
@@ -332,28 +341,62 @@ async def digest_command(
     await message.answer(t("digest.saved", lang) + "\n" + digest_status(profile, settings, lang))
 
 
-async def tz_command(
-    message: Message, command: CommandObject, session: AsyncSession, viewer: Viewer, settings: Settings
-) -> None:
+def zone_keyboard(lang: str, now: datetime) -> InlineKeyboardMarkup:
+    """The usual zones as buttons, two a row: "北京 · UTC+8"."""
+    buttons = []
+    for zone in cities().usual:
+        label, offset = zone_label(zone, lang), utc_offset(ZoneInfo(zone), now)
+        text = label if label == "UTC" else f"{label} · {offset}"
+        buttons.append(InlineKeyboardButton(text=text, callback_data=ZoneCb(zone=zone).pack()))
+    return InlineKeyboardMarkup(inline_keyboard=[buttons[i : i + 2] for i in range(0, len(buttons), 2)])
+
+
+async def _set_zone(session: AsyncSession, viewer: Viewer, settings: Settings, zone_name: str) -> str:
+    """Save the zone; the confirmation names it, the local time now and the next digest slot."""
     lang = viewer.lang
-    arg = (command.args or "").strip()
-    if not arg:
-        profile = await profiles.get_profile(viewer.telegram_id, session=session)
-        zone = Schedule.of(profile.timezone, profile.digest_time, settings).zone
-        await message.answer(t("tz.current", lang, zone=h(zone.key)) + "\n\n" + t("tz.usage", lang))
-        return
-    zone_name = resolve_zone(arg)
-    if zone_name is None:
-        await message.answer(t("tz.bad", lang, arg=h(arg[:64])) + "\n\n" + t("tz.usage", lang))
-        return
     profile = await profiles.set_timezone(viewer.telegram_id, zone_name, language=lang, session=session)
     schedule = Schedule.of(profile.timezone, profile.digest_time, settings)
     now = utcnow()
     local = now.astimezone(schedule.zone)
     next_slot = slot_utc(schedule.today(now), schedule.at, schedule.zone).astimezone(schedule.zone)
-    await message.answer(
-        t("tz.saved", lang, zone=h(zone_name), now=local.strftime("%H:%M"), at=next_slot.strftime("%H:%M"))
-    )
+    return t("tz.saved", lang, zone=h(zone_name), now=local.strftime("%H:%M"), at=next_slot.strftime("%H:%M"))
+
+
+async def tz_command(
+    message: Message, command: CommandObject, session: AsyncSession, viewer: Viewer, settings: Settings
+) -> None:
+    """`/tz 北京`, `/tz Berlin`, `/tz Asia/Tokyo`; without a zone (or with an unknown one), the usual ones."""
+    lang = viewer.lang
+    arg = (command.args or "").strip()
+    zone_name = resolve_zone(arg) if arg else None
+    if zone_name is not None:
+        await message.answer(await _set_zone(session, viewer, settings, zone_name))
+        return
+    if arg:
+        head = t("tz.bad", lang, arg=h(arg[:64]))
+    else:
+        profile = await profiles.get_profile(viewer.telegram_id, session=session)
+        zone = Schedule.of(profile.timezone, profile.digest_time, settings).zone
+        head = t("tz.current", lang, zone=h(zone.key))
+    await message.answer(head + "\n\n" + t("tz.usage", lang), reply_markup=zone_keyboard(lang, utcnow()))
+
+
+async def zone_pressed(
+    query: CallbackQuery,
+    callback_data: ZoneCb,
+    bot: Bot,
+    session: AsyncSession,
+    viewer: Viewer,
+    settings: Settings,
+) -> None:
+    zone_name = resolve_zone(callback_data.zone)  # a forged payload names no zone, and changes nothing
+    if zone_name is None:
+        await query.answer(t("tz.bad_button", viewer.lang), show_alert=True)
+        return
+    text = await _set_zone(session, viewer, settings, zone_name)
+    if not await edit_in_place(query.message, text, None):
+        await bot.send_message(query.from_user.id, text)
+    await query.answer()
 
 
 # --------------------------------------------------------------------------------------------
@@ -422,6 +465,10 @@ async def watch_pressed(
             logger.info("could not update the watch list: %s", exc.message)
 
 
+async def zone_unknown(query: CallbackQuery, viewer: Viewer) -> None:
+    await query.answer(t("tz.bad_button", viewer.lang), show_alert=True)
+
+
 async def watch_unknown(query: CallbackQuery, viewer: Viewer) -> None:
     await query.answer(t("watch.gone", viewer.lang), show_alert=True)
 
@@ -445,8 +492,10 @@ def make_router() -> Router:
     router.callback_query.register(pick_more, PickCb.filter(F.action == "m"))
     router.callback_query.register(category_pressed, CategoryCb.filter())
     router.callback_query.register(watch_pressed, WatchCb.filter())
+    router.callback_query.register(zone_pressed, ZoneCb.filter())
     # A forged, stale or malformed payload under our prefixes: a polite answer, never an error.
     router.callback_query.register(pick_action_unknown, Prefixed(PickCb.__prefix__))
     router.callback_query.register(category_unknown, Prefixed(CategoryCb.__prefix__))
     router.callback_query.register(watch_unknown, Prefixed(WatchCb.__prefix__))
+    router.callback_query.register(zone_unknown, Prefixed(ZoneCb.__prefix__))
     return router

@@ -26,14 +26,14 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.i18n import t
-from bot.keyboards import grade_button
-from bot.render import TELEGRAM_LIMIT, badges_text, h, money, percent, product_card, split_message, tier_label
+from bot.keyboards import card_keyboard
+from bot.render import badges_text, h, money, percent, product_card, split_message, tier_label
 from bot.services import CatalogIndex
 from core.catalog import CatalogItem
 from core.search import SearchFilters, SearchResult, search
 from core.search.normalize import MAX_QUERY_CHARS
 from handlers.filters import PlainText, PrivateChat
-from handlers.replies import edit_in_place
+from handlers.replies import show_in_place
 from storage.catalog import get_product_by_id
 from storage.users import Viewer
 
@@ -115,9 +115,10 @@ class RecentQueries:
 
 def query_in_message(message: object, key: str) -> str | None:
     """The query whose key is `key`, read back from the `🔎 query` line of the message it produced."""
-    if not isinstance(message, Message) or not message.text:
+    body = (message.text or message.caption) if isinstance(message, Message) else None
+    if not body:  # a card with a photo keeps the query in its caption
         return None
-    for line in message.text.split("\n"):
+    for line in body.split("\n"):
         if line.startswith(QUERY_MARK):
             candidate = clean_query(line[len(QUERY_MARK) :])
             if candidate and query_key(candidate) == key:
@@ -130,10 +131,11 @@ def query_in_message(message: object, key: str) -> str | None:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class View:
-    """A reply: HTML text and its buttons."""
+    """A reply: HTML text, its buttons, and the photo it goes with (a card's, when it has one)."""
 
     text: str
     markup: InlineKeyboardMarkup | None = None
+    photo: str | None = None
 
 
 def is_hidden(item: CatalogItem) -> bool:
@@ -227,19 +229,13 @@ def card_view(
 ) -> View:
     """The product card, with a way back to the results it was opened from."""
     text = product_card(item, lang)
-    rows: list[list[InlineKeyboardButton]] = []
+    back = None
     if query is not None:
         text += f"\n\n{QUERY_MARK}{h(query)}"
-        rows.append(
-            [
-                InlineKeyboardButton(
-                    text=t("search.back", lang), callback_data=SearchPage(q=key, p=page).pack()
-                )
-            ]
+        back = InlineKeyboardButton(
+            text=t("search.back", lang), callback_data=SearchPage(q=key, p=page).pack()
         )
-    if with_grade:
-        rows.append([grade_button(item.id, lang)])
-    return View(text, InlineKeyboardMarkup(inline_keyboard=rows) if rows else None)
+    return View(text, card_keyboard(item, lang, back=back, with_grade=with_grade), item.image_url)
 
 
 def usage_view(lang: str) -> View:
@@ -380,14 +376,8 @@ async def _send(message: Message, view: View) -> None:
 
 
 async def _show(callback: CallbackQuery, bot: Bot, view: View) -> None:
-    """Show `view` in place of the pressed message; send it anew when that message cannot be edited."""
-    message = callback.message
-    if len(view.text) <= TELEGRAM_LIMIT and await edit_in_place(message, view.text, view.markup):
-        return
-    chat_id = message.chat.id if message is not None else callback.from_user.id
-    chunks = split_message(view.text)
-    for i, chunk in enumerate(chunks):
-        await bot.send_message(chat_id, chunk, reply_markup=view.markup if i == len(chunks) - 1 else None)
+    """Show `view` in place of the pressed message (a card with its photo when it has one)."""
+    await show_in_place(callback, bot, view.text, view.markup, view.photo)
 
 
 def make_router() -> Router:
