@@ -64,6 +64,8 @@ async def run_bot(settings: Settings) -> None:
     finally:
         if scheduler is not None:
             scheduler.shutdown(wait=False)
+        if services.throttle is not None:
+            await services.throttle.close()
         await bot.session.close()
         await engine.dispose()
 

@@ -6,6 +6,7 @@ The seams, in the order a file flows through them: `readers` (bytes -> rows of c
 upsert in one transaction), `report` (what comes back: plain values; bot/import_report.py words them).
 """
 
+from storage.importer.limits import ImportLimits
 from storage.importer.report import (
     FileProblem,
     ImportFileError,
@@ -14,7 +15,13 @@ from storage.importer.report import (
     Reason,
     RowError,
 )
-from storage.importer.validation import BATCH_SIZE, ValidatedRows, validate_file, validate_rows
+from storage.importer.validation import (
+    BATCH_SIZE,
+    MAX_ERRORS_KEPT,
+    ValidatedRows,
+    validate_file,
+    validate_rows,
+)
 from storage.importer.writer import (
     import_file,
     import_product_rows,
@@ -27,9 +34,11 @@ from storage.regrade import TierChangeInfo
 
 __all__ = [
     "BATCH_SIZE",
+    "MAX_ERRORS_KEPT",
     "FileProblem",
     "ImportFileError",
     "ImportKind",
+    "ImportLimits",
     "ImportReport",
     "Reason",
     "RowError",
