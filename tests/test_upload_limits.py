@@ -9,6 +9,7 @@ import zipfile
 from dataclasses import replace
 from pathlib import Path
 
+import openpyxl
 import pytest
 from aiogram.types import Document
 
@@ -93,6 +94,18 @@ def test_rows_past_the_limit_stop_the_read_at_the_limit(row_bomb: Path, tmp_path
     assert refusal(csv_file, replace(LIMITS, max_rows=5)).problem == FileProblem.TOO_MANY_ROWS
     with validate_file("products", csv_file, replace(LIMITS, max_rows=11)) as validated:
         assert validated.rows_valid == 10  # the header and 10 rows fit in 11 lines
+
+
+def test_a_row_far_down_an_xlsx_is_refused_by_its_line_number(tmp_path: Path) -> None:
+    # Two rows on disk, but the second is numbered 1,000,000: the reader would yield every line between.
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    assert sheet is not None
+    sheet.append(PRODUCT_COLUMNS)
+    sheet.cell(row=1_000_000, column=1, value="far")
+    workbook.save(tmp_path / "far.xlsx")
+    error = refusal(tmp_path / "far.xlsx", replace(LIMITS, max_rows=1000))
+    assert error.problem == FileProblem.TOO_MANY_ROWS
 
 
 def _lie_about_size(path: Path, member: str, size: int) -> None:

@@ -1,6 +1,7 @@
 """Catalog and streamer-sales imports: CSV (UTF-8, UTF-8 with BOM, GB18030) or XLSX.
 
-The seams, in the order a file flows through them: `readers` (bytes -> rows of cells), `cells`
+The seams, in the order a file flows through them: `limits` (what one upload may cost, checked
+before and while parsing), `readers` (bytes -> rows of cells), `cells`
 (one cell -> a value, or the reason it is refused), `schemas` (the columns of each kind),
 `validation` (one streaming pass: errors and the good rows spilled to disk), `writer` (grade and
 upsert in one transaction), `report` (what comes back: plain values; bot/import_report.py words them).
