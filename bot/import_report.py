@@ -17,7 +17,11 @@ _IN_BYTES = {FileProblem.TOO_LARGE, FileProblem.UNZIPPED_TOO_LARGE}  # their siz
 
 
 def _megabytes(n: object) -> str:
-    return f"{n / (1 << 20):,.1f} MB" if isinstance(n, int) else str(n)
+    if not isinstance(n, int):
+        return str(n)
+    if n >= 1 << 20:
+        return f"{n / (1 << 20):,.1f} MB"
+    return f"{n / 1024:,.1f} KB" if n >= 1024 else f"{n} B"
 
 
 def row_error_text(error: RowError, lang: str = "zh") -> str:

@@ -151,7 +151,7 @@ def test_a_file_over_the_byte_limit_is_refused_unread(tmp_path: Path) -> None:
     path = write_csv(tmp_path / "big.csv", [product(f"B-{i}") for i in range(50)])
     error = refusal(path, replace(LIMITS, max_bytes=1000))
     assert error.problem == FileProblem.TOO_LARGE and error.params["limit"] == 1000
-    assert "IMPORT_MAX_BYTES" in file_error_text(error, "en")
+    assert "IMPORT_MAX_BYTES" in file_error_text(error, "en") and "1000 B" in file_error_text(error, "en")
     assert "IMPORT_MAX_BYTES" in file_error_text(error, "zh")
 
 
