@@ -17,7 +17,7 @@ from bot.picks import picks_for
 from bot.render import grade_card, grade_json
 from bot.runtime import run_bot
 from bot.seed import seed_demo
-from bot.services import policy_for
+from bot.services import import_limits, policy_for
 from bot.settings import Settings, SettingsError, load_settings
 from core.grading import grade
 from core.search import SearchIndex, search
@@ -105,7 +105,12 @@ async def cmd_import(settings: Settings, args) -> int:
     async with await _prepared_db(settings) as (_engine, sessionmaker):
         try:
             report = await import_file(
-                sessionmaker, args.kind, args.file, dry_run=args.dry_run, skip_invalid=args.skip_invalid
+                sessionmaker,
+                args.kind,
+                args.file,
+                dry_run=args.dry_run,
+                skip_invalid=args.skip_invalid,
+                limits=import_limits(settings),
             )
         except ImportFileError as exc:
             raise CliError(file_error_text(exc, "en")) from exc

@@ -65,6 +65,8 @@ async def run_bot(settings: Settings) -> None:
         if scheduler is not None:
             scheduler.shutdown(wait=False)
         await services.cancel_jobs()
+        if services.throttle is not None:
+            await services.throttle.close()
         await bot.session.close()
         await engine.dispose()
 

@@ -19,11 +19,13 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.settings import Settings
+from bot.throttle import Throttle, make_throttle
 from core.catalog import CatalogItem
 from core.policy import Policy, default_policy, load_policy
 from core.search import SearchIndex
 from jobs.sender import Sender
 from storage.catalog import catalog_version, load_catalog_items
+from storage.importer import ImportLimits
 
 logger = logging.getLogger(__name__)
 
@@ -45,10 +47,24 @@ class Services:
     catalog: CatalogIndex
     sender: Sender | None = None  # made once a bot exists
     after_catalog_change: AfterCatalogChange | None = None
+    throttle: Throttle | None = None  # guessable commands (/bind); made on first use
     # Held while the index is rebuilt and merchants and watchers are told, by the post-import job or
     # the catalog watch: one fan-out at a time, so a change is not told twice.
     catalog_lock: asyncio.Lock = field(default_factory=asyncio.Lock, init=False, repr=False)
     _jobs: set[asyncio.Task[None]] = field(default_factory=set, init=False, repr=False)
+
+    def guess_throttle(self) -> Throttle:
+        """The throttle for commands whose argument can be guessed, shared across replicas via Redis."""
+        if self.throttle is None:
+            self.throttle = make_throttle(
+                self.settings.guess_tries,
+                self.settings.guess_window_seconds,
+                redis_url=self.settings.redis_url,
+            )
+        return self.throttle
+
+    def import_limits(self) -> ImportLimits:
+        return import_limits(self.settings)
 
     def sender_for(self, bot: Bot) -> Sender:
         """The one shared rate-limited sender (digest and alerts), made on first use for this bot."""
@@ -90,6 +106,20 @@ class Services:
 def make_sender(bot: Bot, settings: Settings) -> Sender:
     """A sender within Telegram's limits, at DIGEST_RATE (paid broadcast when the operator enabled it)."""
     return Sender(bot, rate_per_second=settings.digest_rate, paid_broadcast=settings.digest_paid_broadcast)
+
+
+def import_limits(settings: Settings) -> ImportLimits:
+    """What one upload may cost, from IMPORT_MAX_* settings."""
+    return ImportLimits(
+        max_bytes=settings.import_max_bytes,
+        max_unzipped_bytes=settings.import_max_unzipped_bytes,
+        max_ratio=settings.import_max_ratio,
+        max_rows=settings.import_max_rows,
+        max_columns=settings.import_max_columns,
+        max_cell_chars=settings.import_max_cell_chars,
+        max_price=settings.import_max_price,
+        max_gmv=settings.import_max_gmv,
+    )
 
 
 def policy_for(settings: Settings) -> Policy:

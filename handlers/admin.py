@@ -36,7 +36,7 @@ from core.schedule import local_today
 from handlers.filters import RoleFilter
 from handlers.merchant import unknown_merchant_text
 from handlers.replies import edit_in_place, user_zone
-from storage.importer import ImportFileError, ImportKind, ImportReport, import_file
+from storage.importer import FileProblem, ImportFileError, ImportKind, ImportReport, import_file
 from storage.invites import RevokeStatus, create_invite, revoke_invite
 from storage.merchants import close_merchants, find_merchant
 from storage.regrade import regrade_all
@@ -120,6 +120,11 @@ async def import_command(
     words = {w.lower() for w in (command.args or "").split()}
     kind: ImportKind = "streamers" if words & _STREAMERS else "products"
     dry_run, skip_invalid = bool(words & _DRY), bool(words & _SKIP)
+    limits = services.import_limits()
+    if document.file_size and document.file_size > limits.max_bytes:
+        too_large = ImportFileError(FileProblem.TOO_LARGE, size=document.file_size, limit=limits.max_bytes)
+        await _send_report(message, too_large, lang)
+        return
     if document.file_size and document.file_size > DOWNLOAD_LIMIT:
         await message.answer(t("import.too_big", lang, size=_size(document.file_size)))
         return
@@ -129,6 +134,7 @@ async def import_command(
     if data is None:
         await message.answer(t("import.too_big", lang, size=_size(document.file_size or 0)))
         return
+    # The file size Telegram reports may be missing; the importer checks the bytes it got, too.
     report = await _run_import(services, kind, name, data, dry_run=dry_run, skip_invalid=skip_invalid)
     await _send_report(message, report, lang)
     if isinstance(report, ImportReport) and report.written and kind == "products":
@@ -167,6 +173,7 @@ async def _run_import(
                 dry_run=dry_run,
                 skip_invalid=skip_invalid,
                 policy=services.policy,
+                limits=services.import_limits(),
             )
         except ImportFileError as exc:
             return exc  # described below, in the admin's language
