@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     webhook_host: str = "0.0.0.0"
     webhook_port: int = 8080
     policy_file: str | None = None
+    match_invites_per_merchant_day: int = Field(20, ge=0, le=10_000)
+    match_invites_per_streamer_day: int = Field(3, ge=0, le=1_000)
+    offer_max_days: int = Field(90, ge=1, le=3650)
 
     @field_validator("admin_ids", mode="before")
     @classmethod

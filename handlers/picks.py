@@ -26,7 +26,7 @@ from bot.render import categories_text, h, percent, product_card, split_message,
 from bot.settings import Settings
 from core.schedule import Schedule, parse_hhmm, resolve_zone, slot_utc
 from handlers.filters import RoleFilter
-from storage import catalog, pick_history, profiles, sales, watches
+from storage import catalog, offers, pick_history, profiles, sales, watches
 from storage.catalog import get_product_by_id
 from storage.tables import utcnow
 from storage.users import ADMIN, STREAMER, Viewer
@@ -140,7 +140,9 @@ async def pick_detail(
         await query.answer(t("picks.gone", viewer.lang), show_alert=True)
         return
     markup = InlineKeyboardMarkup(inline_keyboard=[[grade_button(record.item.id, viewer.lang)]])
-    for chunk in split_message(product_card(record.item, viewer.lang)):
+    offer = await offers.offer_for(viewer.telegram_id, record.item.id, now=utcnow(), session=session)
+    card = product_card(record.item, viewer.lang, exclusive=offer.rate if offer else None)
+    for chunk in split_message(card):
         await bot.send_message(query.from_user.id, chunk, reply_markup=markup)
     await query.answer()
 

@@ -57,6 +57,12 @@ class Pick:
     own_share: float
     reference_share: float
     source: Source
+    commission: float | None = None  # this streamer's exclusive rate (专属佣金), when they have one
+
+    @property
+    def rate(self) -> float:
+        """The commission this streamer would really get on the pick."""
+        return self.commission if self.commission is not None else self.item.commission_rate
 
 
 def _rank_key(item: CatalogItem) -> tuple[int, float, str]:
@@ -101,12 +107,28 @@ class RankedCatalog(Mapping[str, tuple[CatalogItem, ...]]):
         return len(self._by_category)
 
 
-def _ranked(catalog: Mapping[str, Sequence[CatalogItem]], category: str) -> Sequence[CatalogItem]:
-    """A category's pickable goods, best first."""
+def _ranked(
+    catalog: Mapping[str, Sequence[CatalogItem]], category: str, commission: Mapping[str, float]
+) -> Sequence[CatalogItem]:
+    """A category's pickable goods, best first, by the commission this streamer would really get.
+
+    Within a tier, goods carrying an exclusive rate for this streamer (higher than the public one
+    by construction) go first, highest rate first; the rest keep the public order.
+    """
     items = catalog.get(category, ())
-    if isinstance(catalog, RankedCatalog):
-        return items
-    return sorted((item for item in items if _pickable(item)), key=_rank_key)
+    if not isinstance(catalog, RankedCatalog):
+        items = sorted((item for item in items if _pickable(item)), key=_rank_key)
+    if commission and any(item.sku in commission for item in items):
+        # Stable sort: only the offered goods move, each within its own tier.
+        items = sorted(
+            items,
+            key=lambda item: (
+                -item.tier_rank,
+                item.sku not in commission,
+                -max(commission.get(item.sku, 0.0), item.commission_rate),
+            ),
+        )
+    return items
 
 
 def choose_picks(
@@ -119,6 +141,7 @@ def choose_picks(
     per_category: int = 2,
     skip: int = 0,
     source: Source = "peers",
+    commission: Mapping[str, float] | None = None,
 ) -> list[Pick]:
     """Up to ``count`` L4+ goods from the biggest gaps, L5 first.
 
@@ -132,6 +155,9 @@ def choose_picks(
     ``skip .. skip+count`` (``per_category`` holds across pages, so pages together never repeat
     an item); fewer, or none, when the gaps run out. The returned page lists L5 before L4,
     keeping the selection order within a tier.
+
+    ``commission`` (sku -> rate) is this streamer's exclusive rates: those goods rank first
+    within their tier and their picks carry the rate.
     """
     return _page(
         [(lambda: gaps, source)],
@@ -141,6 +167,7 @@ def choose_picks(
         count=count,
         per_category=per_category,
         skip=skip,
+        commission=commission or {},
     )
 
 
@@ -155,6 +182,7 @@ def picks_for(
     count: int = 5,
     per_category: int = 2,
     skip: int = 0,
+    commission: Mapping[str, float] | None = None,
 ) -> tuple[list[Gap], list[Pick]]:
     """The gaps of ``own`` against ``reference``, and the picks that fill them (what `/picks` shows).
 
@@ -162,6 +190,7 @@ def picks_for(
     who sells exactly what their peers sell has no peer gaps) are topped up from the gaps
     against the platform mix, as if `choose_picks` went on with those gaps (``source="platform"``,
     ``per_category`` counted across both). The gaps returned are the reference's.
+    ``commission`` is the streamer's exclusive rates, as in `choose_picks`.
     """
     found = gaps(own, reference.mix)
     stages: list[tuple[Callable[[], Sequence[Gap]], Source]] = [(lambda: found, reference.source)]
@@ -175,6 +204,7 @@ def picks_for(
         count=count,
         per_category=per_category,
         skip=skip,
+        commission=commission or {},
     )
     return found, chosen
 
@@ -188,6 +218,7 @@ def _page(
     count: int,
     per_category: int,
     skip: int,
+    commission: Mapping[str, float],
 ) -> list[Pick]:
     """Selections ``skip .. skip+count`` of the round-robin over each stage's gaps in turn, L5 first."""
     if count <= 0 or per_category <= 0 or skip < 0:
@@ -213,7 +244,7 @@ def _page(
             for gap in open_gaps:
                 category = gap.category
                 if category not in goods:  # ranked only when first reached
-                    goods[category] = _ranked(catalog, category)
+                    goods[category] = _ranked(catalog, category, commission)
                 items, at = goods[category], position.get(category, 0)
                 item = None
                 while at < len(items):
@@ -227,7 +258,16 @@ def _page(
                 if item is None:
                     continue
                 taken.add(item.sku)
-                chosen.append(Pick(item, category, gap.own_share, gap.reference_share, source))
+                chosen.append(
+                    Pick(
+                        item,
+                        category,
+                        gap.own_share,
+                        gap.reference_share,
+                        source,
+                        commission.get(item.sku),
+                    )
+                )
                 still_open.append(gap)
                 if len(chosen) == wanted:
                     break
