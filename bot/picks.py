@@ -147,6 +147,11 @@ class PicksResult:
     def skus(self) -> list[str]:
         return [pick.item.sku for pick in self.picks]
 
+    def without_exclusive(self) -> PicksResult:
+        """The same picks at public rates: for a group chat, where others would read a 专属 rate."""
+        picks = [dataclasses.replace(pick, commission=None) for pick in self.picks]
+        return dataclasses.replace(self, picks=picks)
+
     def as_json(self) -> dict[str, Any]:
         """The `picks --json` shape of PRODUCT.md (plus where the reference came from)."""
         return {

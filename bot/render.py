@@ -181,9 +181,12 @@ def grade_card(
     *,
     private: tuple[Indicators, Grade] | None = None,
     history: Sequence[HistoryEntry] = (),
+    exclusive: float | None = None,
 ) -> str:
-    """The grade card: the public part for everyone; `private` (indicators + grade) for owner and admins."""
-    lines = [product_card(item, lang)]
+    """The grade card: the public part for everyone; `private` (indicators + grade) for owner and admins.
+
+    `exclusive` is the viewer's own 专属 rate on the product (shown to that streamer alone)."""
+    lines = [product_card(item, lang, exclusive=exclusive)]
     if private is None:
         return lines[0]
     ind, grade = private

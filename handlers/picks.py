@@ -124,6 +124,8 @@ async def picks_command(
 ) -> None:
     context = await picks_context(sessionmaker)
     result = await _today_picks(session, context, viewer, settings)
+    if message.chat.type != "private":
+        result = result.without_exclusive()
     await message.answer(result.as_text(viewer.lang), reply_markup=picks_keyboard(result, viewer.lang))
     await _record_shown(session, result)
 
@@ -209,6 +211,8 @@ async def pick_more(
     if not result.picks:
         await query.answer(t("picks.none_more", viewer.lang), show_alert=True)
         return
+    if query.message is None or query.message.chat.type != "private":
+        result = result.without_exclusive()
     text, markup = result.as_text(viewer.lang), picks_keyboard(result, viewer.lang)
     message = query.message
     edited = False

@@ -161,7 +161,15 @@ async def test_an_offer_reaches_its_streamer_alone_and_lapses(chat, services, de
     )
     detail = PickCb(action="d", id=deals["FOOD-L5-B"]).pack()
     assert "专属 35.0%" in sent_to(await chat.callback(A, detail), A)[0].text
+    assert "专属 35.0%" in sent_to(await chat.message(A, "/grade FOOD-L5-B"), A)[0].text
+    # Never in a group, even for A: everybody there would read it.
+    in_group = texts(await chat.message(A, "/grade FOOD-L5-B", chat_type="group", chat_id=-100))
+    group_picks = texts(await chat.message(A, "/picks", chat_type="group", chat_id=-100))
+    assert any("FOOD-L5-B" in text for text in group_picks)
+    in_group += group_picks
+    assert in_group and all("专属" not in text for text in in_group)
     seen_by_b = texts(await chat.callback(B, detail))
+    seen_by_b += texts(await chat.message(B, "/grade FOOD-L5-B"))
     found = texts(await chat.message(B, "FOOD-L5-B"))
     assert any("FOOD-L5-B" in text for text in found)
     seen_by_b += found
