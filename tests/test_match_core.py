@@ -67,3 +67,24 @@ def test_an_exclusive_rate_lifts_its_product_within_its_tier_only() -> None:
     assert [p.item.sku for p in choose_picks(gaps, catalog, count=3, per_category=2)] == ["L5-A", "L4-A"]
     two = choose_picks(gaps, catalog, count=3, per_category=2, commission={"L4-B": 0.35})
     assert [p.item.sku for p in two] == ["L5-A", "L4-B"]
+
+
+def test_the_lazy_merge_equals_a_full_sort_and_plain_mappings_agree() -> None:
+    items = [_item(f"{tier}-{n}", tier, 100 - n) for tier in ("L5", "L4") for n in range(6)]
+    rates = {"L4-5": 0.3, "L4-2": 0.4, "L5-4": 0.25, "NOT-THERE": 0.9}
+    gaps = [Gap("食品", 0.0, 0.5)]
+    ranked = choose_picks(gaps, RankedCatalog(items), count=12, per_category=12, commission=rates)
+    plain = choose_picks(gaps, {"食品": items}, count=12, per_category=12, commission=rates)
+    expected = ["L5-4", *[f"L5-{n}" for n in (0, 1, 2, 3, 5)], "L4-2", "L4-5", "L4-0", "L4-1", "L4-3", "L4-4"]
+    assert [p.item.sku for p in ranked] == expected == [p.item.sku for p in plain]
+    # Skipped goods (recently sent) are walked past in the merged order too.
+    later = choose_picks(
+        gaps,
+        RankedCatalog(items),
+        count=2,
+        per_category=12,
+        commission=rates,
+        recent_skus={"L5-4", "L4-2"},
+        skip=5,
+    )
+    assert [p.item.sku for p in later] == ["L4-5", "L4-0"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import overload
 
 from core.catalog import CatalogItem
 from core.picks.peers import Reference, Source
@@ -82,7 +83,7 @@ class RankedCatalog(Mapping[str, tuple[CatalogItem, ...]]):
     streamer.
     """
 
-    __slots__ = ("_by_category",)
+    __slots__ = ("_by_category", "_by_sku")
 
     def __init__(self, catalog: Mapping[str, Iterable[CatalogItem]] | Iterable[CatalogItem]) -> None:
         grouped: dict[str, list[CatalogItem]] = {}
@@ -96,6 +97,14 @@ class RankedCatalog(Mapping[str, tuple[CatalogItem, ...]]):
         self._by_category = {
             category: tuple(sorted(items, key=_rank_key)) for category, items in grouped.items()
         }
+        # sku -> item per category, so a streamer's few exclusive rates are found without a scan.
+        self._by_sku = {
+            category: {item.sku: item for item in items} for category, items in self._by_category.items()
+        }
+
+    def find(self, category: str, sku: str) -> CatalogItem | None:
+        """The pickable item `sku` listed under `category`, if any."""
+        return self._by_sku.get(category, {}).get(sku)
 
     def __getitem__(self, category: str) -> tuple[CatalogItem, ...]:
         return self._by_category[category]
@@ -115,20 +124,65 @@ def _ranked(
     Within a tier, goods carrying an exclusive rate for this streamer (higher than the public one
     by construction) go first, highest rate first; the rest keep the public order.
     """
-    items = catalog.get(category, ())
     if not isinstance(catalog, RankedCatalog):
-        items = sorted((item for item in items if _pickable(item)), key=_rank_key)
-    if commission and any(item.sku in commission for item in items):
-        # Stable sort: only the offered goods move, each within its own tier.
-        items = sorted(
-            items,
-            key=lambda item: (
-                -item.tier_rank,
-                item.sku not in commission,
-                -max(commission.get(item.sku, 0.0), item.commission_rate),
-            ),
-        )
-    return items
+        items = sorted((item for item in catalog.get(category, ()) if _pickable(item)), key=_rank_key)
+        if commission and any(item.sku in commission for item in items):
+            # Stable sort: only the offered goods move, each within its own tier.
+            items.sort(
+                key=lambda item: (-item.tier_rank, item.sku not in commission, -commission.get(item.sku, 0.0))
+            )
+        return items
+    ranked = catalog.get(category, ())
+    offered = [item for sku in commission if (item := catalog.find(category, sku)) is not None]
+    if not offered:
+        return ranked
+    offered.sort(key=lambda item: (-item.tier_rank, -commission[item.sku], *_rank_key(item)[1:]))
+    return _Promoted(ranked, offered)
+
+
+class _Promoted(Sequence[CatalogItem]):
+    """A ranked category with a few offered goods moved to the head of their tier, merged lazily.
+
+    The walk in `_page` reads a category from the front and rarely past a few items, so the merge
+    costs what is read, not the category's size (a digest pass does this for every streamer).
+    """
+
+    __slots__ = ("_base", "_buffer", "_moved", "_walk")
+
+    def __init__(self, base: Sequence[CatalogItem], offered: Sequence[CatalogItem]) -> None:
+        self._base = base
+        self._moved = {item.sku for item in offered}
+        self._buffer: list[CatalogItem] = []
+        self._walk = self._merge(offered)
+
+    def _merge(self, offered: Sequence[CatalogItem]) -> Iterator[CatalogItem]:
+        at = 0
+        for item in self._base:
+            while at < len(offered) and offered[at].tier_rank >= item.tier_rank:
+                yield offered[at]
+                at += 1
+            if item.sku not in self._moved:
+                yield item
+        yield from offered[at:]
+
+    def __len__(self) -> int:
+        return len(self._base)
+
+    @overload
+    def __getitem__(self, index: int) -> CatalogItem: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[CatalogItem]: ...
+
+    def __getitem__(self, index: int | slice) -> CatalogItem | Sequence[CatalogItem]:
+        if isinstance(index, slice) or index < 0:
+            return list(self)[index]
+        while len(self._buffer) <= index:
+            item = next(self._walk, None)
+            if item is None:
+                raise IndexError(index)
+            self._buffer.append(item)
+        return self._buffer[index]
 
 
 def choose_picks(
