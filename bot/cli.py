@@ -13,7 +13,8 @@ from pathlib import Path
 
 from bot.demo import run_demo
 from bot.import_report import error_list, file_error_text, import_summary
-from bot.picks import picks_for
+from bot.match import band_text, find_streamers, match_json
+from bot.picks import picks_context, picks_for
 from bot.render import grade_card, grade_json
 from bot.runtime import run_bot
 from bot.seed import seed_demo
@@ -72,6 +73,11 @@ def _parser() -> argparse.ArgumentParser:
         "--date", type=date.fromisoformat, help="YYYY-MM-DD (default: today in their time zone)"
     )
     picks.add_argument("--json", action="store_true")
+
+    match = sub.add_parser("match", help="streamers for a product, as its merchant sees them (bands only)")
+    match.add_argument("sku")
+    match.add_argument("--limit", type=int, default=10)
+    match.add_argument("--json", action="store_true")
 
     digest = sub.add_parser("digest", help="the daily digest")
     digest_sub = digest.add_subparsers(dest="digest_command", required=True, metavar="ACTION")
@@ -219,6 +225,28 @@ async def cmd_picks(settings: Settings, args) -> int:
     return 0
 
 
+async def cmd_match(settings: Settings, args) -> int:
+
+    if args.limit < 1 or args.limit > 100:
+        raise CliError("--limit must be between 1 and 100")
+    async with await _prepared_db(settings) as (_engine, sessionmaker):
+        context = await picks_context(sessionmaker)
+        async with sessionmaker() as session:
+            record = await get_product(args.sku, session=session)
+            if record is None:
+                raise CliError(f"no product with sku {args.sku!r}")
+            rows = await find_streamers(session, context, record.item, record.merchant_id, limit=args.limit)
+    if args.json:
+        print(json.dumps(match_json(record.item.sku, rows), ensure_ascii=False, indent=2))
+        return 0
+    if not rows:
+        print("no discoverable streamers lack this category")
+    for i, row in enumerate(rows, 1):
+        mix = ", ".join(f"{category} {share:.0%}" for category, share in row.mix)
+        print(f"{i:>2}. {row.name or row.telegram_id}  [{band_text(row.gmv_band, 'en')}]  {mix}")
+    return 0
+
+
 async def cmd_digest_send(settings: Settings, args) -> int:
 
     async with await _prepared_db(settings) as (_engine, sessionmaker):
@@ -248,6 +276,7 @@ COMMANDS = {
     "search": cmd_search,
     "grade": cmd_grade,
     "picks": cmd_picks,
+    "match": cmd_match,
 }
 
 

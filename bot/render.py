@@ -134,14 +134,21 @@ def dimensions_lines(dimensions: dict[str, float], lang: str) -> list[str]:
     return out
 
 
-def product_card(item: CatalogItem, lang: str = "zh") -> str:
-    """The card everyone may see: no raw indicators."""
+def commission_text(public: float, exclusive: float | None, lang: str) -> str:
+    """The rate a streamer gets: "专属 30%" when they hold an exclusive offer, else the public rate."""
+    if exclusive is None:
+        return percent(public)
+    return t("deals.exclusive_rate", lang, rate=percent(exclusive))
+
+
+def product_card(item: CatalogItem, lang: str = "zh", *, exclusive: float | None = None) -> str:
+    """The card everyone may see: no raw indicators. `exclusive` is the viewer's own 专属 rate."""
     lines = [
         f"<b>{h(item.title)}</b>",
         f"{t('card.sku', lang)}: <code>{h(item.sku)}</code>",
         f"{t('card.brand', lang)}: {h(item.brand)}  ·  {t('card.category', lang)}: {h(item.category)}",
         f"{t('card.price', lang)}: {money(item.price)}  ·  "
-        f"{t('card.commission', lang)}: {percent(item.commission_rate)}",
+        f"{t('card.commission', lang)}: {commission_text(item.commission_rate, exclusive, lang)}",
         f"{t('card.tier', lang)}: <b>{tier_label(item.tier, lang)}</b>  ·  "
         f"{t('card.score', lang)}: {score_text(item.score)}",
     ]
@@ -201,11 +208,13 @@ def grade_card(
     private: tuple[Indicators, Grade] | None = None,
     history: Sequence[HistoryEntry] = (),
     zone: tzinfo = UTC,
+    exclusive: float | None = None,
 ) -> str:
     """The grade card: the public part for everyone; `private` (indicators + grade) for owner and admins.
 
-    Tier history is dated in `zone`, the reader's time zone (the same day their picks carry)."""
-    lines = [product_card(item, lang)]
+    Tier history is dated in `zone`, the reader's time zone (the same day their picks carry);
+    `exclusive` is the viewer's own 专属 rate on the product (shown to that streamer alone)."""
+    lines = [product_card(item, lang, exclusive=exclusive)]
     if private is None:
         return lines[0]
     ind, grade = private

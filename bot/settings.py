@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     # Commands whose argument can be guessed (/bind CODE): tries per user per window.
     guess_tries: int = Field(5, gt=0)
     guess_window_seconds: int = Field(60, gt=0)
+    match_invites_per_merchant_day: int = Field(20, ge=0, le=10_000)
+    match_invites_per_streamer_day: int = Field(3, ge=0, le=1_000)
+    offer_max_days: int = Field(90, ge=1, le=3650)
 
     @field_validator("admin_ids", mode="before")
     @classmethod

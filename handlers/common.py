@@ -15,9 +15,33 @@ from storage.users import ADMIN, MERCHANT, STREAMER, Viewer, register
 
 # Which commands each role may use, in the order /help lists them.
 COMMANDS: dict[str, tuple[str, ...]] = {
-    STREAMER: ("start", "help", "search", "grade", "picks", "categories", "digest", "tz", "watch", "bind"),
-    MERCHANT: ("start", "help", "search", "grade", "mygoods"),
-    ADMIN: ("start", "help", "search", "grade", "mygoods", "import", "invite", "regrade", "stats"),
+    STREAMER: (
+        "start",
+        "help",
+        "search",
+        "grade",
+        "picks",
+        "categories",
+        "digest",
+        "tz",
+        "watch",
+        "profile",
+        "bind",
+    ),
+    MERCHANT: ("start", "help", "search", "grade", "mygoods", "match", "offer"),
+    ADMIN: (
+        "start",
+        "help",
+        "search",
+        "grade",
+        "mygoods",
+        "match",
+        "offer",
+        "import",
+        "invite",
+        "regrade",
+        "stats",
+    ),
 }
 
 

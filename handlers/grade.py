@@ -35,7 +35,9 @@ from core.policy import Policy
 from handlers.replies import user_zone
 from storage.catalog import ProductRecord, any_sku, get_product, get_product_by_id
 from storage.merchants import category_average
+from storage.offers import offer_for
 from storage.regrade import normalise_sku
+from storage.tables import utcnow
 from storage.tier_changes import tier_history
 from storage.users import Viewer
 
@@ -64,7 +66,13 @@ async def card_for(
     if record.item.counterfeit and not owner_view:
         return None  # hidden from everyone but its merchant and admins
     if not owner_view:
-        return grade_card(record.item, viewer.lang)
+        # A streamer's own 专属 rate, in their private chat only: a group must never see it.
+        offer = (
+            await offer_for(viewer.telegram_id, record.item.id, now=utcnow(), session=session)
+            if in_private
+            else None
+        )
+        return grade_card(record.item, viewer.lang, exclusive=offer.rate if offer else None)
     if not in_private:
         return grade_card(record.item, viewer.lang) + "\n\n" + t("grade.private_in_group", viewer.lang)
     result = grade(record.indicators, policy, record.tags)

@@ -29,7 +29,7 @@ from bot.settings import Settings
 from core.schedule import Schedule, cities, parse_hhmm, resolve_zone, slot_utc, utc_offset, zone_label
 from handlers.filters import RoleFilter
 from handlers.replies import edit_in_place, send_card
-from storage import catalog, pick_history, profiles, sales, watches
+from storage import catalog, offers, pick_history, profiles, sales, watches
 from storage.catalog import get_product_by_id
 from storage.tables import utcnow
 from storage.users import ADMIN, STREAMER, Viewer
@@ -133,6 +133,8 @@ async def picks_command(
 ) -> None:
     context = await picks_context(sessionmaker)
     result = await _today_picks(session, context, viewer, settings)
+    if message.chat.type != "private":
+        result = result.without_exclusive()
     await message.answer(result.as_text(viewer.lang), reply_markup=picks_keyboard(result, viewer.lang))
     await _record_shown(session, result)
 
@@ -150,7 +152,9 @@ async def pick_detail(
         return
     item = record.item
     markup = card_keyboard(item, viewer.lang)
-    await send_card(bot, query.from_user.id, product_card(item, viewer.lang), markup, item.image_url)
+    offer = await offers.offer_for(viewer.telegram_id, item.id, now=utcnow(), session=session)
+    card = product_card(item, viewer.lang, exclusive=offer.rate if offer else None)
+    await send_card(bot, query.from_user.id, card, markup, item.image_url)
     await query.answer()
 
 
@@ -216,6 +220,8 @@ async def pick_more(
     if not result.picks:
         await query.answer(t("picks.none_more", viewer.lang), show_alert=True)
         return
+    if query.message is None or query.message.chat.type != "private":
+        result = result.without_exclusive()
     text, markup = result.as_text(viewer.lang), picks_keyboard(result, viewer.lang)
     message = query.message
     edited = False
