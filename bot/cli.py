@@ -23,6 +23,7 @@ from bot.settings import Settings, SettingsError, load_settings
 from core.grading import grade
 from core.search import SearchIndex, search
 from jobs.digest import send_digest_now
+from storage import deliveries
 from storage.catalog import get_product, load_catalog_items
 from storage.engine import open_database
 from storage.importer import ImportFileError, import_file
@@ -83,6 +84,10 @@ def _parser() -> argparse.ArgumentParser:
     digest_sub = digest.add_subparsers(dest="digest_command", required=True, metavar="ACTION")
     send = digest_sub.add_parser("send", help="send that day's digest now to everyone who has not had it")
     send.add_argument("--date", type=date.fromisoformat, help="YYYY-MM-DD (default: each streamer's today)")
+    status = digest_sub.add_parser(
+        "status", help="digest rows by status, and the ones whose delivery is unknown (may have arrived)"
+    )
+    status.add_argument("--date", type=date.fromisoformat, help="YYYY-MM-DD local date (default: all)")
 
     db = sub.add_parser("db", help="database maintenance")
     db_sub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
@@ -255,6 +260,19 @@ async def cmd_digest_send(settings: Settings, args) -> int:
     return 0
 
 
+async def cmd_digest_status(settings: Settings, args) -> int:
+    async with await _prepared_db(settings) as (_engine, sessionmaker), sessionmaker() as session:
+        counts = await deliveries.delivery_counts(args.date, session=session)
+        unknown = await deliveries.rows_with_status(deliveries.UNKNOWN, args.date, session=session)
+    day = args.date.isoformat() if args.date else "all dates"
+    print(f"digest {day}: " + (", ".join(f"{s} {n}" for s, n in sorted(counts.items())) or "no rows"))
+    if unknown:
+        print(f"{len(unknown)} unknown (the request may have reached Telegram; not re-sent):")
+    for row in unknown:
+        print(f"  {row.local_date} telegram_id {row.telegram_id} attempts {row.attempts}: {row.error or '-'}")
+    return 0
+
+
 async def cmd_run(settings: Settings, _args) -> int:
     settings.require_token()  # before the heavy imports: a bad token is reported at once
 
@@ -292,7 +310,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "db":
             handler = cmd_db_upgrade
         elif args.command == "digest":
-            handler = cmd_digest_send
+            handler = cmd_digest_status if args.digest_command == "status" else cmd_digest_send
         else:
             handler = COMMANDS[args.command]
         return asyncio.run(handler(settings, args))

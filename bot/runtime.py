@@ -9,7 +9,7 @@ from aiogram.types import BotCommand, BotCommandScopeChat, BotCommandScopeDefaul
 
 from bot.dispatcher import build_dispatcher
 from bot.i18n import t
-from bot.services import Services, build_bot, build_catalog_index, policy_for
+from bot.services import Services, build_bot, build_catalog_index, outbound_limiter, policy_for
 from bot.settings import Settings
 from handlers.common import COMMANDS
 from jobs.scheduler import start_scheduler
@@ -46,7 +46,8 @@ async def run_bot(settings: Settings) -> None:
     services = Services(
         settings=settings, sessionmaker=sessionmaker, policy=policy_for(settings), catalog=catalog
     )
-    bot = build_bot(token, api_url=settings.telegram_api_url)
+    limiter = outbound_limiter(settings)
+    bot = build_bot(token, api_url=settings.telegram_api_url, limiter=limiter)
     dp = build_dispatcher(services)
     scheduler = None
     try:
@@ -68,6 +69,7 @@ async def run_bot(settings: Settings) -> None:
         if services.throttle is not None:
             await services.throttle.close()
         await bot.session.close()
+        await limiter.close()
         await engine.dispose()
 
 

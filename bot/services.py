@@ -18,6 +18,7 @@ from aiogram.types import LinkPreviewOptions
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.outbound import Limiter, LocalLimiter, build_limiter, install
 from bot.settings import Settings
 from bot.throttle import Throttle, make_throttle
 from core.catalog import CatalogItem
@@ -104,7 +105,10 @@ class Services:
 
 
 def make_sender(bot: Bot, settings: Settings) -> Sender:
-    """A sender within Telegram's limits, at DIGEST_RATE (paid broadcast when the operator enabled it)."""
+    """A sender within Telegram's limits, at DIGEST_RATE (paid broadcast when the operator enabled it).
+
+    On a bot from `build_bot` the sender does not pace itself: the bot's outbound limiter does, one
+    budget for replies and broadcasts alike."""
     return Sender(bot, rate_per_second=settings.digest_rate, paid_broadcast=settings.digest_paid_broadcast)
 
 
@@ -134,13 +138,33 @@ def bot_defaults() -> DefaultBotProperties:
     return DefaultBotProperties(parse_mode=ParseMode.HTML, link_preview=LinkPreviewOptions(is_disabled=True))
 
 
-def build_bot(token: str, *, api_url: str | None = None, session: BaseSession | None = None) -> Bot:
-    """A Bot on Telegram's API, on a custom Bot API server (`api_url`), or on a given session."""
+def outbound_limiter(settings: Settings) -> Limiter:
+    """The bot's send budget: DIGEST_RATE messages/s for everything it sends, in Redis when
+    REDIS_URL is set (shared by every replica), else in this process (bot/outbound.py)."""
+    return build_limiter(settings.digest_rate, settings.redis_url)
+
+
+def build_bot(
+    token: str,
+    *,
+    api_url: str | None = None,
+    session: BaseSession | None = None,
+    limiter: Limiter | None = None,
+) -> Bot:
+    """A Bot on Telegram's API, on a custom Bot API server (`api_url`), or on a given session.
+
+    Every request to Telegram goes through the outbound limiter (`limiter`, else a local one at
+    25 messages/s): priorities, Telegram's limits, 429s honoured. A given session (the terminal demo,
+    the test harness) is not paced unless a limiter is given too: it does not talk to Telegram."""
     if session is None:
         session = AiohttpSession()
         if api_url:
             session.api = TelegramAPIServer.from_base(api_url.rstrip("/"))
-    return Bot(token=token, session=session, default=bot_defaults())
+        limiter = limiter or LocalLimiter()
+    bot = Bot(token=token, session=session, default=bot_defaults())
+    if limiter is not None:
+        install(bot, limiter)
+    return bot
 
 
 class CatalogIndex:

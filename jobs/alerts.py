@@ -19,6 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.i18n import t
 from bot.keyboards import MyGoodsCb
+from bot.outbound import Priority, priority
 from bot.render import h, shorten
 from bot.services import Services
 from core.catalog import tier_rank
@@ -189,7 +190,8 @@ async def notify_tier_changes(bot: Bot, services: Services, changes: Sequence) -
         except SQLAlchemyError:
             logger.exception("could not record the alert to %s", delivery.outgoing.chat_id)
 
-    await services.sender_for(bot).send_many(outs, on_delivery=on_delivery)
+    with priority(Priority.ALERT):  # after people's replies, before the digest
+        await services.sender_for(bot).send_many(outs, on_delivery=on_delivery)
     logger.info(
         "tier alerts: %s products, %s recipients, %s", report.products, report.recipients, report.outcomes
     )

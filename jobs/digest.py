@@ -2,8 +2,8 @@
 
 **The digest.** A pass (every minute from the scheduler; `python -m bot digest send` on demand):
 
-1. fails rows left `sending` longer than `STALE_SENDING` (the process died mid-request: the outcome
-   is unknown, so they are *not* re-sent) and expires pending rows of days that are over;
+1. marks rows left `sending` longer than `STALE_SENDING` `unknown` (the process died mid-request:
+   the outcome is unknown, so they are *not* re-sent) and expires pending rows of days that are over;
 2. makes one `pending` row per eligible streamer whose local digest time has come today (their
    `/tz` and `/digest HH:MM`, else DEFAULT_TIMEZONE and DIGEST_TIME): a slot missed while the bot
    was down is caught up the same local day, and the unique (telegram_id, local_date) constraint
@@ -12,11 +12,18 @@
    the shared `Sender`, a few workers at a time.
 
 Right before each HTTP request a request middleware (`WireGuard`) moves the row to `sending` —
-only if this pass still holds it — and a 429 moves it back (Telegram said "not delivered"). So a
+only if this pass still holds it — and a 429 or a failure before the request left (connection
+refused, DNS) moves it back (certainly not delivered). So a
 row is `sending` only while a request for it may be on the wire, and it is marked `sent` (with
 its picks recorded) as soon as that request returns. A pass killed at any point therefore leaves:
 sent rows (never re-sent), claimed-but-unsent rows (free again once the lease runs out), and at
-most one `sending` row per worker, whose fate is unknown (failed after `STALE_SENDING`).
+most one `sending` row per worker, whose fate is unknown (`unknown` after `STALE_SENDING`).
+
+**At most once.** A request that may have reached Telegram (a timeout, a reset, a 5xx) is never
+made again: the sender answers `Outcome.UNKNOWN` and the row is closed `unknown`. The streamer may
+miss that day's digest (if Telegram never got it) but never gets two. `python -m bot digest status
+[--date D]` lists these rows. The digest goes out at `Priority.BROADCAST` on the bot's shared
+outbound budget (bot/outbound.py), after people's replies and alerts.
 
 No database transaction is open across a network call: every write is its own short transaction.
 
@@ -49,8 +56,9 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.keyboards import picks_keyboard
+from bot.outbound import Priority, never_left, priority
 from bot.picks import PicksContext, batch_picks, picks_context
-from bot.services import build_bot, make_sender
+from bot.services import build_bot, make_sender, outbound_limiter
 from bot.settings import Settings
 from core.schedule import Schedule, local_today, zone_of
 from jobs.sender import Delivery, Outcome, Outgoing
@@ -116,18 +124,20 @@ class WireGuard(BaseRequestMiddleware):
             response = await make_request(bot, method)
         except TelegramRetryAfter as exc:
             wire.flood = True
-            async with wire.sessionmaker() as session:
-                await deliveries.mark_off_wire(
-                    wire.row_id,
-                    wire.token,
-                    f"429 retry after {exc.retry_after}s",
-                    now=wire.clock(),
-                    session=session,
-                )
-                await session.commit()
+            await _off_wire(wire, f"429 retry after {exc.retry_after}s")
+            raise
+        except Exception as exc:
+            if never_left(exc):  # certainly not delivered: pending again, may be retried
+                await _off_wire(wire, f"never left: {exc}")
             raise
         wire.flood = False
         return response
+
+
+async def _off_wire(wire: _WireRow, error: str) -> None:
+    async with wire.sessionmaker() as session:
+        await deliveries.mark_off_wire(wire.row_id, wire.token, error, now=wire.clock(), session=session)
+        await session.commit()
 
 
 def install_wire_guard(bot: Bot) -> None:
@@ -150,9 +160,10 @@ class DigestSender(Protocol):
 class PassReport:
     dates: list[date] = field(default_factory=list)
     created: int = 0
-    stale: int = 0  # `sending` rows of a dead pass, failed (outcome unknown)
+    stale: int = 0  # `sending` rows of a dead pass, marked unknown (not re-sent)
     expired: int = 0
-    outcomes: Counter[str] = field(default_factory=Counter)  # sent / blocked / invalid / failed / skipped
+    # sent / blocked / invalid / failed / unknown / skipped
+    outcomes: Counter[str] = field(default_factory=Counter)
     requeued: int = 0  # flood-limited: back to pending for the next pass
     lost: int = 0  # claims taken over by another pass
     stopped: str | None = None
@@ -165,11 +176,13 @@ class PassReport:
             f"digest {days}: {self.created} new, sent {o['sent']}, blocked {o['blocked']}, "
             f"invalid {o['invalid']}, failed {o['failed']}, skipped {o['skipped']} (no picks, or digests off)"
         )
+        if o["unknown"]:
+            text += f", unknown {o['unknown']} (may have arrived; not re-sent: `digest status` lists them)"
         extras = [
             f"{n} {what}"
             for n, what in (
                 (self.requeued, "left for the next pass"),
-                (self.stale, "interrupted earlier, marked failed"),
+                (self.stale, "interrupted earlier, marked unknown"),
                 (self.expired, "expired"),
                 (self.lost, "taken by another pass"),
             )
@@ -201,6 +214,8 @@ def _new_token() -> str:
 
 
 _GONE = {Outcome.BLOCKED: deliveries.BLOCKED, Outcome.INVALID: deliveries.INVALID}
+# Final outcomes that are not Telegram's refusal of the chat: recorded as they are.
+_CLOSED = {Outcome.FAILED: deliveries.FAILED, Outcome.UNKNOWN: deliveries.UNKNOWN}
 
 
 class DigestPass:
@@ -283,7 +298,7 @@ class DigestPass:
         self.report.stale = len(stale)
         if stale:
             logger.warning(
-                "digest: %s rows were left sending by a dead pass; marked failed, not re-sent", len(stale)
+                "digest: %s rows were left sending by a dead pass; marked unknown, not re-sent", len(stale)
             )
         candidates = await deliveries.pending_past_candidates(
             not_after=base.date(), keep=self.on_date, now=base, lease=self.lease, session=session
@@ -394,7 +409,8 @@ class DigestPass:
         try:
             if not self.guarded:
                 await self._put_on_wire(item.row.id)
-            delivery = await self.sender.send(item.out)
+            with priority(Priority.BROADCAST):
+                delivery = await self.sender.send(item.out)
         except ClaimLost:
             self.report.lost += 1
             logger.info("digest row %s was taken over by another pass", item.row.id)
@@ -474,17 +490,18 @@ class DigestPass:
         self.stop("flood control (429) persists")
 
     async def _record_failed(self, item: _Item, delivery: Delivery, session: AsyncSession) -> None:
+        status = _CLOSED.get(delivery.outcome, deliveries.FAILED)
         await deliveries.finish_row(
             item.row.id,
             self.token,
-            deliveries.FAILED,
+            status,
             now=self.clock(),
             error=delivery.error,
             attempts=self._attempts(delivery),
             session=session,
         )
         self._failures_in_a_row += 1
-        self.report.outcomes[deliveries.FAILED] += 1
+        self.report.outcomes[status] += 1
         if self._failures_in_a_row >= self.stop_after_failures:
             self.stop(f"{self._failures_in_a_row} deliveries failed in a row: {delivery.error}")
 
@@ -540,10 +557,12 @@ async def send_digest_now(
     sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, *, on_date: date | None = None
 ) -> str:
     """`python -m bot digest send [--date D]`: a pass now, whatever the hour; idempotent."""
-    bot = build_bot(settings.require_token(), api_url=settings.telegram_api_url)
+    limiter = outbound_limiter(settings)
+    bot = build_bot(settings.require_token(), api_url=settings.telegram_api_url, limiter=limiter)
     try:
         sender = make_sender(bot, settings)
         report = await run_digest_pass(sessionmaker, settings, sender, bot=bot, on_date=on_date, force=True)
     finally:
         await bot.session.close()
+        await limiter.close()
     return report.summary()

@@ -1,14 +1,19 @@
-"""The one outbound sender: the daily digest and merchant alerts both go through it.
+"""The sender of the daily digest and merchant alerts: bounded retries and a final outcome per message.
 
-aiogram neither retries nor rate-limits, so this module owns both: a global pace of ``rate_per_second``
-shared by all workers, at least ``per_chat_interval`` between two messages to one chat, a shared pause
-when Telegram answers 429 (no worker sends until ``retry_after`` has passed), bounded retries with
-exponential backoff for transient failures, and a final :class:`Outcome` for every message.
+Pacing: on a bot from `bot.services.build_bot` the bot's outbound middleware (bot/outbound.py) paces
+every request — replies, alerts and digests share one budget, the digest at the lowest priority — and
+this sender does not pace again. On a bare Bot (no outbound middleware) it paces itself as before: a
+global pace of ``rate_per_second``, ``per_chat_interval`` between two messages to one chat, and a
+shared pause when Telegram answers 429.
 
-Make one Sender per bot and share it: the pace, the pause and the per-chat spacing live in the instance.
-Delivery is at least once: after a timeout or a dropped connection the message is sent again, and
-Telegram may have received the first copy (the Bot API has no idempotency key). Messages to one chat
-are spaced, but their order is not promised when several are in flight at once.
+Delivery is **at most once**: a message is sent again only when the failure provably happened before
+the request left (connection refused, DNS: `bot.outbound.never_left`) or Telegram answered 429 (it
+was certainly not delivered). After a timeout, a reset connection or a 5xx the request may have
+reached Telegram (the Bot API has no idempotency key), so the outcome is ``UNKNOWN`` and the message
+is not sent again: a user may miss it, but never gets it twice.
+
+Make one Sender per bot and share it. Messages to one chat are spaced, but their order is not
+promised when several are in flight at once.
 """
 
 from __future__ import annotations
@@ -38,6 +43,8 @@ from aiogram.exceptions import (
 )
 from aiogram.types import InlineKeyboardMarkup, LinkPreviewOptions, Message
 
+from bot.outbound import never_left, outbound_of
+
 if TYPE_CHECKING:
     from aiogram import Bot
 
@@ -56,9 +63,10 @@ _INVALID_CHAT_MARKERS = (
     "chat_id is empty",
 )
 
-# Worth another try: the server hiccuped (5xx, an HTML error page from a proxy) or the connection
-# failed or timed out. aiogram wraps aiohttp errors and timeouts in TelegramNetworkError; the raw
-# ones are listed in case a session middleware lets them through.
+# The request failed without a word from Telegram: the server hiccuped (5xx, an HTML error page from
+# a proxy) or the connection failed or timed out. Retried only when it provably never left
+# (`never_left`); otherwise the outcome is unknown. aiogram wraps aiohttp errors and timeouts in
+# TelegramNetworkError; the raw ones are listed in case a session middleware lets them through.
 _TRANSIENT = (
     TelegramServerError,
     TelegramNetworkError,
@@ -72,7 +80,8 @@ class Outcome(StrEnum):
     SENT = "sent"
     BLOCKED = "blocked"  # 403: the user blocked the bot (or never started it); stop until /start
     INVALID = "invalid"  # the chat does not exist any more
-    FAILED = "failed"  # gave up: a bad message, or retries exhausted
+    FAILED = "failed"  # gave up: a bad message, or retries exhausted; certainly not delivered
+    UNKNOWN = "unknown"  # the request may have reached Telegram (timeout, reset, 5xx): not sent again
 
 
 @dataclass(frozen=True)
@@ -147,6 +156,8 @@ class Sender:
         self._paused_until = float("-inf")  # set by a 429; nobody sends before it
         # chat_id -> earliest time of the next request to it; only chats written to recently are kept.
         self._chat_ready: OrderedDict[int, float] = OrderedDict()
+        # The bot's outbound middleware paces every request: pacing here too would be a second budget.
+        self._paced_by_bot = outbound_of(bot) is not None
 
     @property
     def paused_until(self) -> float:
@@ -158,7 +169,8 @@ class Sender:
         attempts = 0
         while True:
             attempts += 1
-            await self._acquire(out.chat_id)
+            if not self._paced_by_bot:
+                await self._acquire(out.chat_id)
             try:
                 message = await self._request(out)
             except TelegramRetryAfter as exc:
@@ -197,7 +209,11 @@ class Sender:
         return None
 
     async def _transient(self, out: Outgoing, attempts: int, exc: BaseException) -> Delivery | None:
-        """A hiccup: back off and return None to try again, or give up after max_attempts."""
+        """A hiccup: if the request never left, back off and return None to try again (or give up after
+        max_attempts); if it may have reached Telegram, the outcome is unknown and it is not re-sent."""
+        if not never_left(exc):
+            logger.warning("chat %s: %s; may have been delivered, not re-sent", out.chat_id, _describe(exc))
+            return _done(out, Outcome.UNKNOWN, attempts, _describe(exc))
         if attempts >= self._max_attempts:
             logger.warning("chat %s: giving up after %s attempts: %s", out.chat_id, attempts, exc)
             return _done(out, Outcome.FAILED, attempts, _describe(exc))
@@ -227,11 +243,12 @@ class Sender:
         await _all_or_first_error(tasks)
         counts = batch.counts
         logger.info(
-            "sent %s, blocked %s, invalid %s, failed %s in %.1fs",
+            "sent %s, blocked %s, invalid %s, failed %s, unknown %s in %.1fs",
             counts[Outcome.SENT],
             counts[Outcome.BLOCKED],
             counts[Outcome.INVALID],
             counts[Outcome.FAILED],
+            counts[Outcome.UNKNOWN],
             self._clock() - started,
         )
         return batch.results

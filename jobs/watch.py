@@ -18,6 +18,7 @@ from aiogram import Bot
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.i18n import t
+from bot.outbound import Priority, priority
 from bot.render import h, percent, shorten, tier_label
 from bot.services import Services
 from jobs.sender import Delivery, Outcome, Outgoing
@@ -128,7 +129,8 @@ async def check_watches(bot: Bot, services: Services) -> WatchReport:
             except SQLAlchemyError:
                 logger.exception("could not mark %s inactive", delivery.outgoing.chat_id)
 
-    await services.sender_for(bot).send_many(outs, on_delivery=on_delivery)
+    with priority(Priority.ALERT):  # after people's replies, before the digest
+        await services.sender_for(bot).send_many(outs, on_delivery=on_delivery)
     logger.info(
         "watch alerts: %s alerts to %s streamers, %s", report.alerts, report.recipients, report.outcomes
     )

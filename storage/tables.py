@@ -159,7 +159,7 @@ class DigestDelivery(SQLModel, table=True):
     local_date: date = Field(index=True)
     status: str = Field(
         default="pending", max_length=16, index=True
-    )  # pending|sending|sent|blocked|invalid|failed
+    )  # pending|sending|sent|blocked|invalid|failed|skipped|unknown
     skus: str = Field(default="", max_length=500)
     attempts: int = 0
     message_id: int | None = None

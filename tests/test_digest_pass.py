@@ -258,7 +258,7 @@ async def test_claims_are_exclusive_and_leases_expire(db) -> None:
         await session.commit()
 
 
-async def test_rows_left_sending_are_failed_not_resent_and_dead_claims_are_resent(platform) -> None:
+async def test_rows_left_sending_are_unknown_not_resent_and_dead_claims_are_resent(platform) -> None:
     db = platform
     await _streamers(db, 1, 2, 3)
     at = utc(2026, 11, 24, 1, 0)
@@ -279,7 +279,7 @@ async def test_rows_left_sending_are_failed_not_resent_and_dead_claims_are_resen
     assert sender.chats() == Counter({3: 1, claimed: 1}) and report.stale == 1
     async with db.sessionmaker() as session:
         [row] = (await rows_by_user(session))[on_wire]
-    assert row.status == "failed" and "outcome unknown" in (row.error or "")
+    assert row.status == "unknown" and "outcome unknown" in (row.error or "")
     await _pass(db, sender, at=at + timedelta(minutes=30))
     assert on_wire not in sender.chats()
 
