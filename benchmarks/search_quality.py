@@ -57,8 +57,16 @@ def load_heldout(path: Path = HELDOUT) -> tuple[list[CatalogItem], dict[str, str
         types[sku] = kind
         items.append(
             CatalogItem(
-                id=n, sku=sku, title=title, brand=brand, category=category, merchant="held-out",
-                price=99.0, commission_rate=0.2, tier="L3", score=0.6,
+                id=n,
+                sku=sku,
+                title=title,
+                brand=brand,
+                category=category,
+                merchant="held-out",
+                price=99.0,
+                commission_rate=0.2,
+                tier="L3",
+                score=0.6,
             )  # fmt: skip
         )
     cases = [[part.strip() for part in line.split("|")] for line in data["cases"]]
