@@ -121,6 +121,7 @@ class SearchIndex:
     suggest_sound: tuple[tuple[str, ...], tuple[int, ...]]
     top_categories: tuple[str, ...]
     vocabulary: Vocabulary
+    brand_keys: dict[str, str]  # a brand's name, or either half of "Dyson/戴森", normalised → the brand
     words: tuple[str, ...]  # word id → its text (a mention word without its mark)
     mention: np.ndarray  # bool per word id: a word of a gift or compatible-with phrase
     latin_mention_ids: dict[str, int]  # Latin mention words by text
@@ -138,7 +139,7 @@ class SearchIndex:
     __slots__ = (
         "items", "tier", "price", "commission", "visible", "title_keys", "static_key", "rank_order",
         "key_shift", "vocab", "latin_sorted", "latin_sorted_ids", "latin_ids", "suggest_names",
-        "suggest_text", "suggest_sound", "top_categories", "vocabulary", "words", "mention",
+        "suggest_text", "suggest_sound", "top_categories", "vocabulary", "brand_keys", "words", "mention",
         "latin_mention_ids", "_n", "_item_ptr", "_item_words", "_word_ptr",
         "_word_items", "_terms", "_term_ptr", "_term_words", "_sku_hashes", "_sku_positions", "_frozen",
     )  # fmt: skip
@@ -345,6 +346,13 @@ class SearchIndex:
                 sound_keys.append((key, i))
         self.suggest_text = (tuple(k for k, _ in text_keys), tuple(i for _, i in text_keys))
         self.suggest_sound = (tuple(k for k, _ in sound_keys), tuple(i for _, i in sound_keys))
+        brand_keys: dict[str, str] = {}
+        for brand in sorted(brand_count, key=lambda b: -brand_count[b]):
+            toks = tokens(normalize(brand))
+            for key in ("".join(toks), *toks):
+                if key:
+                    brand_keys.setdefault(key, brand)
+        self.brand_keys = brand_keys
         self.top_categories = tuple(
             sorted(category_count, key=lambda c: (-category_count[c], c))[:SUGGESTIONS]
         )

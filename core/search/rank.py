@@ -42,7 +42,7 @@ from core.search.normalize import (
 )
 from core.search.query import SearchFilters, parse_query
 
-__all__ = ["Hit", "SearchResult", "search"]
+__all__ = ["Hit", "SearchResult", "find_brand", "search"]
 
 # Quality classes, best first: (name, weight per unit).
 _EXACT, _INNER, _PREFIX, _SOUND, _LOOSE, _PARTIAL, _FRAGMENT, _MENTION, _BEGUN, _LONE = range(10)
@@ -246,6 +246,20 @@ def search(
     return SearchResult(query, text, filters, hits=hits, total=int(len(cand)))
 
 
+def find_brand(index: SearchIndex, text: str) -> str | None:
+    """The catalog brand a typed name means, in any case or half ("dyson", "戴森", "Dyson/戴森"),
+    or through an alias (sk2 → SK-II, 黑人 → 好来); None if it names no brand streamers can see."""
+    key = " ".join(tokens(normalize(text[:MAX_QUERY_CHARS])))
+    if not key:
+        return None
+    brands = index.brand_keys
+    for candidate in (key, key.replace(" ", ""), *index.vocabulary.alternatives().get(key, ())):
+        brand = brands.get(candidate) or brands.get(candidate.replace(" ", ""))
+        if brand is not None:
+            return brand
+    return None
+
+
 def _latin_units(token: str) -> int:
     """How many query units a Latin/digit word weighs: its pinyin syllables, else by length.
     (Pinyin initials weigh one unit a letter: each stands for a character.)"""
@@ -379,10 +393,13 @@ def _inner_words(index: SearchIndex, tok: str, base: int, inner: list[tuple[np.n
                 pieces.append((at, word))
             at += len(word)
     names = index.words
+    whole = index.words_containing(tok)
     for at, piece in pieces:
-        holding = index.words_containing(piece)
+        holding = whole if at == 0 and piece == tok else index.words_containing(piece)
         if holding is None:
             continue
+        if piece != tok and whole is not None:  # a word holding all that was typed is not demoted for a part
+            holding = np.setdiff1d(holding, whole, assume_unique=True)
         longer = holding[[not names[w].endswith(piece) for w in holding.tolist()]]
         if len(longer):
             inner.append((longer, ((1 << len(piece)) - 1) << (base + at)))

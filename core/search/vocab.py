@@ -103,3 +103,33 @@ def load_vocabulary(path: Path = VOCAB_FILE) -> Vocabulary:
 def default_vocabulary() -> Vocabulary:
     """The packaged vocabulary, read once."""
     return load_vocabulary()
+
+
+MAX_TERM_CHARS = 100
+
+
+def parse_pairs(text: str) -> tuple[list[tuple[str, str]], list[str]]:
+    """An operator's CSV of `term,same_as` rows (a header row of those names is optional): the
+    pairs, and one message per bad row (line and reason). Blank lines are skipped."""
+    import csv
+    import io
+
+    pairs: list[tuple[str, str]] = []
+    errors: list[str] = []
+    for line_no, row in enumerate(csv.reader(io.StringIO(text)), 1):
+        cells = [c.strip() for c in row]
+        if not any(cells):
+            continue
+        if line_no == 1 and [c.lower() for c in cells[:2]] == ["term", "same_as"]:
+            continue
+        if len(cells) != 2 or not cells[0] or not cells[1]:
+            errors.append(f"line {line_no}: expected two columns, term,same_as")
+        elif max(len(cells[0]), len(cells[1])) > MAX_TERM_CHARS:
+            errors.append(f"line {line_no}: longer than {MAX_TERM_CHARS} characters")
+        elif not _key(cells[0]) or not _key(cells[1]):
+            errors.append(f"line {line_no}: no letters, digits or characters to search by")
+        elif _key(cells[0]) == _key(cells[1]):
+            errors.append(f"line {line_no}: a term the same as what it stands for")
+        else:
+            pairs.append((cells[0], cells[1]))
+    return pairs, errors
