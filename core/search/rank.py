@@ -2,17 +2,25 @@
 
 * A query is split into *units*, one per Han character and one or more per Latin token (one per
   pinyin syllable or initial it reads as), each a bit of a 64-bit mask. Every matching term marks
-  the words it hits (`SearchIndex.words_for`) with the bits it covers in one of eight quality
-  classes: characters (1.0), Latin prefix (0.9), pinyin or close typo (0.8), initials of whole
-  words or loose typo (0.7), 2-letter initials (0.6), initials of part of a word (0.5); and two
+  the words it hits (`SearchIndex.words_for`) with the bits it covers in one of ten quality
+  classes: characters (1.0), characters inside a longer word that is something else (0.96: 手机
+  in 手机壳, Chinese names what a thing is last), Latin prefix (0.9), pinyin or close typo (0.8),
+  initials of whole words or loose typo (0.7), 2-letter initials (0.6), initials of part of a
+  word (0.5), a word of a gift or compatible-with phrase (0.5: 送洗发水旅行装, 适用华为); and two
   weak ones that add to the score of an item matched otherwise but never make a match: initials
   of a word only begun (0.5) and a lone shared character (0.35). An item's relevance (0–100) is
   the quality-weighted share of the query's units its words cover, so word order does not
   matter, and a unit matched by its characters always scores above the same unit matched
   through pinyin alone (经典 beats 景点 for 经典); typing an item's whole title scores 100.
-* Matches are items reaching 30 and 60% of the best match. Items are ranked by relevance
-  (rounded), then tier, then score; L0 and counterfeit goods are hidden unless asked for.
-  Filters ride in the query (`core.search.query`): `L4+`, `L5`, `<100`, `100-300`, `佣金20%+`.
+* People ask in sentences, synonyms, aliases, English and units: jieba (its dictionary and word
+  frequencies) takes the filler and everyday chatter out of a sentence; a vocabulary term
+  (`core.search.vocab`: 卫生纸 → 卷纸, sk2 → SK-II, power bank → 充电宝) also matches what it stands
+  for, at full weight; quantities are one word in one unit (`normalize.canonical_units`).
+* Matches are items reaching 35 (45 for a query of characters alone) and 60% of the best match:
+  a query whose best match covers too little of it finds nothing, and suggestions are offered
+  only when really close. Items are ranked by relevance (rounded), then tier, then score; L0 and
+  counterfeit goods are hidden unless asked for. Filters ride in the query
+  (`core.search.query`): `L4+`, `L5`, `<100`, `100-300`, `佣金20%+`.
 * Speed: items holding one word that covers the whole query need no scoring; for the rest,
   only items holding a word for one of the "required" units (picked so that an item without
   them could not reach the cutoff) are scored, all in numpy.
@@ -48,7 +56,7 @@ __all__ = ["Hit", "SearchResult", "find_brand", "search"]
 _EXACT, _INNER, _PREFIX, _SOUND, _LOOSE, _PARTIAL, _FRAGMENT, _MENTION, _BEGUN, _LONE = range(10)
 # _INNER: the characters, inside a longer word that is something else (手机 in 手机壳: Chinese puts
 # what a thing is last); _MENTION: a word of a gift or compatible-with phrase (送洗发水旅行装).
-_CLASS_WEIGHT = (1.0, 0.96, 0.9, 0.8, 0.7, 0.6, 0.5, 0.45, 0.5, 0.35)
+_CLASS_WEIGHT = (1.0, 0.96, 0.9, 0.8, 0.7, 0.6, 0.5, 0.5, 0.5, 0.35)
 # Weak classes add to an item's score but never make it a match by themselves.
 _WEAK = (False, False, False, False, False, False, False, False, True, True)
 _SUGGEST_TEXT = 75.0  # how close a brand or category must be to be offered instead
@@ -59,6 +67,9 @@ _COMMON_WORD = 100  # jieba frequency above which an unmatched word of a sentenc
 _MAX_UNITS = 64  # one bit per unit in a uint64 mask
 _EXACT_BONUS = 3.0  # the whole title typed: 100 instead of 97
 _MIN_RELEVANCE = 35.0  # below this share of the query an item is not a match
+# ... and for a query of characters alone, half: two homophones out of four characters (紫禁之巅 →
+# 东芝) is a look-alike, not a match. Typed pinyin is allowed the lower bar (its splits are guesses).
+_MIN_RELEVANCE_HAN = 45.0
 _RELATIVE_CUTOFF = 0.6  # ... nor below 60% of the best match
 _PRUNE = True  # skip items that cannot reach the cutoff (tests turn it off to check it changes nothing)
 _FUZZY_LIMIT = 8
@@ -207,7 +218,8 @@ def search(
                 chosen[i] = True
 
     best_guess = 100.0 - _EXACT_BONUS if len(cand_a) else sum(best_w) * per_point
-    cutoff = max(_MIN_RELEVANCE, best_guess * _RELATIVE_CUTOFF)
+    floor = _MIN_RELEVANCE_HAN if all(is_han(tok) for tok in query_tokens) else _MIN_RELEVANCE
+    cutoff = max(floor, best_guess * _RELATIVE_CUTOFF)
     while True:
         require_until(cutoff)
         cand_b = index.items_with(partial[np.array(chosen, dtype=bool)])
@@ -223,7 +235,7 @@ def search(
         best = max(
             float(strong_a.max()) if len(cand_a) else 0.0, float(strong_b.max()) if len(cand_b) else 0.0
         )
-        real_cutoff = max(_MIN_RELEVANCE, best * _RELATIVE_CUTOFF)
+        real_cutoff = max(floor, best * _RELATIVE_CUTOFF)
         if room * per_point < real_cutoff - 1e-9 or all(chosen):
             break
         cutoff = real_cutoff
