@@ -162,3 +162,18 @@ def test_jieba_loads_lazily_not_at_import() -> None:
     code = "import sys, core.search, core.search.rank; print('jieba' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_initials_prefer_the_goods_word_to_a_series_name() -> None:
+    goods = [
+        item(1, "珀莱雅 羽感 防晒霜", "珀莱雅", tier="L5"),
+        item(2, "珀莱雅 羽感 防晒喷雾", "珀莱雅", tier="L5"),
+        item(3, "兰蔻 哑光 粉底液 象牙白", "兰蔻", tier="L5"),
+        item(4, "高露洁 劲白 牙膏", "高露洁"),
+        item(5, "佳洁士 护龈 牙膏", "佳洁士"),
+        item(6, "圣罗兰 小金条 口红", "圣罗兰", tier="L5"),
+        item(7, "雅诗兰黛 小棕瓶 精华", "雅诗兰黛"),
+    ]
+    index = SearchIndex.build(goods)
+    assert sorted(ids(index, "yg")[:2]) == [4, 5]
+    assert ids(index, "ysld")[0] == 7

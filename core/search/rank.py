@@ -589,9 +589,13 @@ def _initials(index: SearchIndex, tok: str, base: int, units: int, add) -> None:
                 long_piece = long_piece or strong
                 reach[j] = reach[j] or reach[i]
                 if strong and size == m and m <= 3 and len(words) > 1:
-                    # `yg` reads as many words; the ones many goods hold (牙膏) before rare ones (哑光)
-                    counts = index.item_counts(words)
-                    common = counts * 4 >= counts.max()
+                    # `yg` reads as many words: the ones that are dictionary words (jieba) and that
+                    # many goods hold (牙膏) before a series name (羽感) or a rare word (哑光)
+                    names = index.words
+                    weight = index.item_counts(words) * np.array(
+                        [1.0 if word_frequency(names[w]) else 0.25 for w in words.tolist()]
+                    )
+                    common = weight * 2 >= weight.max()
                     found.append((words[common], bits, _LOOSE))
                     found.append((words[~common], bits, _PARTIAL))
                     continue
