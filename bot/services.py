@@ -21,6 +21,7 @@ from bot.settings import Settings
 from core.catalog import CatalogItem
 from core.policy import Policy, default_policy, load_policy
 from core.search import SearchIndex
+from core.search.normalize import warm_up
 from core.search.vocab import default_vocabulary
 from jobs.sender import Sender
 from storage.catalog import catalog_version, load_catalog_items
@@ -100,6 +101,7 @@ class CatalogIndex:
                 pairs = await list_synonyms(session=session)
             vocabulary = default_vocabulary().with_pairs(pairs) if pairs else None
             index = await asyncio.to_thread(self._builder, items, vocabulary)
+            await asyncio.to_thread(warm_up)  # the dictionaries, before the first sentence typed
             self._index = index
             self.version += 1
             self.data_version = data_version

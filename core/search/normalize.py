@@ -96,6 +96,13 @@ def _jieba():
     return tokenizer
 
 
+def warm_up() -> None:
+    """Load OpenCC, pypinyin and jieba now (seconds, once per process) rather than on a user's query."""
+    _t2s()
+    han_pinyin("预热")
+    _jieba()
+
+
 def segment(han: str) -> list[str]:
     """A Han run as dictionary words (我想找一款防晒霜 → 我 想 找 一款 防晒霜); unknown words by character."""
     return _jieba().lcut(han, HMM=False)
