@@ -22,12 +22,14 @@ from bot.services import import_limits, policy_for
 from bot.settings import Settings, SettingsError, load_settings
 from core.grading import grade
 from core.search import SearchIndex, search
+from core.search.vocab import default_vocabulary, parse_pairs
 from jobs.digest import send_digest_now
 from storage import deliveries
 from storage.catalog import get_product, load_catalog_items
 from storage.engine import open_database
 from storage.importer import ImportFileError, import_file
 from storage.migrate import upgrade
+from storage.synonyms import add_synonyms, list_synonyms
 from storage.tier_changes import tier_history
 
 logger = logging.getLogger("bot")
@@ -88,6 +90,13 @@ def _parser() -> argparse.ArgumentParser:
         "status", help="digest rows by status, and the ones whose delivery is unknown (may have arrived)"
     )
     status.add_argument("--date", type=date.fromisoformat, help="YYYY-MM-DD local date (default: all)")
+
+    synonyms = sub.add_parser("synonyms", help="search synonyms and brand aliases")
+    synonyms_sub = synonyms.add_subparsers(dest="synonyms_command", required=True, metavar="ACTION")
+    syn_import = synonyms_sub.add_parser(
+        "import", help="add synonyms and aliases from a CSV of term,same_as (a term also finds same_as)"
+    )
+    syn_import.add_argument("file", type=Path)
 
     db = sub.add_parser("db", help="database maintenance")
     db_sub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
@@ -190,7 +199,8 @@ async def cmd_search(settings: Settings, args) -> int:
     async with await _prepared_db(settings) as (_engine, sessionmaker):
         async with sessionmaker() as session:
             items = await load_catalog_items(session=session)
-    index = SearchIndex.build(items)
+            pairs = await list_synonyms(session=session)
+    index = SearchIndex.build(items, default_vocabulary().with_pairs(pairs))
     if args.batch is not None:
         if not args.batch.exists():
             raise CliError(f"no such file: {args.batch}")
@@ -216,6 +226,35 @@ async def cmd_search(settings: Settings, args) -> int:
             f"{i:>2}. [{item.tier}] {item.title}  ¥{item.price:g}  佣金 {item.commission_rate:.0%}  "
             f"{item.sku}  {badges}".rstrip()
         )
+    return 0
+
+
+async def cmd_synonyms_import(settings: Settings, args) -> int:
+    """Add an operator's synonyms (CSV `term,same_as`); a file with any bad row writes nothing."""
+    if not args.file.exists():
+        raise CliError(f"no such file: {args.file}")
+    raw = args.file.read_bytes()
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            text = raw.decode(encoding)
+            break
+        except UnicodeDecodeError:
+            continue
+    else:
+        raise CliError(f"{args.file}: not UTF-8 or GB18030 text")
+    pairs, errors = parse_pairs(text)
+    if errors:
+        raise CliError(f"{args.file}: nothing imported:\n  " + "\n  ".join(errors[:50]))
+    if not pairs:
+        raise CliError(f"{args.file}: no term,same_as rows")
+    async with await _prepared_db(settings) as (_engine, sessionmaker):
+        async with sessionmaker() as session:
+            added = await add_synonyms(pairs, session=session)
+            await session.commit()
+    print(
+        f"synonyms: {added} added, {len(pairs) - added} already known "
+        "(search uses them from the next index build)"
+    )
     return 0
 
 
@@ -311,6 +350,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             handler = cmd_db_upgrade
         elif args.command == "digest":
             handler = cmd_digest_status if args.digest_command == "status" else cmd_digest_send
+        elif args.command == "synonyms":
+            handler = cmd_synonyms_import
         else:
             handler = COMMANDS[args.command]
         return asyncio.run(handler(settings, args))

@@ -141,12 +141,18 @@ def commission_text(public: float, exclusive: float | None, lang: str) -> str:
     return t("deals.exclusive_rate", lang, rate=percent(exclusive))
 
 
+def category_name(name: str, lang: str = "zh") -> str:
+    """A category as the reader's language names it (`category.<name>` in the locales), else as given."""
+    return catalogue().get(lang, {}).get(f"category.{name}") or name
+
+
 def product_card(item: CatalogItem, lang: str = "zh", *, exclusive: float | None = None) -> str:
     """The card everyone may see: no raw indicators. `exclusive` is the viewer's own 专属 rate."""
     lines = [
         f"<b>{h(item.title)}</b>",
         f"{t('card.sku', lang)}: <code>{h(item.sku)}</code>",
-        f"{t('card.brand', lang)}: {h(item.brand)}  ·  {t('card.category', lang)}: {h(item.category)}",
+        f"{t('card.brand', lang)}: {h(item.brand)}  ·  "
+        f"{t('card.category', lang)}: {h(category_name(item.category, lang))}",
         f"{t('card.price', lang)}: {money(item.price)}  ·  "
         f"{t('card.commission', lang)}: {commission_text(item.commission_rate, exclusive, lang)}",
         f"{t('card.tier', lang)}: <b>{tier_label(item.tier, lang)}</b>  ·  "

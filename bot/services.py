@@ -24,9 +24,12 @@ from bot.throttle import Throttle, make_throttle
 from core.catalog import CatalogItem
 from core.policy import Policy, default_policy, load_policy
 from core.search import SearchIndex
+from core.search.normalize import warm_up
+from core.search.vocab import default_vocabulary
 from jobs.sender import Sender
 from storage.catalog import catalog_version, load_catalog_items
 from storage.importer import ImportLimits
+from storage.synonyms import list_synonyms
 
 logger = logging.getLogger(__name__)
 
@@ -172,7 +175,7 @@ class CatalogIndex:
     so a search never sees a half-built index."""
 
     def __init__(self, builder) -> None:
-        self._builder = builder  # Callable[[Sequence[CatalogItem]], SearchIndex]
+        self._builder = builder  # Callable[[Sequence[CatalogItem], Vocabulary | None], SearchIndex]
         self._index = builder([])
         self._lock = asyncio.Lock()
         self.version = 0
@@ -192,7 +195,10 @@ class CatalogIndex:
             async with sessionmaker() as session:
                 data_version = await catalog_version(session=session)
                 items = await load_catalog_items(session=session)
-            index = await asyncio.to_thread(self._builder, items)
+                pairs = await list_synonyms(session=session)
+            vocabulary = default_vocabulary().with_pairs(pairs) if pairs else None
+            index = await asyncio.to_thread(self._builder, items, vocabulary)
+            await asyncio.to_thread(warm_up)  # the dictionaries, before the first sentence typed
             self._index = index
             self.version += 1
             self.data_version = data_version

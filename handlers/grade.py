@@ -1,5 +1,8 @@
 """/grade SKU and the "评分" button: the grade card and its radar chart.
 
+A sku is found in any letter case (`nfsq-00005`); a name that is no sku is searched for instead
+(`/grade 牙膏` lists toothpaste), through the same engine as every other search.
+
 Everyone sees the public card (tier, badges, price, commission, five dimensions); the owning
 merchant and admins also see the 11 indicators, gates, levers and tier history, and only in a
 private chat, so a press in a group never posts private figures there. Every press is checked
@@ -28,11 +31,14 @@ from bot.chart import dimension_labels, radar_png
 from bot.i18n import t
 from bot.keyboards import GradeCb, MyGoodsCb, Prefixed, card_keyboard, valid_id
 from bot.render import chart_headline, grade_card, h, split_message
+from bot.services import CatalogIndex
 from bot.settings import Settings
 from core.catalog import CatalogItem
 from core.grading import Grade, grade
 from core.policy import Policy
+from core.search import search
 from handlers.replies import user_zone
+from handlers.search import clean_query, send_results
 from storage.catalog import ProductRecord, any_sku, get_product, get_product_by_id
 from storage.merchants import category_average
 from storage.offers import offer_for
@@ -166,6 +172,7 @@ async def grade_command(
     viewer: Viewer,
     policy: Policy,
     settings: Settings,
+    catalog: CatalogIndex,
 ) -> None:
     sku = (command.args or "").strip()
     if not sku:
@@ -174,6 +181,15 @@ async def grade_command(
         return
     in_private = message.chat.type == "private"
     record = await find_record(session, sku)
+    if record is None:  # any letter case, width or punctuation of a sku the search index knows
+        position = catalog.current.sku_position(sku)
+        if position is not None:
+            record = await get_product(catalog.current.items[position].sku, session=session)
+    if record is None:
+        query = clean_query(sku)
+        if query and search(catalog.current, query, limit=1, include_hidden=viewer.is_admin).hits:
+            await send_results(message, query, viewer, catalog)  # a name, not a sku: search for it
+            return
     text = (
         None
         if record is None

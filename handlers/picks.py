@@ -25,12 +25,15 @@ from bot.i18n import t
 from bot.keyboards import PickCb, Prefixed, card_keyboard, picks_keyboard
 from bot.picks import MAX_PAGE, PicksContext, PicksResult, picks_context, streamer_picks
 from bot.render import categories_text, h, percent, product_card, tier_label
+from bot.services import CatalogIndex
 from bot.settings import Settings
 from core.schedule import Schedule, cities, parse_hhmm, resolve_zone, slot_utc, utc_offset, zone_label
+from core.search import find_brand, search
 from handlers.filters import RoleFilter
 from handlers.replies import edit_in_place, send_card
 from storage import catalog, offers, pick_history, profiles, sales, watches
-from storage.catalog import get_product_by_id
+from storage.catalog import find_brand as find_catalog_brand
+from storage.catalog import get_product_by_id, product_brief_by_sku
 from storage.tables import utcnow
 from storage.users import ADMIN, STREAMER, Viewer
 
@@ -410,7 +413,7 @@ async def zone_pressed(
 
 
 async def watch_command(
-    message: Message, command: CommandObject, session: AsyncSession, viewer: Viewer
+    message: Message, command: CommandObject, session: AsyncSession, viewer: Viewer, catalog: CatalogIndex
 ) -> None:
     lang = viewer.lang
     arg = unicodedata.normalize("NFKC", command.args or "").strip()
@@ -419,12 +422,24 @@ async def watch_command(
         await message.answer(text + ("" if markup else "\n\n" + t("watch.usage", lang)), reply_markup=markup)
         return
     arg = arg[:100]
-    product = await catalog.product_brief_by_sku(arg, session=session)
+    index = catalog.current  # names resolve through the search engine, as in /search
+    product = await product_brief_by_sku(arg, session=session)
+    if product is None:
+        position = index.sku_position(arg)  # any letter case, width or punctuation of a sku
+        if position is not None:
+            product = await product_brief_by_sku(index.items[position].sku, session=session)
     if product is not None and not product.counterfeit:
         kind, target = "product", product.sku
     else:
-        brand = await catalog.find_brand(arg, session=session)
+        brand = find_brand(index, arg) or await find_catalog_brand(arg, session=session)
         if brand is None:
+            found = search(index, arg, limit=3).hits
+            if found:  # a product name: say which skus it could mean
+                lines = "\n".join(
+                    f"• <code>{h(hit.item.sku)}</code> {h(hit.item.title[:40])}" for hit in found
+                )
+                await message.answer(t("watch.candidates", lang, arg=h(arg[:64]), lines=lines))
+                return
             await message.answer(
                 t("watch.not_found", lang, arg=h(arg[:64])) + "\n\n" + t("watch.usage", lang)
             )

@@ -27,7 +27,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.i18n import t
 from bot.keyboards import card_keyboard
-from bot.render import badges_text, h, money, percent, product_card, split_message, tier_label
+from bot.render import badges_text, category_name, h, money, percent, product_card, split_message, tier_label
 from bot.services import CatalogIndex
 from core.catalog import CatalogItem
 from core.search import SearchFilters, SearchResult, search
@@ -216,9 +216,10 @@ def nothing_view(header: list[str], key: str, suggestions: Sequence[str], lang: 
     if not suggestions:
         lines.append(t("search.try_again", lang))
         return View("\n".join(lines))
-    lines.append(t("search.did_you_mean", lang, names=" · ".join(h(s) for s in suggestions)))
+    names = [category_name(s, lang) for s in suggestions]  # English readers get English categories
+    lines.append(t("search.did_you_mean", lang, names=" · ".join(h(s) for s in names)))
     kb = InlineKeyboardBuilder()
-    for i, name in enumerate(suggestions):
+    for i, name in enumerate(names):
         kb.button(text=name[:60], callback_data=SearchSuggest(q=key, i=i))
     kb.adjust(3)
     return View("\n".join(lines), kb.as_markup())
@@ -240,6 +241,26 @@ def card_view(
 
 def usage_view(lang: str) -> View:
     return View(t("search.usage", lang))
+
+
+def search_page(catalog: CatalogIndex, query: str, page: int, viewer: Viewer) -> SearchResult:
+    """A page of results as `viewer` may see them; suggestions only that find something for them."""
+    index = catalog.current  # read once: a refresh swaps in a new index, never changes this one
+    hidden = viewer.is_admin  # admins see L0 and counterfeit goods too, marked as hidden
+    result = search(index, query, limit=PAGE_SIZE, offset=page * PAGE_SIZE, include_hidden=hidden)
+    if result.suggestions:
+        # Offer only names that find something this viewer may see: no dead ends, and no brand
+        # that only hidden (L0, counterfeit) goods carry.
+        live = [s for s in result.suggestions if search(index, s, limit=1, include_hidden=hidden).hits]
+        result = dataclasses.replace(result, suggestions=live)
+    return result
+
+
+async def send_results(message: Message, query: str, viewer: Viewer, catalog: CatalogIndex) -> None:
+    """Answer `query` with its first page of results (also for a /grade or /watch that names no sku):
+    the key is the query's own, so its buttons work from the message even without the LRU."""
+    result = search_page(catalog, query, 0, viewer)
+    await _send(message, results_view(query, query_key(query), result, 0, viewer.lang))
 
 
 # --------------------------------------------------------------------------- handlers
@@ -277,15 +298,7 @@ class SearchHandlers:
         await _send(message, results_view(query, key, result, 0, viewer.lang))
 
     def _page(self, catalog: CatalogIndex, query: str, page: int, viewer: Viewer) -> SearchResult:
-        index = catalog.current  # read once: a refresh swaps in a new index, never changes this one
-        hidden = viewer.is_admin  # admins see L0 and counterfeit goods too, marked as hidden
-        result = search(index, query, limit=PAGE_SIZE, offset=page * PAGE_SIZE, include_hidden=hidden)
-        if result.suggestions:
-            # Offer only names that find something this viewer may see: no dead ends, and no brand
-            # that only hidden (L0, counterfeit) goods carry.
-            live = [s for s in result.suggestions if search(index, s, limit=1, include_hidden=hidden).hits]
-            result = dataclasses.replace(result, suggestions=live)
-        return result
+        return search_page(catalog, query, page, viewer)
 
     # -- buttons
 

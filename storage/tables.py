@@ -271,3 +271,14 @@ class MerchantMute(SQLModel, table=True):
         sa_column=Column(Integer, ForeignKey("merchant.id", ondelete="CASCADE"), nullable=False)
     )
     created_at: datetime = Field(default_factory=utcnow)
+
+
+class SearchSynonym(SQLModel, table=True):
+    """An operator's synonym or alias (`python -m bot synonyms import FILE`): `term` also finds `same_as`."""
+
+    __tablename__ = "search_synonym"
+    __table_args__ = (UniqueConstraint("term", "same_as", name="uq_search_synonym"),)
+    id: int | None = Field(default=None, primary_key=True)
+    term: str = Field(max_length=100)
+    same_as: str = Field(max_length=100)
+    created_at: datetime = Field(default_factory=utcnow)
