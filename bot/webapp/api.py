@@ -18,7 +18,8 @@ from typing import Any
 
 from aiohttp import BodyPartReader, web
 
-from bot.i18n import catalogue, lang_of
+from bot.i18n import catalogue, lang_of, t
+from bot.import_report import file_error_text
 from bot.picks import picks_for
 from bot.render import pick_reason
 from bot.services import Services
@@ -47,6 +48,7 @@ TOKEN = web.AppKey("xuanpin_bot_token", str)
 VIEWER = web.RequestKey("xuanpin_viewer", Viewer)
 MAX_UPLOAD = 20 * 1024 * 1024  # as the chat's /import (the Bot API's getFile limit)
 MAX_COMPARE = 3
+MAX_ERRORS_SHOWN = 1000  # as the chat's error report: the first 1,000, and the total
 TEXT_PREFIXES = ("app.", "tier.", "badge.", "dim.", "ind.", "gate.")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -397,7 +399,7 @@ async def import_check(request: web.Request) -> web.Response:
     try:
         report = await asyncio.to_thread(_validate_upload, kind, suffix, data, viewer.lang)
     except ImportFileError as exc:
-        return web.json_response({"file_error": exc.describe(viewer.lang)}, status=422)
+        return web.json_response({"file_error": file_error_text(exc, viewer.lang)}, status=422)
     return web.json_response(report)
 
 
@@ -416,11 +418,11 @@ def _validate_upload(kind: Any, suffix: str, data: bytes, lang: str) -> dict[str
                         "line": e.line,
                         "column": e.column,
                         "value": e.value,
-                        "reason": e.reason if lang == "en" else (e.reason_zh or e.reason),
+                        "reason": t(e.reason.value, lang, **e.params),
                     }
-                    for e in validated.errors
+                    for e in validated.errors[:MAX_ERRORS_SHOWN]
                 ],
-                "warnings": validated.warnings if lang == "en" else validated.warnings_zh,
+                "ignored_columns": list(validated.ignored_columns),
             }
 
 

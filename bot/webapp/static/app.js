@@ -295,7 +295,7 @@ function importPage() {
         ${r.errors.length ? `<table id="import-errors"><tr><th>${esc(T("app.import.line"))}</th><th>${esc(T("app.import.column"))}</th><th>${esc(T("app.import.reason"))}</th></tr>
           ${r.errors.map((e) => `<tr><td>${e.line}</td><td>${esc(e.column)}</td><td>${esc(e.reason)}${e.value ? ` (“${esc(e.value)}”)` : ""}</td></tr>`).join("")}</table>`
           : `<p>${esc(T("app.import.ok"))}</p>`}
-        ${r.warnings.map((w) => `<p class="hint">${esc(w)}</p>`).join("")}`;
+        ${r.ignored_columns.length ? `<p class="hint">${esc(T("app.import.ignored", { columns: r.ignored_columns.join(", ") }))}</p>` : ""}`;
     } catch (err) { out.innerHTML = `<p class="error">${esc(T(err.status === 403 ? "app.forbidden" : "app.error"))}</p>`; }
   });
 }
