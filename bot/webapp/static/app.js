@@ -167,14 +167,15 @@ async function productPage(id) {
   let html = `
     <h1 id="product-title">${tierTag(p.tier)} ${esc(p.title)}</h1>
     <p class="meta">${esc(p.sku)} · ${esc(T("tier." + p.tier))} · ${esc(T("app.score"))} ${p.score.toFixed(1)}</p>
-    <div>${badges(p.badges)}</div>
+    <div class="badges">${badges(p.badges)}</div>
     <table><tr><th>${esc(T("app.price"))}</th><td>${money(p.price)}</td></tr>
       <tr><th>${esc(T("app.commission"))}</th><td>${pct(p.commission_rate)}</td></tr>
       <tr><th>${esc(T("app.brand"))}</th><td>${esc(p.brand)}</td></tr>
       <tr><th>${esc(T("app.category"))}</th><td>${esc(p.category)}</td></tr>
       <tr><th>${esc(T("app.merchant"))}</th><td>${esc(p.merchant)}</td></tr></table>
     <div id="radar">${p.radar_svg}</div>
-    <p class="meta">— ${esc(T("app.average"))}</p>
+    <p class="legend meta"><span class="swatch product"></span>${esc(T("app.this_product"))}
+      <span class="swatch average"></span>${esc(T("app.average"))}</p>
     <div class="row"><button id="add-compare"${inCompare || state.compare.length >= 3 ? " disabled" : ""}>
       ${esc(T(inCompare ? "app.in_compare" : state.compare.length >= 3 ? "app.compare_full" : "app.add_compare"))}</button>
       <a class="button" href="#/compare">${esc(T("app.tab.compare"))} (${state.compare.length})</a></div>`;
