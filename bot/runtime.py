@@ -107,12 +107,16 @@ async def _serve(app: web.Application, settings: Settings) -> web.AppRunner:
     return runner
 
 
-async def _run_webhook(bot: Bot, dp: Dispatcher, settings: Settings, app: web.Application) -> None:
+async def _run_webhook(
+    bot: Bot, dp: Dispatcher, settings: Settings, app: web.Application | None = None
+) -> None:
+    """The webhook on `app` (the Mini App's, so both share WEBHOOK_PORT), or on an app of its own."""
     import asyncio
 
     from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
 
     url, secret = settings.require_webhook()
+    app = app if app is not None else web.Application()
     SimpleRequestHandler(dispatcher=dp, bot=bot, secret_token=secret).register(app, path="/webhook")
     setup_application(app, dp, bot=bot)
     runner = await _serve(app, settings)
