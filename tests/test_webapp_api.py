@@ -13,6 +13,7 @@ from aiohttp import FormData
 from aiohttp.test_utils import TestClient, TestServer
 from sqlmodel import select
 
+from bot.keyboards import webapp_product_url
 from bot.web import build_web_app
 from bot.webapp.auth import AuthError, check_init_data
 from bot.webapp.browse import CatalogQuery, browse
@@ -250,3 +251,8 @@ async def test_browse_pages_cover_every_match_once(services, client):
 def test_radar_svg_escapes_text():
     svg = radar_svg({"a": 50}, None, {"a": "<x>"}, title='"><script>')
     assert "<script>" not in svg and "&lt;x&gt;" in svg
+
+
+def test_the_product_url_keeps_the_mini_apps_own_query():
+    assert webapp_product_url("https://x.test/app/?v=2#top", 7) == "https://x.test/app/?v=2&product=7"
+    assert webapp_product_url("https://x.test/app/", 7) == "https://x.test/app/?product=7"
