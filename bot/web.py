@@ -9,7 +9,7 @@ from pathlib import Path
 from aiohttp import web
 
 from bot.services import Services
-from bot.webapp.api import SERVICES, TOKEN, add_api_routes, auth_middleware
+from bot.webapp.api import LEVERS, SERVICES, TOKEN, add_api_routes, auth_middleware
 
 STATIC = Path(__file__).parent / "webapp" / "static"
 
@@ -28,6 +28,7 @@ def build_web_app(services: Services, *, token: str) -> web.Application:
     app = web.Application(middlewares=[auth_middleware], client_max_size=21 * 1024 * 1024)
     app[SERVICES] = services
     app[TOKEN] = token
+    app[LEVERS] = {}
     app.router.add_get("/app", _to_index)
     app.router.add_get("/app/", _index)
     app.router.add_static("/app/static/", STATIC, append_version=False)

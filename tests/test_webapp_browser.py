@@ -177,6 +177,11 @@ async def test_merchant_sees_the_dashboard_and_their_indicators(served, theme):
             await shot(page, f"dashboard-{theme}")
             # No tab for the admin's import.
             assert await page.locator("#tab-import").count() == 0
+            # Telegram switches the theme while the app is open.
+            await page.evaluate(
+                "window.Telegram.WebView.receiveEvent('theme_changed', {theme_params: {bg_color: '#123456'}})"
+            )
+            assert await page.evaluate("getComputedStyle(document.body).backgroundColor") == "rgb(18, 52, 86)"
             # A card's button opens ?product=ID: the merchant's own product shows the 11 indicators.
             page = await (await browser.new_context(viewport=PHONE)).new_page()
             await page.goto(launch_url(base, MERCHANT_ID, theme, lang="en", page=f"?product={own_product}"))

@@ -46,6 +46,10 @@ logger = logging.getLogger(__name__)
 SERVICES = web.AppKey("xuanpin_services", Services)
 TOKEN = web.AppKey("xuanpin_bot_token", str)
 VIEWER = web.RequestKey("xuanpin_viewer", Viewer)
+# The dashboard's levers grade every one of a merchant's goods: kept per merchant until the catalog
+# index is rebuilt (imports and regrades rebuild it).
+LEVERS = web.AppKey("xuanpin_levers", dict)
+LEVERS_KEPT = 256
 MAX_UPLOAD = 20 * 1024 * 1024  # as the chat's /import (the Bot API's getFile limit)
 MAX_COMPARE = 3
 MAX_ERRORS_SHOWN = 1000  # as the chat's error report: the first 1,000, and the total
@@ -345,9 +349,16 @@ async def dashboard(request: web.Request) -> web.Response:
         if merchant is None:
             return _json_error(404, "not_found")
         counts = await tier_counts(merchant_id, session=session)
-        goods = await merchant_indicators(merchant_id, session=session)
         moves = await merchant_tier_history(merchant_id, session=session)
-    levers = await asyncio.to_thread(lifting_levers, goods, services.policy)
+        cache = request.app[LEVERS]
+        key = (merchant_id, services.catalog.version)
+        levers = cache.get(key)
+        goods = None if levers is not None else await merchant_indicators(merchant_id, session=session)
+    if levers is None:
+        levers = await asyncio.to_thread(lifting_levers, goods or [], services.policy)
+        if len(cache) >= LEVERS_KEPT:
+            cache.clear()
+        cache[key] = levers
     return web.json_response(
         {
             "merchant": {"id": merchant_id, "name": merchant.name},

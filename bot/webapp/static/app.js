@@ -50,6 +50,13 @@ window.Telegram.WebView = window.Telegram.WebView || {
   },
 };
 window.TelegramGameProxy = window.TelegramGameProxy || { receiveEvent: window.Telegram.WebView.receiveEvent };
+// Telegram's web clients run the app in an iframe and post their events to it.
+window.addEventListener("message", (event) => {
+  try {
+    const data = typeof event.data === "string" ? JSON.parse(event.data) : event.data;
+    if (data && data.eventType) window.Telegram.WebView.receiveEvent(data.eventType, data.eventData);
+  } catch (e) { /* not one of Telegram's events */ }
+});
 
 // ---------------------------------------------------------------- helpers
 
