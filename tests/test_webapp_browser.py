@@ -7,6 +7,8 @@ Screenshots go to tests/artifacts/.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from pathlib import Path
 from urllib.parse import urlencode
@@ -19,6 +21,7 @@ from bot.demo_data import demo_products
 from bot.web import build_web_app
 from storage.catalog import get_product
 from storage.importer import import_product_rows
+from tests.conftest import ADMIN_ID
 from tests.factories import bind_merchant
 from tests.webapp_support import TOKEN, sign_init_data
 
@@ -202,5 +205,33 @@ async def test_forged_init_data_shows_the_refusal(served):
             await page.goto(url)
             await expect(page.locator("#error")).to_be_visible()
             assert await page.locator("#results").count() == 0
+        finally:
+            await browser.close()
+
+
+async def test_admin_checks_an_import_file_and_sees_its_row_errors(served, tmp_path):
+    base, _ = served
+    rows = demo_products(3)
+    rows[1] = {**rows[1], "price": "abc"}
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    path = tmp_path / "goods.csv"
+    path.write_text(out.getvalue(), encoding="utf-8")
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        try:
+            page = await (await browser.new_context(viewport=PHONE)).new_page()
+            await page.goto(launch_url(base, ADMIN_ID, "light"))
+            await page.locator("#tab-import").click()
+            await page.locator("input[type=file]").set_input_files(str(path))
+            await page.locator("#import-form button[type=submit]").click()
+            errors = page.locator("#import-errors tr")
+            await expect(errors.nth(1)).to_be_visible()
+            assert await errors.count() == 2  # the header and the one bad row
+            cells = await errors.nth(1).locator("td").all_inner_texts()
+            assert cells[:2] == ["3", "price"]
+            await shot(page, "import-light")
         finally:
             await browser.close()
