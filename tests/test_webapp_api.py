@@ -158,6 +158,7 @@ async def test_compare_takes_at_most_three_and_shows_public_figures(client, serv
     _, body = await get(client, "/app/api/compare?ids=" + ",".join(map(str, ids)), user=MERCHANT_ID)
     assert [it["sku"] for it in body["items"]] == ["TOP-1", "MID-1", "OTHER-1"]
     assert all("private" not in it and "indicators" not in it for it in body["items"])
+    assert body["radar_svg"].count('class="series') == 3
 
 
 async def test_dashboard_is_the_merchants_own_and_refused_to_streamers(client, services):

@@ -156,7 +156,7 @@ async def test_streamer_browses_filters_opens_and_compares(served, theme):
             await page.locator("#tab-compare").click()
             await expect(page.locator("#compare-table")).to_be_visible()
             assert await page.locator("#compare .item").count() == 2
-            assert first_sku and await page.locator("#compare svg.radar").count() == 2
+            assert first_sku and await page.locator("#compare-radar polygon.series").count() == 2
             await shot(page, f"compare-{theme}")
             assert not errors, errors
         finally:

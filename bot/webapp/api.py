@@ -25,7 +25,7 @@ from bot.render import pick_reason
 from bot.services import Services
 from bot.webapp.auth import AuthError, check_init_data
 from bot.webapp.browse import PAGE_SIZE, SORTS, CatalogQuery, browse, facets
-from bot.webapp.radar import radar_svg
+from bot.webapp.radar import compare_svg, radar_svg
 from core.catalog import TIERS, CatalogItem
 from core.grading import DIMENSIONS, INDICATORS, Indicators, grade
 from core.policy import Policy
@@ -291,9 +291,9 @@ async def compare(request: web.Request) -> web.Response:
                 out.append(item_json(record.item))
     texts = {**catalogue()["zh"], **catalogue()[viewer.lang]}
     labels = {d: texts[f"dim.{d}"] for d in DIMENSIONS}
-    for entry in out:
-        entry["radar_svg"] = radar_svg(entry["dimensions"], None, labels, title=entry["title"])
-    return web.json_response({"items": out})
+    title = " / ".join(entry["sku"] for entry in out)
+    chart = compare_svg([entry["dimensions"] for entry in out], labels, title=title)
+    return web.json_response({"items": out, "radar_svg": chart})
 
 
 async def picks(request: web.Request) -> web.Response:

@@ -226,10 +226,12 @@ async function comparePage() {
   const data = await api("compare?ids=" + state.compare.join(","));
   const items = data.items;
   const dims = ["brand", "price", "distribution", "service", "sales"];
-  const row = (label, cell) => `<tr><th>${esc(label)}</th>${items.map((it) => `<td>${cell(it)}</td>`).join("")}</tr>`;
+  const row = (label, cell) => `<tr><th>${esc(label)}</th>${items.map((it) => `<td class="num">${cell(it)}</td>`).join("")}</tr>`;
   view().innerHTML = `
-    <div class="compare" id="compare">${items.map((it) => `<div class="item">
-      <a href="#/product/${it.id}" class="title">${tierTag(it.tier)} ${esc(it.title)}</a>${it.radar_svg}
+    <div id="compare-radar">${data.radar_svg}</div>
+    <div class="compare" id="compare">${items.map((it, k) => `<div class="item s${k}">
+      <a href="#/product/${it.id}" class="title">${tierTag(it.tier)} ${esc(it.title)}</a>
+      <span class="meta">${esc(it.sku)}</span>
       <button class="secondary" data-remove="${it.id}">${esc(T("app.remove"))}</button></div>`).join("")}</div>
     <table id="compare-table">
       ${row(T("app.price"), (it) => money(it.price))}
