@@ -13,7 +13,7 @@ from pathlib import Path
 from aiohttp import ClientSession
 
 from tests.fakes.bot_api import FakeBotAPI
-from tests.test_e2e_run import STARTUP_SECONDS, TOKEN, bot_env
+from tests.test_e2e_run import STARTUP_SECONDS, TOKEN, child_env
 from tests.webapp_support import sign_init_data
 
 WEBAPP_URL = "https://shop.example.test/app/"
@@ -28,7 +28,7 @@ def free_port() -> int:
 async def test_polling_bot_serves_the_mini_app_and_sets_the_menu_button(tmp_path: Path):
     port = free_port()
     async with FakeBotAPI() as api:
-        env = bot_env(
+        env = child_env(
             tmp_path,
             BOT_TOKEN=TOKEN,
             TELEGRAM_API_URL=api.base_url,
