@@ -34,6 +34,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/import_speed.py --n 100000
 	$(BIN)/python benchmarks/picks_speed.py
 	$(BIN)/python benchmarks/mygoods_speed.py
+	$(BIN)/python benchmarks/webapp_speed.py
 	$(BIN)/python benchmarks/sender_throughput.py
 	$(BIN)/python benchmarks/digest_throughput.py
 

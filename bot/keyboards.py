@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Protocol
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from aiogram.filters import BaseFilter
 from aiogram.filters.callback_data import CallbackData
-from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup
+from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, WebAppInfo
 
 from bot.i18n import t
 from core.catalog import CatalogItem
@@ -53,6 +54,20 @@ class AdminCb(CallbackData, prefix="ad"):
     arg: str = ""
 
 
+def webapp_product_url(webapp_url: str, product_id: int) -> str:
+    """The Mini App's address opening one product (the app reads `?product=`)."""
+    parts = urlsplit(webapp_url)
+    query = urlencode([*parse_qsl(parts.query), ("product", str(product_id))])
+    return urlunsplit(parts._replace(query=query, fragment=""))
+
+
+def webapp_product_button(webapp_url: str, product_id: int, lang: str) -> InlineKeyboardButton:
+    """Opens the product's page in the Mini App (Telegram allows these buttons in private chats only)."""
+    return InlineKeyboardButton(
+        text=t("app.open_product", lang), web_app=WebAppInfo(url=webapp_product_url(webapp_url, product_id))
+    )
+
+
 def grade_button(product_id: int, lang: str) -> InlineKeyboardButton:
     """The "评分 / grade" button for a product card."""
     return InlineKeyboardButton(
@@ -72,10 +87,13 @@ def card_keyboard(
     back: InlineKeyboardButton | None = None,
     with_grade: bool = True,
     with_share: bool = True,
+    webapp_url: str | None = None,
 ) -> InlineKeyboardMarkup | None:
     """The buttons under a product card, wherever it is shown (search, picks): the one place to add one.
 
-    Rows: a way back (when the card was opened from a list), then the card's own actions.
+    Rows: a way back (when the card was opened from a list), then the card's own actions, then the
+    product in the Mini App when `webapp_url` is given (private chats only: Telegram refuses
+    web_app buttons elsewhere).
     """
     rows: list[list[InlineKeyboardButton]] = []
     if back is not None:
@@ -87,6 +105,8 @@ def card_keyboard(
         actions.append(share_button(item.sku, lang))
     if actions:
         rows.append(actions)
+    if webapp_url:
+        rows.append([webapp_product_button(webapp_url, item.id, lang)])
     return InlineKeyboardMarkup(inline_keyboard=rows) if rows else None
 
 

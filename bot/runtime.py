@@ -5,12 +5,20 @@ from __future__ import annotations
 import logging
 
 from aiogram import Bot, Dispatcher
-from aiogram.types import BotCommand, BotCommandScopeChat, BotCommandScopeDefault
+from aiogram.types import (
+    BotCommand,
+    BotCommandScopeChat,
+    BotCommandScopeDefault,
+    MenuButtonWebApp,
+    WebAppInfo,
+)
+from aiohttp import web
 
 from bot.dispatcher import build_dispatcher
 from bot.i18n import t
 from bot.services import Services, build_bot, build_catalog_index, outbound_limiter, policy_for
 from bot.settings import Settings
+from bot.web import build_web_app
 from handlers.common import COMMANDS
 from jobs.scheduler import start_scheduler
 from storage.engine import make_engine, make_sessionmaker
@@ -35,6 +43,16 @@ async def set_commands(bot: Bot, settings: Settings) -> None:
         )
 
 
+async def set_menu_button(bot: Bot, settings: Settings) -> None:
+    """With WEBAPP_URL set, the menu button next to the message box opens the Mini App."""
+    if not settings.webapp_url:
+        return
+    url = settings.webapp_url
+    await bot.set_chat_menu_button(
+        menu_button=MenuButtonWebApp(text=t("app.menu_button", "zh")[:64], web_app=WebAppInfo(url=url))
+    )
+
+
 async def run_bot(settings: Settings) -> None:
     token = settings.require_token()
     logger.info("applying migrations")
@@ -56,12 +74,22 @@ async def run_bot(settings: Settings) -> None:
             await set_commands(bot, settings)
         except Exception as exc:  # noqa: BLE001 - a menu that fails to set must not stop the bot
             logger.warning("could not set the command menu: %s", exc)
+        try:
+            await set_menu_button(bot, settings)
+        except Exception as exc:  # noqa: BLE001 - the chat works without the menu button
+            logger.warning("could not set the Mini App menu button: %s", exc)
+        app = build_web_app(services, token=token)
         if settings.webhook_url:
-            await _run_webhook(bot, dp, settings)
+            await _run_webhook(bot, dp, settings, app)
         else:
             await bot.delete_webhook(drop_pending_updates=False)
+            runner = await _serve(app, settings) if settings.webapp_url else None
             logger.info("polling %s", settings.telegram_api_url)
-            await dp.start_polling(bot, allowed_updates=dp.resolve_used_update_types())
+            try:
+                await dp.start_polling(bot, allowed_updates=dp.resolve_used_update_types())
+            finally:
+                if runner is not None:
+                    await runner.cleanup()
     finally:
         if scheduler is not None:
             scheduler.shutdown(wait=False)
@@ -73,20 +101,29 @@ async def run_bot(settings: Settings) -> None:
         await engine.dispose()
 
 
-async def _run_webhook(bot: Bot, dp: Dispatcher, settings: Settings) -> None:
-    import asyncio
-
-    from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
-    from aiohttp import web
-
-    url, secret = settings.require_webhook()
-    app = web.Application()
-    SimpleRequestHandler(dispatcher=dp, bot=bot, secret_token=secret).register(app, path="/webhook")
-    setup_application(app, dp, bot=bot)
+async def _serve(app: web.Application, settings: Settings) -> web.AppRunner:
+    """Listen on WEBHOOK_HOST:WEBHOOK_PORT; the caller cleans the runner up."""
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, settings.webhook_host, settings.webhook_port)
     await site.start()
+    logger.info("http listening on %s:%s", settings.webhook_host, settings.webhook_port)
+    return runner
+
+
+async def _run_webhook(
+    bot: Bot, dp: Dispatcher, settings: Settings, app: web.Application | None = None
+) -> None:
+    """The webhook on `app` (the Mini App's, so both share WEBHOOK_PORT), or on an app of its own."""
+    import asyncio
+
+    from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
+
+    url, secret = settings.require_webhook()
+    app = app if app is not None else web.Application()
+    SimpleRequestHandler(dispatcher=dp, bot=bot, secret_token=secret).register(app, path="/webhook")
+    setup_application(app, dp, bot=bot)
+    runner = await _serve(app, settings)
     await bot.set_webhook(url, secret_token=secret, allowed_updates=dp.resolve_used_update_types())
     logger.info("webhook listening on %s:%s for %s", settings.webhook_host, settings.webhook_port, url)
     try:

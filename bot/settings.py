@@ -51,6 +51,7 @@ class Settings(BaseSettings):
     match_invites_per_merchant_day: int = Field(20, ge=0, le=10_000)
     match_invites_per_streamer_day: int = Field(3, ge=0, le=1_000)
     offer_max_days: int = Field(90, ge=1, le=3650)
+    webapp_url: str | None = None  # public https URL of the Mini App (served at /app/ on WEBHOOK_PORT)
 
     @field_validator("admin_ids", mode="before")
     @classmethod
@@ -76,7 +77,7 @@ class Settings(BaseSettings):
             ) from exc
         return value
 
-    @field_validator("redis_url", "webhook_url", "policy_file", mode="before")
+    @field_validator("redis_url", "webhook_url", "policy_file", "webapp_url", mode="before")
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         return None if value == "" else value
@@ -119,6 +120,15 @@ class Settings(BaseSettings):
         if self.webhook_secret is None or len(self.webhook_secret.get_secret_value()) < 16:
             raise SettingsError("WEBHOOK_SECRET must be set (at least 16 characters) when WEBHOOK_URL is set")
         return self.webhook_url, self.webhook_secret.get_secret_value()
+
+    @field_validator("webapp_url")
+    @classmethod
+    def _check_webapp_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith("https://"):
+            raise ValueError(
+                "WEBAPP_URL must be an https:// address (Telegram opens Mini Apps only over https)"
+            )
+        return value
 
     @property
     def is_sqlite(self) -> bool:

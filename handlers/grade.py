@@ -122,10 +122,15 @@ async def chart_for(session: AsyncSession, item: CatalogItem, result: Grade, lan
     return Chart(png, caption, f"{item.sku[:40]}.png")
 
 
-def chart_keyboard(record: ProductRecord, viewer: Viewer, *, in_private: bool) -> InlineKeyboardMarkup | None:
-    """Under the chart: the card's buttons (share...), and for its owner or an admin in private, a way
-    back to all of that merchant's goods."""
-    markup = card_keyboard(record.item, viewer.lang, with_grade=False)
+def chart_keyboard(
+    record: ProductRecord, viewer: Viewer, *, in_private: bool, webapp_url: str | None = None
+) -> InlineKeyboardMarkup | None:
+    """Under the chart: the card's buttons (share...), in private the product in the Mini App (when
+    there is one: Telegram allows those buttons in private chats only), and for its owner or an
+    admin in private, a way back to all of that merchant's goods."""
+    markup = card_keyboard(
+        record.item, viewer.lang, with_grade=False, webapp_url=webapp_url if in_private else None
+    )
     rows = list(markup.inline_keyboard) if markup is not None else []
     if in_private and viewer.may_see_private(record.merchant_id):
         data = MyGoodsCb(merchant_id=record.merchant_id).pack()
@@ -144,6 +149,7 @@ async def send_card(
     *,
     in_private: bool,
     thread_id: int | None = None,
+    webapp_url: str | None = None,
 ) -> None:
     """The card (split under Telegram's limit), then the chart as a photo."""
     for chunk in split_message(text):
@@ -151,7 +157,7 @@ async def send_card(
     result = grade(record.indicators, policy, record.tags)
     chart = await chart_for(session, record.item, result, viewer.lang)
     if chart is not None:
-        markup = chart_keyboard(record, viewer, in_private=in_private)
+        markup = chart_keyboard(record, viewer, in_private=in_private, webapp_url=webapp_url)
         await bot.send_photo(
             chat_id,
             BufferedInputFile(chart.png, filename=chart.filename),
@@ -200,7 +206,16 @@ async def grade_command(
         return
     thread = message.message_thread_id if message.is_topic_message else None
     await send_card(
-        bot, message.chat.id, session, record, text, viewer, policy, in_private=in_private, thread_id=thread
+        bot,
+        message.chat.id,
+        session,
+        record,
+        text,
+        viewer,
+        policy,
+        in_private=in_private,
+        thread_id=thread,
+        webapp_url=settings.webapp_url,
     )
 
 
@@ -227,7 +242,17 @@ async def grade_pressed(
     text = await card_for(session, record, viewer, policy, settings, in_private=in_private)
     assert text is not None
     try:
-        await send_card(bot, chat_id, session, record, text, viewer, policy, in_private=in_private)
+        await send_card(
+            bot,
+            chat_id,
+            session,
+            record,
+            text,
+            viewer,
+            policy,
+            in_private=in_private,
+            webapp_url=settings.webapp_url,
+        )
     except (TelegramForbiddenError, TelegramBadRequest) as exc:
         if chat_id != query.from_user.id:
             raise

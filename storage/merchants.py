@@ -16,7 +16,8 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.catalog import TIERS
-from core.grading import DIMENSIONS
+from core.grading import DIMENSIONS, INDICATORS, Indicators
+from storage.catalog import indicators_of
 from storage.tables import Category, Merchant, Product
 
 PAGE_SIZE = 10
@@ -61,6 +62,12 @@ async def find_merchant(query: str, *, session: AsyncSession) -> MerchantRef | N
 async def get_merchant(merchant_id: int, *, session: AsyncSession) -> MerchantRef | None:
     merchant = await session.get(Merchant, merchant_id)
     return _ref(merchant) if merchant is not None else None
+
+
+async def list_merchants(limit: int = 500, *, session: AsyncSession) -> list[MerchantRef]:
+    """Merchants by name (an admin picks one in the Mini App)."""
+    rows = (await session.exec(select(Merchant).order_by(col(Merchant.name)).limit(limit))).all()
+    return [_ref(m) for m in rows]
 
 
 async def merchant_name(merchant_id: int | None, *, session: AsyncSession) -> str | None:
@@ -135,6 +142,20 @@ async def goods_page(
     )
     rows = (await session.exec(query)).all()
     return [GoodsLine(r[0], r[1], r[2], r[3], float(r[4]), bool(r[5])) for r in rows]
+
+
+async def merchant_indicators(
+    merchant_id: int, *, limit: int = 20_000, session: AsyncSession
+) -> list[tuple[Indicators, tuple[str, ...]]]:
+    """The indicators and tags of the merchant's goods (at most `limit`): which levers lift most."""
+    columns: tuple[Any, ...] = tuple(getattr(Product, name) for name in INDICATORS)
+    columns += (Product.factory_verified, Product.counterfeit_flag, Product.tags)
+    rows = (
+        await session.exec(
+            select(*columns).where(Product.merchant_id == merchant_id).order_by(col(Product.id)).limit(limit)
+        )
+    ).all()
+    return [(indicators_of(r), tuple(x for x in (r.tags or "").split(";") if x)) for r in rows]
 
 
 # --------------------------------------------------------------------------------------------

@@ -113,3 +113,32 @@ async def mark_alerted(
         )
         marked += result.rowcount or 0
     return marked
+
+
+@dataclass(frozen=True, slots=True)
+class MerchantTierMove:
+    """One tier move of one of a merchant's goods (the Mini App's dashboard)."""
+
+    sku: str
+    title: str
+    changed_at: datetime
+    old_tier: str | None
+    new_tier: str
+
+
+async def merchant_tier_history(
+    merchant_id: int, limit: int = 20, *, session: AsyncSession
+) -> list[MerchantTierMove]:
+    """The latest real tier moves (not first grades) of the merchant's goods, newest first."""
+    rows = (
+        await session.exec(
+            select(  # type: ignore[call-overload]
+                Product.sku, Product.title, TierChange.changed_at, TierChange.old_tier, TierChange.new_tier
+            )
+            .join(Product, col(Product.id) == col(TierChange.product_id))
+            .where(Product.merchant_id == merchant_id, col(TierChange.old_tier).is_not(None))
+            .order_by(col(TierChange.changed_at).desc(), col(TierChange.id).desc())
+            .limit(limit)
+        )
+    ).all()
+    return [MerchantTierMove(r[0], r[1], r[2], r[3], r[4]) for r in rows]

@@ -8,6 +8,7 @@ from typing import Any
 from PIL import Image
 from sqlmodel import select
 
+from bot.dispatcher import build_dispatcher
 from bot.keyboards import GradeCb, MyGoodsCb
 from storage.tables import InviteCode, Merchant, Product, User
 from tests.conftest import ADMIN_ID
@@ -276,3 +277,23 @@ async def test_grade_pressed_on_a_shared_inline_card_answers_in_private(chat, se
     stranger = await press(555)
     answers = of(stranger, "AnswerCallbackQuery")
     assert len(answers) == 1 and "/start" in answers[0].text
+
+
+async def test_grade_card_opens_the_product_in_the_mini_app_in_private_chats(chat, services) -> None:
+    await seed(services)
+    services.settings = services.settings.model_copy(update={"webapp_url": "https://shop.example.test/app/"})
+    chat.dp = build_dispatcher(services)
+    pid = await product_id(services, "SKU-9")
+
+    def web_apps(request) -> list[str]:
+        markup = request.reply_markup
+        rows = markup.inline_keyboard if markup is not None else []
+        return [b.web_app.url for row in rows for b in row if b.web_app is not None]
+
+    photo = of(await chat.message(STREAMER, "/grade SKU-9"), "SendPhoto")[0]
+    assert web_apps(photo) == [f"https://shop.example.test/app/?product={pid}"]
+    owner = of(await chat.message(MERCHANT, "/grade SKU-9"), "SendPhoto")[0]
+    assert len(web_apps(owner)) == 1 and "mg:" in str(buttons(owner))  # and back to all goods
+    # Telegram refuses web_app buttons outside private chats: none in a group.
+    group = of(await chat.message(STREAMER, "/grade SKU-9", chat_type="group", chat_id=-100), "SendPhoto")[0]
+    assert web_apps(group) == []
