@@ -143,7 +143,12 @@ async def picks_command(
 
 
 async def pick_detail(
-    query: CallbackQuery, callback_data: PickCb, bot: Bot, session: AsyncSession, viewer: Viewer
+    query: CallbackQuery,
+    callback_data: PickCb,
+    bot: Bot,
+    session: AsyncSession,
+    viewer: Viewer,
+    settings: Settings,
 ) -> None:
     record = (
         await get_product_by_id(callback_data.id, session=session)
@@ -154,7 +159,7 @@ async def pick_detail(
         await query.answer(t("picks.gone", viewer.lang), show_alert=True)
         return
     item = record.item
-    markup = card_keyboard(item, viewer.lang)
+    markup = card_keyboard(item, viewer.lang, webapp_url=settings.webapp_url)  # sent to a private chat
     offer = await offers.offer_for(viewer.telegram_id, item.id, now=utcnow(), session=session)
     card = product_card(item, viewer.lang, exclusive=offer.rate if offer else None)
     await send_card(bot, query.from_user.id, card, markup, item.image_url)

@@ -29,6 +29,7 @@ from bot.i18n import t
 from bot.keyboards import card_keyboard
 from bot.render import badges_text, category_name, h, money, percent, product_card, split_message, tier_label
 from bot.services import CatalogIndex
+from bot.settings import Settings
 from core.catalog import CatalogItem
 from core.search import SearchFilters, SearchResult, search
 from core.search.normalize import MAX_QUERY_CHARS
@@ -226,9 +227,17 @@ def nothing_view(header: list[str], key: str, suggestions: Sequence[str], lang: 
 
 
 def card_view(
-    item: CatalogItem, lang: str, *, query: str | None, key: str, page: int, with_grade: bool
+    item: CatalogItem,
+    lang: str,
+    *,
+    query: str | None,
+    key: str,
+    page: int,
+    with_grade: bool,
+    webapp_url: str | None = None,
 ) -> View:
-    """The product card, with a way back to the results it was opened from."""
+    """The product card, with a way back to the results it was opened from (and, given `webapp_url`,
+    the product in the Mini App)."""
     text = product_card(item, lang)
     back = None
     if query is not None:
@@ -236,7 +245,8 @@ def card_view(
         back = InlineKeyboardButton(
             text=t("search.back", lang), callback_data=SearchPage(q=key, p=page).pack()
         )
-    return View(text, card_keyboard(item, lang, back=back, with_grade=with_grade), item.image_url)
+    markup = card_keyboard(item, lang, back=back, with_grade=with_grade, webapp_url=webapp_url)
+    return View(text, markup, item.image_url)
 
 
 def usage_view(lang: str) -> View:
@@ -337,6 +347,7 @@ class SearchHandlers:
         viewer: Viewer,
         session: AsyncSession,
         bot: Bot,
+        settings: Settings,
     ) -> None:
         record = None
         if 0 < callback_data.id <= _MAX_PRODUCT_ID:
@@ -347,9 +358,16 @@ class SearchHandlers:
             return
         query = self._recall(callback, viewer, callback_data.q)
         page = min(max(callback_data.p, 0), MAX_PAGE)
+        in_private = callback.message is not None and callback.message.chat.type == "private"
         view = card_view(
-            record.item, viewer.lang, query=query, key=callback_data.q, page=page, with_grade=True
-        )  # the grade card (public view for strangers) + radar chart
+            record.item,
+            viewer.lang,
+            query=query,
+            key=callback_data.q,
+            page=page,
+            with_grade=True,  # the grade card (public view for strangers) + radar chart
+            webapp_url=settings.webapp_url if in_private else None,  # Telegram allows it in private only
+        )
         await _show(callback, bot, view)
         await callback.answer()
 

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from aiogram.types import InlineKeyboardMarkup
 
+from bot.dispatcher import build_dispatcher
 from bot.keyboards import PickCb
 from bot.local_session import LocalSession
 from bot.render import CAPTION_LIMIT, fits_caption, visible_length
@@ -168,3 +169,19 @@ async def test_a_card_too_long_for_a_caption_goes_as_text() -> None:
     assert type(session.requests[-1]).__name__ == "SendPhoto"
     assert visible_length("<b>短</b> &amp; 🔥") == 1 + 3 + 2  # an emoji is two UTF-16 units
     await bot.session.close()
+
+
+async def test_a_search_card_opens_the_product_in_the_mini_app_when_there_is_one(chat, catalog) -> None:
+    plain_card, _key = await open_card(chat, catalog, "DY-2")
+    assert not _web_apps(of(plain_card, "EditMessageText")[0])  # no WEBAPP_URL: no Mini App button
+    catalog.settings = catalog.settings.model_copy(update={"webapp_url": "https://shop.example.test/app/"})
+    chat.dp = build_dispatcher(catalog)
+    requests, _key = await open_card(chat, catalog, "DY-2")
+    [card] = of(requests, "EditMessageText")
+    [url] = _web_apps(card)
+    assert url.startswith("https://shop.example.test/app/?product=")
+
+
+def _web_apps(request: Any) -> list[str]:
+    rows = request.reply_markup.inline_keyboard if request.reply_markup is not None else []
+    return [b.web_app.url for row in rows for b in row if b.web_app is not None]
