@@ -27,6 +27,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.i18n import t
 from bot.keyboards import GradeCb, MyGoodsCb, Prefixed, valid_id
 from bot.render import grade_card, h, split_message
+from bot.samples import sample_button
 from core.catalog import CatalogItem
 from core.grading import DIMENSIONS, grade
 from core.policy import Policy
@@ -92,9 +93,9 @@ async def chart_for(session: AsyncSession, item: CatalogItem, lang: str) -> Char
 
 
 def owner_keyboard(record: ProductRecord, viewer: Viewer) -> InlineKeyboardMarkup | None:
-    """Under an owner's or admin's card: back to all of that merchant's goods."""
+    """Under the card: for its owner or an admin, back to all the merchant's goods; else 申请样品."""
     if not viewer.may_see_private(record.merchant_id):
-        return None
+        return InlineKeyboardMarkup(inline_keyboard=[[sample_button(record.item.id, viewer.lang)]])
     data = MyGoodsCb(merchant_id=record.merchant_id).pack()
     return InlineKeyboardMarkup(
         inline_keyboard=[[InlineKeyboardButton(text=t("grade.all_goods", viewer.lang), callback_data=data)]]

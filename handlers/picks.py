@@ -23,6 +23,7 @@ from bot.i18n import t
 from bot.keyboards import PickCb, Prefixed, grade_button, picks_keyboard
 from bot.picks import MAX_PAGE, PicksContext, PicksResult, picks_context, streamer_picks
 from bot.render import categories_text, h, percent, product_card, split_message, tier_label
+from bot.samples import sample_button
 from bot.settings import Settings
 from core.schedule import Schedule, parse_hhmm, resolve_zone, slot_utc
 from handlers.filters import RoleFilter
@@ -139,7 +140,11 @@ async def pick_detail(
     if record is None or (record.item.counterfeit and not viewer.may_see_private(record.merchant_id)):
         await query.answer(t("picks.gone", viewer.lang), show_alert=True)
         return
-    markup = InlineKeyboardMarkup(inline_keyboard=[[grade_button(record.item.id, viewer.lang)]])
+    markup = InlineKeyboardMarkup(
+        inline_keyboard=[
+            [grade_button(record.item.id, viewer.lang), sample_button(record.item.id, viewer.lang)]
+        ]
+    )
     for chunk in split_message(product_card(record.item, viewer.lang)):
         await bot.send_message(query.from_user.id, chunk, reply_markup=markup)
     await query.answer()

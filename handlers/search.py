@@ -28,6 +28,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.i18n import t
 from bot.keyboards import grade_button
 from bot.render import TELEGRAM_LIMIT, badges_text, h, money, percent, product_card, split_message, tier_label
+from bot.samples import sample_button
 from bot.services import CatalogIndex
 from core.catalog import CatalogItem
 from core.search import SearchFilters, SearchResult, search
@@ -238,7 +239,7 @@ def card_view(
             ]
         )
     if with_grade:
-        rows.append([grade_button(item.id, lang)])
+        rows.append([grade_button(item.id, lang), sample_button(item.id, lang)])
     return View(text, InlineKeyboardMarkup(inline_keyboard=rows) if rows else None)
 
 

@@ -345,7 +345,7 @@ async def bind_merchant(services, telegram_id: int, sku: str) -> None:
     async with services.sessionmaker() as session:
         record = await get_product(sku, session=session)
         assert record is not None
-        session.add(User(telegram_id=telegram_id, role="merchant", merchant_id=record.merchant_id, name="m"))
+        session.add(User(telegram_id=telegram_id, merchant_id=record.merchant_id, name="m"))
         await session.commit()
 
 
