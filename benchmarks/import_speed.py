@@ -24,6 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bot.import_report import error_list  # noqa: E402
 from storage.engine import open_database  # noqa: E402
 from storage.importer import import_products  # noqa: E402
 from storage.migrate import upgrade_sync  # noqa: E402
@@ -122,7 +123,7 @@ async def run(url: str, catalog: Path, nudged: Path) -> None:
             started, cpu = time.perf_counter(), cpu_seconds()
             report = await import_products(sessionmaker, path)
             seconds, cpu = time.perf_counter() - started, cpu_seconds() - cpu
-            assert report.written and not report.errors, report.error_report("en", limit=5)
+            assert report.written and not report.errors, error_list(report, "en", limit=5)
             rate = report.rows_total / seconds
             print(
                 f"{label:>18}: {report.rows_total} rows in {seconds:.2f} s = {rate:,.0f} rows/s"

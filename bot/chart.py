@@ -27,39 +27,27 @@ from matplotlib.font_manager import FontProperties
 from matplotlib.ft2font import FT2Font
 from matplotlib.projections.polar import PolarAxes
 
+from bot.i18n import t
+from core.grading import DIMENSIONS
+
 __all__ = [
     "DIMENSIONS",
-    "DIMENSION_LABELS",
     "FONT_FILE",
     "cjk_font",
+    "dimension_labels",
     "font_path",
     "radar_figure",
     "radar_png",
 ]
 
-DIMENSIONS: tuple[str, ...] = ("brand", "price", "distribution", "service", "sales")
 
-DIMENSION_LABELS: dict[str, dict[str, str]] = {
-    "zh": {
-        "brand": "品牌力",
-        "price": "价格力",
-        "distribution": "分销力",
-        "service": "服务力",
-        "sales": "销售力",
-    },
-    "en": {
-        "brand": "Brand",
-        "price": "Price",
-        "distribution": "Distribution",
-        "service": "Service",
-        "sales": "Sales",
-    },
-}
-"""Ready-made ``labels`` for `radar_png`, by language."""
+def dimension_labels(lang: str = "zh") -> dict[str, str]:
+    """Ready-made ``labels`` for `radar_png`: the five standard dimensions in `lang`, in order."""
+    return {key: t(f"dim.{key}", lang) for key in DIMENSIONS}
+
 
 FONT_FILE = "NotoSansCJKsc-Regular.otf"
 
-_LEGEND = {"zh": ("本品", "类目均值"), "en": ("This product", "Category average")}
 _PRODUCT_COLOR = "#E4393C"
 _AVERAGE_COLOR = "#5B6B7F"
 _SIZE_INCHES = 7.2
@@ -149,7 +137,7 @@ def radar_png(
     """A PNG (792 px square) of the product's dimension scores (0-100) against its category's average.
 
     ``labels`` maps each dimension key to its axis label and sets the order of the axes, clockwise
-    from the top; use ``DIMENSION_LABELS[lang]`` for the five standard ones. A dimension missing
+    from the top; use ``dimension_labels(lang)`` for the five standard ones. A dimension missing
     from either mapping counts as 0. Synchronous: from asyncio code use `asyncio.to_thread`.
     """
     figure = radar_figure(dimensions, category_average, labels=labels, title=title, lang=lang)
@@ -171,7 +159,9 @@ def radar_figure(
     if len(keys) < 3:
         raise ValueError("a radar chart needs at least three dimensions")
     font = cjk_font()
-    product_name, average_name = _LEGEND["en" if lang.lower().startswith("en") else "zh"]
+    legend_lang = "en" if lang.lower().startswith("en") else "zh"
+    product_name = t("chart.this_product", legend_lang)
+    average_name = t("chart.category_average", legend_lang)
     product = [_score(dimensions.get(key)) for key in keys]
     average = [_score(category_average.get(key)) for key in keys]
 

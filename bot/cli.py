@@ -12,6 +12,7 @@ from datetime import date
 from pathlib import Path
 
 from bot.demo import run_demo
+from bot.import_report import error_list, file_error_text, import_summary
 from bot.picks import picks_for
 from bot.render import grade_card, grade_json
 from bot.runtime import run_bot
@@ -113,10 +114,10 @@ async def cmd_import(settings: Settings, args) -> int:
                 sessionmaker, args.kind, args.file, dry_run=args.dry_run, skip_invalid=args.skip_invalid
             )
         except ImportFileError as exc:
-            raise CliError(exc.describe("en")) from exc
-    print(report.summary("en"))
+            raise CliError(file_error_text(exc, "en")) from exc
+    print(import_summary(report, "en"))
     if report.errors:
-        print(report.error_report("en"), file=sys.stderr)
+        print(error_list(report, "en"), file=sys.stderr)
     # Bad rows fail the command (a dry run included, so it can gate a pipeline) unless --skip-invalid.
     return 1 if report.errors and not args.skip_invalid else 0
 

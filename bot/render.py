@@ -136,11 +136,7 @@ def lever_text(lever, lang: str) -> str:
 
 
 def _gate_names(gates: Iterable[str], lang: str) -> str:
-    return (
-        "、".join(t(f"gate.{g}", lang) for g in gates)
-        if lang == "zh"
-        else ", ".join(t(f"gate.{g}", lang) for g in gates)
-    )
+    return t("list.separator", lang).join(t(f"gate.{g}", lang) for g in gates)
 
 
 def next_tier_lines(grade: Grade, lang: str) -> list[str]:

@@ -6,6 +6,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.demo_data import demo_products, demo_streamers
+from bot.import_report import error_list
 from storage.importer import import_product_rows, import_streamer_rows
 
 
@@ -18,5 +19,5 @@ async def seed_demo(sessionmaker: async_sessionmaker[AsyncSession]) -> tuple[int
     s = await import_streamer_rows(sessionmaker, streamers)
     for report in (p, s):
         if report.errors:
-            raise RuntimeError("the demo data failed validation:\n" + report.error_report("en", limit=10))
+            raise RuntimeError("the demo data failed validation:\n" + error_list(report, "en", limit=10))
     return p.rows_valid, s.rows_valid

@@ -12,7 +12,6 @@ import logging
 import tempfile
 from datetime import datetime
 from pathlib import Path
-from typing import Literal
 from zoneinfo import ZoneInfo
 
 from aiogram import Bot, F, Router
@@ -29,6 +28,7 @@ from aiogram.types import (
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.i18n import t
+from bot.import_report import error_list, file_error_text, import_summary, regrade_summary
 from bot.keyboards import AdminCb, Prefixed
 from bot.render import h, tier_label
 from bot.services import Services
@@ -37,6 +37,7 @@ from core.catalog import TIERS
 from handlers.filters import RoleFilter
 from handlers.merchant import unknown_merchant_text
 from handlers.replies import edit_in_place
+from storage.importer import ImportFileError, ImportKind, ImportReport, import_file
 from storage.invites import RevokeStatus, create_invite, revoke_invite
 from storage.merchants import close_merchants, find_merchant
 from storage.regrade import regrade_all
@@ -116,7 +117,7 @@ async def import_command(
         await message.answer(t("import.usage", lang))
         return
     words = {w.lower() for w in (command.args or "").split()}
-    kind: Literal["products", "streamers"] = "streamers" if words & _STREAMERS else "products"
+    kind: ImportKind = "streamers" if words & _STREAMERS else "products"
     dry_run, skip_invalid = bool(words & _DRY), bool(words & _SKIP)
     if document.file_size and document.file_size > DOWNLOAD_LIMIT:
         await message.answer(t("import.too_big", lang, size=_size(document.file_size)))
@@ -129,7 +130,7 @@ async def import_command(
         return
     report = await _run_import(services, kind, name, data, dry_run=dry_run, skip_invalid=skip_invalid)
     await _send_report(message, report, lang)
-    if getattr(report, "written", False) and kind == "products":
+    if isinstance(report, ImportReport) and report.written and kind == "products":
         from jobs.after_import import after_catalog_change
 
         await after_catalog_change(bot, services, report.tier_changes)
@@ -147,16 +148,14 @@ async def _download(bot: Bot, document: Document) -> bytes | None:
 
 async def _run_import(
     services: Services,
-    kind: Literal["products", "streamers"],
+    kind: ImportKind,
     name: str,
     data: bytes,
     *,
     dry_run: bool,
     skip_invalid: bool,
-):
+) -> ImportReport | ImportFileError:
     """The importer on a temporary copy of the upload: an ImportReport, or the ImportFileError."""
-    from storage.importer import ImportFileError, import_file
-
     suffix = Path(name).suffix.lower()[:8] or ".csv"
     with tempfile.TemporaryDirectory(prefix="xuanpin-import-") as folder:
         path = Path(folder) / f"upload{suffix}"
@@ -174,19 +173,17 @@ async def _run_import(
             return exc  # described below, in the admin's language
 
 
-async def _send_report(message: Message, report, lang: str) -> None:
-    from storage.importer import ImportFileError
-
+async def _send_report(message: Message, report: ImportReport | ImportFileError, lang: str) -> None:
     if isinstance(report, ImportFileError):
-        await message.answer(t("import.file_error", lang, reason=h(report.describe(lang))))
+        await message.answer(t("import.file_error", lang, reason=h(file_error_text(report, lang))))
         return
-    summary = h(report.summary(lang))
+    summary = h(import_summary(report, lang))
     if not report.errors:
         await message.answer(summary)
         return
     if not report.written and not report.dry_run:
         summary += "\n" + t("import.skip_hint", lang)
-    full = report.error_report(lang)
+    full = error_list(report, lang)
     if len(report.errors) <= INLINE_ERRORS and len(full) <= INLINE_CHARS:
         head = t("import.errors_head", lang, n=report.errors_total)
         await message.answer(f"{summary}\n\n{head}\n<pre>{h(full)}</pre>")
@@ -210,7 +207,7 @@ async def regrade_command(message: Message, bot: Bot, services: Services, viewer
 
     await message.answer(t("regrade.started", viewer.lang))
     report = await regrade_all(services.sessionmaker, policy=services.policy, reason="regrade")
-    await message.answer(h(report.summary(viewer.lang)))
+    await message.answer(h(regrade_summary(report, viewer.lang)))
     await after_catalog_change(bot, services, report.tier_changes)
 
 

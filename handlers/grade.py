@@ -24,12 +24,13 @@ from aiogram.types import (
 )
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.chart import dimension_labels, radar_png
 from bot.i18n import t
 from bot.keyboards import GradeCb, MyGoodsCb, Prefixed, valid_id
 from bot.render import grade_card, h, split_message
 from bot.samples import sample_button
 from core.catalog import CatalogItem
-from core.grading import DIMENSIONS, grade
+from core.grading import grade
 from core.policy import Policy
 from storage.catalog import ProductRecord, any_sku, get_product, get_product_by_id
 from storage.merchants import category_average
@@ -76,10 +77,8 @@ class Chart:
 
 async def chart_for(session: AsyncSession, item: CatalogItem, lang: str) -> Chart | None:
     """The radar chart of the item's five dimensions against its category's average (None if it fails)."""
-    from bot.chart import radar_png
-
     average = await category_average(item.category, session=session) or dict(item.dimensions)
-    labels = {d: t(f"dim.{d}", lang) for d in DIMENSIONS}  # also the axes' order
+    labels = dimension_labels(lang)  # also the axes' order
     title = f"{item.title[:40]} · {item.tier}"
     try:
         png = await asyncio.to_thread(

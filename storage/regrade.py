@@ -98,17 +98,6 @@ class RegradeReport:
     tier_changes: list[TierChangeInfo] = field(default_factory=list)
     seconds: float = 0.0
 
-    def summary(self, lang: str = "zh") -> str:
-        if lang == "en":
-            return (
-                f"Regraded {self.products} products with policy {self.policy_version}: "
-                f"{self.regraded} grades changed, {len(self.tier_changes)} tiers changed."
-            )
-        return (
-            f"已按评级规则 {self.policy_version} 重新评级 {self.products} 个商品: "
-            f"{self.regraded} 个评分变化, {len(self.tier_changes)} 个档位变化。"
-        )
-
 
 def split_tags(tags: str | None) -> tuple[str, ...]:
     """Stored tags are ';'-separated; imports also accepted the full-width '；'."""

@@ -168,8 +168,9 @@ def product_row(
 
 async def import_rows(services, rows: list[dict[str, Any]]) -> None:
     """Load import rows through the real importer and refresh the live search index."""
+    from bot.import_report import error_list
     from storage.importer import import_product_rows
 
     report = await import_product_rows(services.sessionmaker, rows)
-    assert not report.errors, report.error_report("en")
+    assert not report.errors, error_list(report, "en")
     await services.catalog.refresh(services.sessionmaker)

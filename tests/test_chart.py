@@ -18,7 +18,7 @@ from matplotlib.ft2font import FT2Font
 from matplotlib.image import imread
 from matplotlib.text import Text
 
-from bot.chart import DIMENSION_LABELS, DIMENSIONS, FONT_FILE, cjk_font, font_path, radar_figure, radar_png
+from bot.chart import DIMENSIONS, FONT_FILE, cjk_font, dimension_labels, font_path, radar_figure, radar_png
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 PRODUCT = {"brand": 82.0, "price": 64.0, "distribution": 91.0, "service": 77.0, "sales": 58.0}
@@ -36,7 +36,7 @@ def png_size(png: bytes) -> tuple[int, int]:
 
 def render(**overrides: object) -> bytes:
     options: dict[object, object] = {
-        "labels": DIMENSION_LABELS["zh"],
+        "labels": dimension_labels("zh"),
         "title": "雅诗兰黛 小棕瓶精华 50ml",
         "lang": "zh",
     }
@@ -55,7 +55,7 @@ def test_renders_without_any_warning() -> None:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         render()
-        render(labels=DIMENSION_LABELS["en"], title="Estee Lauder serum", lang="en")
+        render(labels=dimension_labels("en"), title="Estee Lauder serum", lang="en")
         render(title="护肤 🔥 $9.9 包邮 " * 6)  # an emoji (no glyph), dollars (no mathtext), too long
     assert [str(warning.message) for warning in caught] == []
 
@@ -80,13 +80,13 @@ def test_the_font_is_the_bundled_noto_cjk_file() -> None:
     assert Path(font_manager.findfont(font, fallback_to_default=False)) == path
     charmap = FT2Font(str(path)).get_charmap()
     wanted = (
-        "".join(DIMENSION_LABELS["zh"].values()) + "本品类目均值" + "ThisproductCategoryaverage0123456789"
+        "".join(dimension_labels("zh").values()) + "本品类目均值" + "ThisproductCategoryaverage0123456789"
     )
     assert all(ord(char) in charmap for char in wanted)
 
 
 def test_every_text_in_the_chart_uses_the_cjk_font() -> None:
-    figure = radar_figure(PRODUCT, AVERAGE, labels=DIMENSION_LABELS["zh"], title="选品")
+    figure = radar_figure(PRODUCT, AVERAGE, labels=dimension_labels("zh"), title="选品")
     figure.canvas.draw()
     texts = [text for text in figure.findobj(Text) if text.get_text() and text.get_visible()]
     assert {Path(font_manager.findfont(text.get_fontproperties())) for text in texts} == {font_path()}
@@ -95,7 +95,7 @@ def test_every_text_in_the_chart_uses_the_cjk_font() -> None:
 
 
 def test_english_legend() -> None:
-    figure = radar_figure(PRODUCT, AVERAGE, labels=DIMENSION_LABELS["en"], title="x", lang="en")
+    figure = radar_figure(PRODUCT, AVERAGE, labels=dimension_labels("en"), title="x", lang="en")
     legend = figure.axes[0].get_legend()
     assert legend is not None
     assert [text.get_text() for text in legend.get_texts()] == ["This product", "Category average"]
@@ -103,7 +103,7 @@ def test_english_legend() -> None:
 
 
 def test_axes_follow_the_labels_and_scores_are_clipped() -> None:
-    labels = {key: DIMENSION_LABELS["zh"][key] for key in DIMENSIONS}
+    labels = {key: dimension_labels("zh")[key] for key in DIMENSIONS}
     figure = radar_figure({"brand": 150, "price": -3, "service": float("nan")}, {}, labels=labels, title="t")
     axes = figure.axes[0]
     assert [tick.get_text() for tick in axes.get_xticklabels()] == [

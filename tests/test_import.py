@@ -12,10 +12,12 @@ import pytest
 from sqlalchemy import func
 from sqlmodel import col, select
 
+from bot.import_report import error_list, file_error_text, import_summary, row_error_text
 from core.grading import Indicators, grade
 from core.policy import default_policy
 from storage.importer import (
     ImportFileError,
+    Reason,
     RowError,
     import_file,
     import_product_rows,
@@ -215,12 +217,12 @@ async def test_a_file_with_bad_rows_writes_nothing_and_lists_every_bad_cell(db, 
     by_cell = {(e.line, e.column): e for e in report.errors}
     assert by_cell[(3, "price")].value == "abc"
     assert (
-        by_cell[(7, "sku")].describe("en")
+        row_error_text(by_cell[(7, "sku")], "en")
         == 'line 7, column sku: duplicate sku: already on line 2 (got "G1")'
     )
-    assert "第 2 行" in by_cell[(7, "sku")].describe("zh")
-    assert len(report.error_report("en").splitlines()) == len(BAD_CELLS)
-    assert "Nothing written" in report.summary("en")
+    assert "第 2 行" in row_error_text(by_cell[(7, "sku")], "zh")
+    assert len(error_list(report, "en").splitlines()) == len(BAD_CELLS)
+    assert "Nothing written" in import_summary(report, "en")
 
 
 async def test_skip_invalid_writes_the_good_rows(db, tmp_path: Path) -> None:
@@ -249,7 +251,7 @@ async def test_dry_run_writes_nothing(db, tmp_path: Path) -> None:
     report = await import_products(db.sessionmaker, write_csv(tmp_path / "w.csv", worse), dry_run=True)
     assert (report.updated, report.unchanged) == (1, 2)
     assert [(c.sku, c.old_tier, c.new_tier) for c in report.tier_changes] == [("YG-001", "L4", "L3")]
-    assert "1 tiers would change" in report.summary("en")
+    assert "1 tiers would change" in import_summary(report, "en")
     assert (await products_by_sku(db))["YG-001"].tier == "L4"
     assert await count(db, TierChange) == 3  # only the first grades
 
@@ -302,7 +304,8 @@ async def test_a_product_can_move_to_another_merchant_and_category(db) -> None:
 
 
 async def test_big_imports_grade_in_worker_processes(sqlite_db, monkeypatch) -> None:
-    import storage.importer
+    import storage.importer.validation
+    import storage.importer.writer
     import storage.regrade
 
     graders: list[storage.regrade.Grader] = []
@@ -314,8 +317,9 @@ async def test_big_imports_grade_in_worker_processes(sqlite_db, monkeypatch) -> 
 
     monkeypatch.setattr(storage.regrade, "PROCESS_MIN_ROWS", 3)
     monkeypatch.setattr(storage.regrade.os, "cpu_count", lambda: 2)  # a pool even on a one-core runner
-    monkeypatch.setattr(storage.importer, "Grader", SpyGrader)
-    monkeypatch.setattr(storage.importer, "BATCH_SIZE", 4)  # three batches in flight across the pool
+    monkeypatch.setattr(storage.importer.writer, "Grader", SpyGrader)
+    # Three batches in flight across the pool.
+    monkeypatch.setattr(storage.importer.validation, "BATCH_SIZE", 4)
     rows = [product(f"W{i}", brand_awareness=str(i * 9)) for i in range(12)]
     report = await import_product_rows(sqlite_db.sessionmaker, rows)
     assert report.inserted == 12
@@ -343,7 +347,8 @@ async def test_duplicate_sku_in_one_file(db, tmp_path: Path) -> None:
     rows = [product("A"), product("B"), product("A", title="again")]
     report = await import_products(db.sessionmaker, write_csv(tmp_path / "d.csv", rows))
     assert [(e.line, e.column, e.value) for e in report.errors] == [(4, "sku", "A")]
-    assert "line 2" in report.errors[0].reason
+    assert "line 2" in row_error_text(report.errors[0], "en")
+    assert report.errors[0].params == {"first": 2}
     assert await count(db, Product) == 0
 
 
@@ -368,11 +373,13 @@ async def test_missing_required_column(db, tmp_path: Path) -> None:
     report = await import_products(db.sessionmaker, path, skip_invalid=True)
     assert [(e.line, e.column) for e in report.errors] == [(1, "gmv_30d")]
     assert (
-        report.errors[0].describe("en")
+        row_error_text(report.errors[0], "en")
         == "line 1, column gmv_30d: required column is missing from the header"
     )
     assert report.rows_total == 2 and report.rows_valid == 0
-    assert report.warnings == ["Ignored unknown columns: notes"]
+    assert report.ignored_columns == ["notes"]
+    assert "Warning: Ignored unknown columns: notes" in import_summary(report, "en").splitlines()
+    assert "注意: 已忽略未知的列: notes" in import_summary(report, "zh").splitlines()
     assert await count(db, Product) == 0
 
 
@@ -426,9 +433,9 @@ def test_lenient_forms_that_parse() -> None:
 def test_row_error_describes_itself_in_both_languages() -> None:
     with validate_rows("products", [product("A"), product("B", price="abc")]) as validated:
         error = validated.errors[0]
-    assert error == RowError(3, "price", "abc", "must be a number greater than 0")
-    assert error.describe("zh") == '第 3 行 price 列: 必须是大于 0 的数字 (得到 "abc")'
-    assert error.describe("en") == 'line 3, column price: must be a number greater than 0 (got "abc")'
+    assert error == RowError(3, "price", "abc", Reason.POSITIVE)
+    assert row_error_text(error, "zh") == '第 3 行 price 列: 必须是大于 0 的数字 (得到 "abc")'
+    assert row_error_text(error, "en") == 'line 3, column price: must be a number greater than 0 (got "abc")'
 
 
 def test_unreadable_files_get_a_clear_error(tmp_path: Path) -> None:
@@ -444,7 +451,7 @@ def test_unreadable_files_get_a_clear_error(tmp_path: Path) -> None:
         (tmp_path / name).write_bytes(data)
         with pytest.raises(ImportFileError) as info:
             validate_file("products", tmp_path / name)
-        assert info.value.describe("zh") and info.value.describe("en"), name
+        assert file_error_text(info.value, "zh") and file_error_text(info.value, "en"), name
 
 
 async def test_in_memory_rows_count_lines_from_two(db) -> None:
@@ -468,8 +475,8 @@ async def test_no_rows_is_an_empty_import(db) -> None:
 async def test_a_dry_run_of_a_bad_file_says_a_real_import_would_write_nothing(db, tmp_path: Path) -> None:
     report = await import_products(db.sessionmaker, write_lines(tmp_path / "bad.csv", BAD_FILE), dry_run=True)
     assert report.blocked and report.inserted == 3 and not report.written
-    assert "would write nothing" in report.summary("en")
-    assert "不会写入任何数据" in report.summary("zh")
+    assert "would write nothing" in import_summary(report, "en")
+    assert "不会写入任何数据" in import_summary(report, "zh")
     assert await count(db, Product) == 0
 
 
@@ -518,5 +525,5 @@ async def test_streamer_rows_are_validated(db) -> None:
         (4, "category"),
         (5, "category"),
     ]
-    assert "line 2" in report.errors[2].reason
+    assert "line 2" in row_error_text(report.errors[2], "en")
     assert await count(db, Streamer) == 0

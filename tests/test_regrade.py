@@ -7,6 +7,7 @@ import tomllib
 import pytest
 from sqlmodel import select
 
+from bot.import_report import regrade_summary
 from core.policy import DEFAULT_POLICY_PATH, default_policy, parse_policy
 from storage.importer import import_product_rows
 from storage.regrade import grade_of, moved_dimension, regrade_all
@@ -85,7 +86,7 @@ async def test_raising_the_thresholds_moves_tiers_without_a_dimension(db) -> Non
         None,
         None,
     )
-    assert "1 tiers changed" in report.summary("en")
+    assert "1 tiers changed" in regrade_summary(report, "en")
 
 
 async def test_grade_of_loads_and_grades_one_product(db) -> None:
