@@ -19,6 +19,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.services import Services
+from jobs.samples import run_sample_pass
 
 logger = logging.getLogger(__name__)
 
@@ -88,8 +89,6 @@ async def _check_catalog(bot: Bot, services: Services) -> None:
 
 
 async def _sample_pass(bot: Bot, services: Services) -> None:
-    from jobs.samples import run_sample_pass
-
     try:
         await run_sample_pass(services.sessionmaker, services.settings, services.sender_for(bot))
     except Exception:  # noqa: BLE001 - a failed pass is retried on the next tick
