@@ -55,6 +55,11 @@ MOVES: dict[Action, Move] = {
 CANCELLABLE = frozenset({Status.REQUESTED, Status.APPROVED})
 
 
+def party_for(action: Action) -> Party:
+    """Whose button an action is: the streamer receives and cancels, the merchant does the rest."""
+    return Party.STREAMER if action in (Action.RECEIVE, Action.CANCEL) else MOVES[action].party
+
+
 def allowed(action: Action, status: str, party: Party) -> bool:
     """May `party` do `action` on a request in `status`?"""
     if action == Action.CANCEL:

@@ -14,7 +14,7 @@ from sqlalchemy import func, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from core.samples import OPEN, Action, Party, Status, allowed, check_rule, next_status
+from core.samples import OPEN, Action, Party, Status, allowed, check_rule, next_status, party_for
 from storage.tables import Category, Merchant, Product, SampleRequest, SampleRule, StreamerSale, User, utcnow
 
 DAY = timedelta(days=1)
@@ -202,11 +202,10 @@ async def move(
     view = await get_request(request_id, session=session)
     if view is None:
         return Moved(False, None)
-    if view.streamer_id == telegram_id and action in (Action.RECEIVE, Action.CANCEL):
-        party = Party.STREAMER
-    elif merchant_id is not None and view.merchant_id == merchant_id:
-        party = Party.MERCHANT
-    else:
+    party = party_for(action)
+    if party == Party.STREAMER and view.streamer_id != telegram_id:
+        return Moved(False, None)
+    if party == Party.MERCHANT and (merchant_id is None or view.merchant_id != merchant_id):
         return Moved(False, None)
     if not allowed(action, view.status, party):
         return Moved(False, view)
