@@ -224,7 +224,14 @@ def nothing_view(header: list[str], key: str, suggestions: Sequence[str], lang: 
 
 
 def card_view(
-    item: CatalogItem, lang: str, *, query: str | None, key: str, page: int, with_grade: bool
+    item: CatalogItem,
+    lang: str,
+    *,
+    query: str | None,
+    key: str,
+    page: int,
+    with_grade: bool,
+    with_sample: bool = True,
 ) -> View:
     """The product card, with a way back to the results it was opened from."""
     text = product_card(item, lang)
@@ -239,7 +246,7 @@ def card_view(
             ]
         )
     if with_grade:
-        rows.append([grade_button(item.id, lang), sample_button(item.id, lang)])
+        rows.append([grade_button(item.id, lang)] + ([sample_button(item.id, lang)] if with_sample else []))
     return View(text, InlineKeyboardMarkup(inline_keyboard=rows) if rows else None)
 
 
@@ -340,7 +347,13 @@ class SearchHandlers:
         query = self._recall(callback, viewer, callback_data.q)
         page = min(max(callback_data.p, 0), MAX_PAGE)
         view = card_view(
-            record.item, viewer.lang, query=query, key=callback_data.q, page=page, with_grade=True
+            record.item,
+            viewer.lang,
+            query=query,
+            key=callback_data.q,
+            page=page,
+            with_grade=True,
+            with_sample=not viewer.owns(record.merchant_id),  # nobody asks themselves for a sample
         )  # the grade card (public view for strangers) + radar chart
         await _show(callback, bot, view)
         await callback.answer()
