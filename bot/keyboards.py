@@ -2,7 +2,7 @@
 
 A button carries only what names the thing it opens; whoever presses it, the handler checks
 again who may see or do what. Other features add their own factories in their own modules;
-the prefixes here are taken: `gr`, `mg`, `ad`, `pk`.
+the prefixes here are taken: `gr`, `mg`, `ad`, `pk` (and `sm` in bot/samples.py).
 They live in `bot/` because handlers answer them and jobs (alerts, the digest) send them.
 """
 
