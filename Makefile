@@ -29,6 +29,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/search_quality.py
+	$(BIN)/python benchmarks/search_quality.py --set heldout
 	$(BIN)/python benchmarks/search_speed.py --n 100000
 	$(BIN)/python benchmarks/import_speed.py --n 100000
 	$(BIN)/python benchmarks/picks_speed.py

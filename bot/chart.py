@@ -15,7 +15,7 @@ import io
 import math
 import threading
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from importlib.util import find_spec
 from pathlib import Path
 
@@ -53,6 +53,9 @@ _AVERAGE_COLOR = "#5B6B7F"
 _SIZE_INCHES = 7.2
 _DPI = 110  # 7.2 in x 110 dpi = 792 px square
 _TITLE_WIDTH = 44  # half-width characters per title line at 17 pt
+# How far (in score points; 100 = the outer ring, ~270 px) a ring label reaches from its anchor: a
+# 9-pt "100" is 24 x 14 px beside it, within 28 px, and a little air on top.
+_RING_LABEL_REACH = 11.5
 
 _font_lock = threading.Lock()
 _font: FontProperties | None = None
@@ -120,6 +123,50 @@ def _title_lines(title: str, width: int = _TITLE_WIDTH, lines: int = 2) -> str:
     return "\n".join(rows)
 
 
+def _points(angles: Sequence[float] | np.ndarray, radii: Sequence[float]) -> np.ndarray:
+    """Polar points as x, y (in the axes' own theta: the display is this turned and mirrored)."""
+    return np.column_stack([np.asarray(radii) * np.cos(angles), np.asarray(radii) * np.sin(angles)])
+
+
+def _distance(point: np.ndarray, polygon: np.ndarray) -> float:
+    """From a point to a closed polygon's outline (straight edges: a polar line is drawn straight)."""
+    starts, ends = polygon, np.roll(polygon, -1, axis=0)
+    edges = ends - starts
+    lengths = np.maximum((edges**2).sum(axis=1), 1e-12)
+    s = np.clip(((point - starts) * edges).sum(axis=1) / lengths, 0.0, 1.0)
+    nearest = starts + s[:, None] * edges
+    return float(np.sqrt(((nearest - point) ** 2).sum(axis=1)).min())
+
+
+def _ring_label_place(
+    angles: np.ndarray, product: list[float], average: list[float], rings: list[int]
+) -> tuple[float, list[bool]]:
+    """The angle between two spokes for the ring labels, and which of them to show there.
+
+    A label sits beside its anchor (the ring at that angle), within `_RING_LABEL_REACH` of it; one
+    whose anchor is nearer than that to the product's line would touch it and is left out. The
+    angle is the one that shows the most labels, then keeps them farthest from both lines.
+    """
+    mine, theirs = _points(angles, product), _points(angles, average)
+    best: tuple[int, float, float, list[bool]] | None = None
+    for i in range(len(angles)):
+        middle = float(angles[i] + math.pi / len(angles))
+        anchors = _points([middle] * len(rings), rings)
+        near_mine = [_distance(anchor, mine) for anchor in anchors]
+        near_theirs = [_distance(anchor, theirs) for anchor in anchors]
+        shown = [d >= _RING_LABEL_REACH for d in near_mine]
+        clearance = min(
+            [d for d, show in zip(near_mine, shown, strict=True) if show]
+            + [d for d, show in zip(near_theirs, shown, strict=True) if show]
+            + [100.0]
+        )
+        candidate = (sum(shown), clearance, middle, shown)
+        if best is None or candidate[:2] > best[:2]:
+            best = candidate
+    assert best is not None
+    return best[2], best[3]
+
+
 def _score(value: float | None) -> float:
     if value is None or not math.isfinite(value):
         return 0.0
@@ -133,14 +180,18 @@ def radar_png(
     labels: Mapping[str, str],
     title: str,
     lang: str = "zh",
+    headline: str | None = None,
 ) -> bytes:
     """A PNG (792 px square) of the product's dimension scores (0-100) against its category's average.
 
     ``labels`` maps each dimension key to its axis label and sets the order of the axes, clockwise
     from the top; use ``dimension_labels(lang)`` for the five standard ones. A dimension missing
-    from either mapping counts as 0. Synchronous: from asyncio code use `asyncio.to_thread`.
+    from either mapping counts as 0. ``headline`` (tier, score, points to the next tier) goes on its
+    own line under a one-line ``title``. Synchronous: from asyncio code use `asyncio.to_thread`.
     """
-    figure = radar_figure(dimensions, category_average, labels=labels, title=title, lang=lang)
+    figure = radar_figure(
+        dimensions, category_average, labels=labels, title=title, lang=lang, headline=headline
+    )
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=_DPI, metadata={"Software": None})
     return buffer.getvalue()
@@ -153,6 +204,7 @@ def radar_figure(
     labels: Mapping[str, str],
     title: str,
     lang: str = "zh",
+    headline: str | None = None,
 ) -> Figure:
     """The chart of `radar_png` as a matplotlib `Figure` (an Agg canvas, no pyplot), for other formats."""
     keys = list(labels)
@@ -184,10 +236,16 @@ def radar_figure(
     axes.set_ylim(0, 100)
     rings = [20, 40, 60, 80, 100]
     axes.set_yticks(rings)
+    # The ring labels go between the two spokes where no line passes near them; the angle is in the
+    # axes' own theta (clockwise from the top), as set_rlabel_position wants it, in degrees.
+    place, shown = _ring_label_place(angles, product, average, rings)
     axes.set_yticklabels(
-        [str(ring) for ring in rings], fontproperties=_sized(font, 9), color="#8A94A6", parse_math=False
+        [str(ring) if show else "" for ring, show in zip(rings, shown, strict=True)],
+        fontproperties=_sized(font, 9),
+        color="#8A94A6",
+        parse_math=False,
     )
-    axes.set_rlabel_position(180 / len(keys))  # between the first two axes
+    axes.set_rlabel_position(math.degrees(place))
     axes.set_xticks(angles)
     axes.set_xticklabels(
         [f"{_drawable(labels[key])}\n{value:.0f}" for key, value in zip(keys, product, strict=True)],
@@ -199,7 +257,12 @@ def radar_figure(
     axes.spines["polar"].set_color("#C0C7D1")
 
     # Title across the top (up to two lines), legend under it on the right, chart below both.
-    figure.suptitle(_title_lines(title), y=0.975, va="top", fontproperties=_sized(font, 17), parse_math=False)
+    heading = (
+        _title_lines(title)
+        if headline is None
+        else f"{_title_lines(title, lines=1)}\n{_title_lines(headline, lines=1)}"
+    )
+    figure.suptitle(heading, y=0.975, va="top", fontproperties=_sized(font, 17), parse_math=False)
     legend = axes.legend(
         handles=axes.lines[::-1],  # this product first
         labels=[product_name, average_name],

@@ -13,20 +13,24 @@ from pathlib import Path
 
 from bot.demo import run_demo
 from bot.import_report import error_list, file_error_text, import_summary
-from bot.picks import picks_for
+from bot.match import band_text, find_streamers, match_json
+from bot.picks import picks_context, picks_for
 from bot.render import grade_card, grade_json
 from bot.runtime import run_bot
 from bot.seed import seed_demo
-from bot.services import policy_for
+from bot.services import import_limits, policy_for
 from bot.settings import Settings, SettingsError, load_settings
 from core.grading import grade
 from core.search import SearchIndex, search
+from core.search.vocab import default_vocabulary, parse_pairs
 from jobs.digest import send_digest_now
+from storage import deliveries
 from storage.catalog import get_product, load_catalog_items
 from storage.engine import open_database
 from storage.importer import ImportFileError, import_file
 from storage.migrate import upgrade
 from storage.samples import SampleView, all_requests
+from storage.synonyms import add_synonyms, list_synonyms
 from storage.tier_changes import tier_history
 
 logger = logging.getLogger("bot")
@@ -74,10 +78,26 @@ def _parser() -> argparse.ArgumentParser:
     )
     picks.add_argument("--json", action="store_true")
 
+    match = sub.add_parser("match", help="streamers for a product, as its merchant sees them (bands only)")
+    match.add_argument("sku")
+    match.add_argument("--limit", type=int, default=10)
+    match.add_argument("--json", action="store_true")
+
     digest = sub.add_parser("digest", help="the daily digest")
     digest_sub = digest.add_subparsers(dest="digest_command", required=True, metavar="ACTION")
     send = digest_sub.add_parser("send", help="send that day's digest now to everyone who has not had it")
     send.add_argument("--date", type=date.fromisoformat, help="YYYY-MM-DD (default: each streamer's today)")
+    status = digest_sub.add_parser(
+        "status", help="digest rows by status, and the ones whose delivery is unknown (may have arrived)"
+    )
+    status.add_argument("--date", type=date.fromisoformat, help="YYYY-MM-DD local date (default: all)")
+
+    synonyms = sub.add_parser("synonyms", help="search synonyms and brand aliases")
+    synonyms_sub = synonyms.add_subparsers(dest="synonyms_command", required=True, metavar="ACTION")
+    syn_import = synonyms_sub.add_parser(
+        "import", help="add synonyms and aliases from a CSV of term,same_as (a term also finds same_as)"
+    )
+    syn_import.add_argument("file", type=Path)
 
     samples = sub.add_parser("samples", help="sample requests (寄样)")
     samples_sub = samples.add_subparsers(dest="samples_command", required=True, metavar="ACTION")
@@ -111,7 +131,12 @@ async def cmd_import(settings: Settings, args) -> int:
     async with await _prepared_db(settings) as (_engine, sessionmaker):
         try:
             report = await import_file(
-                sessionmaker, args.kind, args.file, dry_run=args.dry_run, skip_invalid=args.skip_invalid
+                sessionmaker,
+                args.kind,
+                args.file,
+                dry_run=args.dry_run,
+                skip_invalid=args.skip_invalid,
+                limits=import_limits(settings),
             )
         except ImportFileError as exc:
             raise CliError(file_error_text(exc, "en")) from exc
@@ -180,7 +205,8 @@ async def cmd_search(settings: Settings, args) -> int:
     async with await _prepared_db(settings) as (_engine, sessionmaker):
         async with sessionmaker() as session:
             items = await load_catalog_items(session=session)
-    index = SearchIndex.build(items)
+            pairs = await list_synonyms(session=session)
+    index = SearchIndex.build(items, default_vocabulary().with_pairs(pairs))
     if args.batch is not None:
         if not args.batch.exists():
             raise CliError(f"no such file: {args.batch}")
@@ -209,6 +235,35 @@ async def cmd_search(settings: Settings, args) -> int:
     return 0
 
 
+async def cmd_synonyms_import(settings: Settings, args) -> int:
+    """Add an operator's synonyms (CSV `term,same_as`); a file with any bad row writes nothing."""
+    if not args.file.exists():
+        raise CliError(f"no such file: {args.file}")
+    raw = args.file.read_bytes()
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            text = raw.decode(encoding)
+            break
+        except UnicodeDecodeError:
+            continue
+    else:
+        raise CliError(f"{args.file}: not UTF-8 or GB18030 text")
+    pairs, errors = parse_pairs(text)
+    if errors:
+        raise CliError(f"{args.file}: nothing imported:\n  " + "\n  ".join(errors[:50]))
+    if not pairs:
+        raise CliError(f"{args.file}: no term,same_as rows")
+    async with await _prepared_db(settings) as (_engine, sessionmaker):
+        async with sessionmaker() as session:
+            added = await add_synonyms(pairs, session=session)
+            await session.commit()
+    print(
+        f"synonyms: {added} added, {len(pairs) - added} already known "
+        "(search uses them from the next index build)"
+    )
+    return 0
+
+
 async def cmd_picks(settings: Settings, args) -> int:
 
     async with await _prepared_db(settings) as (_engine, sessionmaker):
@@ -217,6 +272,28 @@ async def cmd_picks(settings: Settings, args) -> int:
         print(json.dumps(result.as_json(), ensure_ascii=False, indent=2))
     else:
         print(_plain(result.as_text("zh")))
+    return 0
+
+
+async def cmd_match(settings: Settings, args) -> int:
+
+    if args.limit < 1 or args.limit > 100:
+        raise CliError("--limit must be between 1 and 100")
+    async with await _prepared_db(settings) as (_engine, sessionmaker):
+        context = await picks_context(sessionmaker)
+        async with sessionmaker() as session:
+            record = await get_product(args.sku, session=session)
+            if record is None:
+                raise CliError(f"no product with sku {args.sku!r}")
+            rows = await find_streamers(session, context, record.item, record.merchant_id, limit=args.limit)
+    if args.json:
+        print(json.dumps(match_json(record.item.sku, rows), ensure_ascii=False, indent=2))
+        return 0
+    if not rows:
+        print("no discoverable streamers lack this category")
+    for i, row in enumerate(rows, 1):
+        mix = ", ".join(f"{category} {share:.0%}" for category, share in row.mix)
+        print(f"{i:>2}. {row.name or row.telegram_id}  [{band_text(row.gmv_band, 'en')}]  {mix}")
     return 0
 
 
@@ -253,6 +330,19 @@ async def cmd_samples_list(settings: Settings, args) -> int:
     return 0
 
 
+async def cmd_digest_status(settings: Settings, args) -> int:
+    async with await _prepared_db(settings) as (_engine, sessionmaker), sessionmaker() as session:
+        counts = await deliveries.delivery_counts(args.date, session=session)
+        unknown = await deliveries.rows_with_status(deliveries.UNKNOWN, args.date, session=session)
+    day = args.date.isoformat() if args.date else "all dates"
+    print(f"digest {day}: " + (", ".join(f"{s} {n}" for s, n in sorted(counts.items())) or "no rows"))
+    if unknown:
+        print(f"{len(unknown)} unknown (the request may have reached Telegram; not re-sent):")
+    for row in unknown:
+        print(f"  {row.local_date} telegram_id {row.telegram_id} attempts {row.attempts}: {row.error or '-'}")
+    return 0
+
+
 async def cmd_run(settings: Settings, _args) -> int:
     settings.require_token()  # before the heavy imports: a bad token is reported at once
 
@@ -274,6 +364,7 @@ COMMANDS = {
     "search": cmd_search,
     "grade": cmd_grade,
     "picks": cmd_picks,
+    "match": cmd_match,
 }
 
 
@@ -289,7 +380,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "db":
             handler = cmd_db_upgrade
         elif args.command == "digest":
-            handler = cmd_digest_send
+            handler = cmd_digest_status if args.digest_command == "status" else cmd_digest_send
+        elif args.command == "synonyms":
+            handler = cmd_synonyms_import
         elif args.command == "samples":
             handler = cmd_samples_list
         else:

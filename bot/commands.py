@@ -31,10 +31,11 @@ COMMANDS: dict[str, tuple[str, ...]] = {
         "tz",
         "watch",
         "samples",
+        "profile",
         "bind",
     ),
-    MERCHANT: ("mygoods", "samples", "samplerule"),
-    ADMIN: ("mygoods", "import", "invite", "regrade", "stats"),
+    MERCHANT: ("mygoods", "match", "offer", "samples", "samplerule"),
+    ADMIN: ("mygoods", "match", "offer", "import", "invite", "regrade", "stats"),
 }
 ROLE_ORDER = (STREAMER, MERCHANT, ADMIN)  # whose commands come first in a union
 NOT_FOR: dict[str, frozenset[str]] = {ADMIN: frozenset({"bind"})}  # admins need not bind

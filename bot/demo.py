@@ -102,14 +102,17 @@ class DemoChat:
             prefix = "✏️ " if name == "EditMessageText" else ""
             self._show(prefix + terminal_text(method.text, self.colour), method.reply_markup)
         elif name == "SendPhoto":
-            self.photos += 1
-            path = DEMO_DIR / f"chart-{self.photos}.png"
             data = input_file_bytes(method.photo)
-            if data:
+            if data:  # a chart drawn here: saved to look at
+                self.photos += 1
+                where = DEMO_DIR / f"chart-{self.photos}.png"
                 DEMO_DIR.mkdir(exist_ok=True)
-                path.write_bytes(data)
+                where.write_bytes(data)
+                shown = str(where)
+            else:  # a product photo by URL, as Telegram would fetch it
+                shown = str(method.photo)
             caption = terminal_text(method.caption or "", self.colour)
-            self._show(f"🖼  [图片 image: {path}] {caption}".rstrip(), method.reply_markup)
+            self._show(f"🖼  [图片 image: {shown}] {caption}".rstrip(), method.reply_markup)
         elif name == "SendDocument":
             filename = getattr(method.document, "filename", "file")
             data = input_file_bytes(method.document)
@@ -178,6 +181,7 @@ class DemoSession:
 
     async def feed(self, update: Update) -> None:
         await self.dp.feed_update(self.bot, update)
+        await self.services.jobs_done()  # show the alerts an /import started before the next prompt
 
     async def say(self, text: str) -> None:
         message = Message(

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from core.catalog import CatalogItem
-from core.grading import Indicators, grade
+from core.grading import INDICATORS, Indicators, grade
 from core.policy import default_policy
 
 DEFAULT_SEED = 20251111
@@ -54,8 +54,16 @@ class Template:
     series: tuple[str, ...]
     attrs: tuple[tuple[str, ...], ...]
     specs: tuple[str, ...]
-    price: tuple[float, float]
+    price: tuple[float, float]  # this brand's range for the line (the line's own when it names none)
     book: bool = False
+    series_prices: tuple[tuple[str, tuple[float, float]], ...] = ()  # a series' own range, when it has one
+
+    def price_of(self, series: str) -> tuple[float, float]:
+        """The price range of one series of this line: its own, else the brand's, else the line's."""
+        for name, price in self.series_prices:
+            if name == series:
+                return price
+        return self.price
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +118,15 @@ def _known(table: Mapping[str, Any], key: str, what: str) -> Any:
         raise VocabularyError(f"{VOCABULARY_PATH.name}: {what} {key!r} is not defined") from None
 
 
+def _range(value: Any, what: str) -> tuple[float, float]:
+    lo, hi = (float(v) for v in value)
+    if not 0 < lo <= hi:
+        raise VocabularyError(
+            f"{VOCABULARY_PATH.name}: the price range of {what} is not low..high: {value!r}"
+        )
+    return lo, hi
+
+
 def parse_vocabulary(data: Mapping[str, Any]) -> Vocabulary:
     """Build the vocabulary from the mapping read from demo_catalog.toml."""
     weights = {str(c): int(w) for c, w in data["categories"].items()}
@@ -118,7 +135,11 @@ def parse_vocabulary(data: Mapping[str, Any]) -> Vocabulary:
     for line in data["products"]:
         shelf = _known(templates, line["category"], "category")
         attrs = tuple(tuple(group) for group in line["attributes"])
-        lo, hi = line["price"]
+        line_price = _range(line["price"], line["noun"])
+        prices = {
+            name: _range(value, f"{line['noun']} {name}") for name, value in line.get("prices", {}).items()
+        }
+        named = set(line["brands"]) | {s for series in line["brands"].values() for s in series}
         for key, series in line["brands"].items():
             shelf.append(
                 Template(
@@ -129,9 +150,15 @@ def parse_vocabulary(data: Mapping[str, Any]) -> Vocabulary:
                     series=tuple(series) or ("",),  # no series: the title goes without one
                     attrs=attrs,
                     specs=tuple(line["specs"]),
-                    price=(lo, hi),
+                    price=prices.get(key, line_price),
+                    series_prices=tuple((s, prices[s]) for s in series if s in prices),
                 )
             )
+        for name in prices:
+            if name not in named:
+                raise VocabularyError(
+                    f"{VOCABULARY_PATH.name}: {line['noun']} prices {name!r}, none of its brands or series"
+                )
     books = data["books"]
     shelf = _known(templates, books["category"], "category")
     editions = tuple(tuple(group) for group in books["editions"])
@@ -175,19 +202,21 @@ def vocabulary() -> Vocabulary:
         return parse_vocabulary(tomllib.load(fh))
 
 
-def _title(rng: random.Random, t: Template) -> str:
+def _title(rng: random.Random, t: Template) -> tuple[str, str]:
+    """A title drawn from the template, and the series it names (its price range may be its own)."""
     brand = rng.choices(t.brand.forms, t.brand.weights)[0]
     if t.book:  # 书名 作者 版本 出版社
         edition = " ".join(rng.choice(group) for group in t.attrs if rng.random() < 0.8)
-        return " ".join(p for p in (t.noun, t.series[0], edition, brand) if p)
-    parts = [brand, rng.choice(t.series)]
+        return " ".join(p for p in (t.noun, t.series[0], edition, brand) if p), t.series[0]
+    series = rng.choice(t.series)
+    parts = [brand, series]
     for group in t.attrs:
         if rng.random() < 0.85:
             parts.append(rng.choice(group))
     parts.append(t.noun)
     if rng.random() < 0.9:
         parts.append(rng.choice(t.specs))
-    return " ".join(p for p in parts if p)
+    return " ".join(p for p in parts if p), series
 
 
 def _price(rng: random.Random, lo: float, hi: float) -> float:
@@ -253,7 +282,7 @@ def demo_products(n: int = 3200, seed: int = DEFAULT_SEED) -> list[dict]:
         category = cats[i] if i < len(cats) else rng.choices(cats, weights)[0]
         for _attempt in range(6):
             t = rng.choices(templates[category], popularity[category])[0]
-            title = _title(rng, t)
+            title, series = _title(rng, t)
             if title not in seen_titles:
                 break
         seen_titles.add(title)
@@ -282,7 +311,7 @@ def demo_products(n: int = 3200, seed: int = DEFAULT_SEED) -> list[dict]:
             "brand": t.brand.field,
             "category": category,
             "merchant": name,
-            "price": _price(rng, *t.price),
+            "price": _price(rng, *t.price_of(series)),
             **ind,
             "image_url": f"https://img.example.com/xuanpin/{sku.lower()}.jpg",
             "tags": ";".join(tags),
@@ -293,28 +322,9 @@ def demo_products(n: int = 3200, seed: int = DEFAULT_SEED) -> list[dict]:
 
 
 PRODUCT_COLUMNS: tuple[str, ...] = (
-    "sku",
-    "title",
-    "brand",
-    "category",
-    "merchant",
-    "price",
-    "brand_authorized",
-    "brand_awareness",
-    "price_index",
-    "lowest_price_ratio",
-    "commission_rate",
-    "active_streamers_30d",
-    "shop_rating",
-    "refund_rate",
-    "dispute_rate",
-    "gmv_30d",
-    "conversion_rate",
-    "factory_verified",
-    "counterfeit_flag",
-    "image_url",
-    "tags",
-    "listed_at",
+    *("sku", "title", "brand", "category", "merchant", "price"),
+    *INDICATORS,
+    *("factory_verified", "counterfeit_flag", "image_url", "tags", "listed_at"),
 )
 STREAMER_COLUMNS: tuple[str, ...] = ("telegram_id", "name", "category", "gmv_30d")
 
@@ -393,6 +403,7 @@ def demo_catalog_items(rows: Iterable[Mapping] | None = None, policy=None) -> li
                 badges=g.badges,
                 tags=tags,
                 dimensions=dict(g.dimensions),
+                image_url=str(row.get("image_url") or "") or None,
             )
         )
     return items

@@ -13,12 +13,15 @@ from bot.i18n import lang_of, t
 from bot.services import Services
 from handlers import setup_routers
 from handlers.middlewares import DbSessionMiddleware
+from jobs.after_import import after_catalog_change
 
 logger = logging.getLogger(__name__)
 
 
 def build_dispatcher(services: Services, **extra: Any) -> Dispatcher:
     """A new dispatcher with every router, the DB middleware and the shared services as data."""
+    if services.after_catalog_change is None:  # what the handlers' catalog_changed() starts
+        services.after_catalog_change = after_catalog_change
     dp = Dispatcher(
         settings=services.settings,
         sessionmaker=services.sessionmaker,

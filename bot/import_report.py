@@ -7,12 +7,21 @@ bot/locales/import.toml and bot/locales/admin.toml. The texts are plain: HTML-es
 from __future__ import annotations
 
 from bot.i18n import t
-from storage.importer import ImportFileError, ImportReport, RowError
+from storage.importer import FileProblem, ImportFileError, ImportReport, RowError
 from storage.regrade import RegradeReport
 
 __all__ = ["error_list", "file_error_text", "import_summary", "regrade_summary", "row_error_text"]
 
 SHOWN_VALUE_MAX = 60  # a long bad value is cut in the report
+_IN_BYTES = {FileProblem.TOO_LARGE, FileProblem.UNZIPPED_TOO_LARGE}  # their size and limit
+
+
+def _megabytes(n: object) -> str:
+    if not isinstance(n, int):
+        return str(n)
+    if n >= 1 << 20:
+        return f"{n / (1 << 20):,.1f} MB"
+    return f"{n / 1024:,.1f} KB" if n >= 1024 else f"{n} B"
 
 
 def row_error_text(error: RowError, lang: str = "zh") -> str:
@@ -25,8 +34,13 @@ def row_error_text(error: RowError, lang: str = "zh") -> str:
 
 
 def file_error_text(error: ImportFileError, lang: str = "zh") -> str:
-    """Why the file as a whole could not be read."""
-    return t(error.problem.value, lang, **error.params)
+    """Why the file as a whole could not be read (or which limit it broke)."""
+    params = dict(error.params)
+    if error.problem in _IN_BYTES:
+        params = {k: _megabytes(v) if k in ("size", "limit") else v for k, v in params.items()}
+    elif "limit" in params and isinstance(params["limit"], float) and params["limit"].is_integer():
+        params["limit"] = int(params["limit"])
+    return t(error.problem.value, lang, **params)
 
 
 def import_summary(report: ImportReport, lang: str = "zh") -> str:
@@ -52,13 +66,17 @@ def import_summary(report: ImportReport, lang: str = "zh") -> str:
     else:
         lines.append(t("import.nothing_written", lang))
     if report.ignored_columns:
-        ignored = t("import.ignored_columns", lang, names=", ".join(report.ignored_columns))
+        names = ", ".join(report.ignored_columns)
+        if report.ignored_total > len(report.ignored_columns):
+            ignored = t("import.ignored_columns_more", lang, names=names, total=report.ignored_total)
+        else:
+            ignored = t("import.ignored_columns", lang, names=names)
         lines.append(t("import.warning", lang, warning=ignored))
     return "\n".join(lines)
 
 
 def error_list(report: ImportReport, lang: str = "zh", limit: int | None = None) -> str:
-    """One line per bad cell (the first `limit` of them), then how many more there are."""
+    """One line per bad cell kept (the first 1,000, or `limit`), then how many more there are."""
     shown = report.errors if limit is None else report.errors[:limit]
     lines = [row_error_text(e, lang) for e in shown]
     more = report.errors_total - len(shown)

@@ -16,6 +16,8 @@ from aiogram.filters.callback_data import CallbackData
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.i18n import t
+from bot.samples import sample_button
+from core.catalog import CatalogItem
 from core.picks import Pick
 
 ALL_TIERS = "A"  # MyGoodsCb.tier for "every tier"
@@ -57,6 +59,39 @@ def grade_button(product_id: int, lang: str) -> InlineKeyboardButton:
     return InlineKeyboardButton(
         text=t("grade.button", lang), callback_data=GradeCb(product_id=product_id).pack()
     )
+
+
+def share_button(sku: str, lang: str) -> InlineKeyboardButton:
+    """Share the card into another chat: opens the chat picker with `@bot <sku>` (inline mode)."""
+    return InlineKeyboardButton(text=t("card.share", lang), switch_inline_query=sku)
+
+
+def card_keyboard(
+    item: CatalogItem,
+    lang: str,
+    *,
+    back: InlineKeyboardButton | None = None,
+    with_grade: bool = True,
+    with_share: bool = True,
+    with_sample: bool = True,
+) -> InlineKeyboardMarkup | None:
+    """The buttons under a product card, wherever it is shown (search, picks): the one place to add one.
+
+    Rows: a way back (when the card was opened from a list), then the card's own actions.
+    """
+    rows: list[list[InlineKeyboardButton]] = []
+    if back is not None:
+        rows.append([back])
+    actions = []
+    if with_grade:
+        actions.append(grade_button(item.id, lang))
+    if with_share and item.tier != "L0" and not item.counterfeit:  # inline mode never lists hidden goods
+        actions.append(share_button(item.sku, lang))
+    if actions:
+        rows.append(actions)
+    if with_sample:  # 申请样品: off for the product's own merchant and outside private chats
+        rows.append([sample_button(item.id, lang)])
+    return InlineKeyboardMarkup(inline_keyboard=rows) if rows else None
 
 
 class Prefixed(BaseFilter):

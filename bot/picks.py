@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.i18n import t
-from bot.render import TELEGRAM_LIMIT, h, money, percent, pick_reason, shorten, tier_label
+from bot.render import TELEGRAM_LIMIT, commission_text, h, money, pick_reason, shorten, tier_label
 from bot.settings import Settings
 from core.picks import (
     Gap,
@@ -38,7 +38,7 @@ from core.picks import (
 )
 from core.picks import picks_for as choose
 from core.schedule import Schedule
-from storage import pick_history, profiles, sales
+from storage import offers, pick_history, profiles, sales
 from storage.tables import utcnow
 
 logger = logging.getLogger(__name__)
@@ -147,6 +147,11 @@ class PicksResult:
     def skus(self) -> list[str]:
         return [pick.item.sku for pick in self.picks]
 
+    def without_exclusive(self) -> PicksResult:
+        """The same picks at public rates: for a group chat, where others would read a 专属 rate."""
+        picks = [dataclasses.replace(pick, commission=None) for pick in self.picks]
+        return dataclasses.replace(self, picks=picks)
+
     def as_json(self) -> dict[str, Any]:
         """The `picks --json` shape of PRODUCT.md (plus where the reference came from)."""
         return {
@@ -201,7 +206,7 @@ class PicksResult:
                     lang,
                     tier=tier_label(item.tier, lang),
                     price=money(item.price),
-                    commission=percent(item.commission_rate),
+                    commission=commission_text(item.commission_rate, pick.commission, lang),
                 ),
                 t("picks.sku", lang, sku=h(item.sku)),
                 f"📈 {h(pick_reason(pick, lang))}",
@@ -230,6 +235,8 @@ async def batch_picks(
         ids, since=min(days) - timedelta(days=RECENT_DAYS), until=max(days), session=session
     )
     refused = await pick_history.not_interested_skus(ids, session=session)
+    # Each streamer's own exclusive rates (专属佣金): ranked and shown for them alone.
+    exclusive = await offers.live_rates(ids, now=utcnow(), session=session)
     owns = [context.own_mix(profile.telegram_id, profile.chosen) for profile, _day in wanted]
     references = context.references([(tid, own, sales) for tid, (own, sales) in zip(ids, owns, strict=True)])
     results = []
@@ -249,6 +256,7 @@ async def batch_picks(
             count=count,
             per_category=PER_CATEGORY,
             skip=page * count,
+            commission=exclusive.get(profile.telegram_id),
         )
         results.append(PicksResult(profile.telegram_id, day, own, reference, found, chosen, has_sales, page))
     return results

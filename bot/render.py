@@ -5,10 +5,13 @@ All catalog and user text is HTML-escaped here; the result goes out with parse_m
 
 from __future__ import annotations
 
+import math
+import re
 import unicodedata
 from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime, tzinfo
 from decimal import ROUND_HALF_UP, Decimal
-from html import escape
+from html import escape, unescape
 
 from bot.i18n import catalogue, lang_of, t
 from core.catalog import CatalogItem, HistoryEntry
@@ -16,11 +19,38 @@ from core.grading import DIMENSIONS, INDICATORS, Grade, Indicators
 from core.picks import Mix, Pick, Reference
 
 TELEGRAM_LIMIT = 4096
+CAPTION_LIMIT = 1024  # a photo's caption, counted after the HTML is parsed
+_TAG = re.compile(r"<[^>]+>")
 
 
 def h(text: object) -> str:
     """HTML-escape catalog or user text for Telegram's HTML parse mode."""
     return escape(str(text), quote=False)
+
+
+def visible_length(html_text: str) -> int:
+    """The length Telegram counts for an HTML text once parsed: tags gone, entities one character,
+    in UTF-16 code units (an emoji outside the BMP counts two)."""
+    return len(unescape(_TAG.sub("", html_text)).encode("utf-16-le")) // 2
+
+
+def fits_caption(html_text: str) -> bool:
+    """Can this HTML text go out as a photo's caption?"""
+    return visible_length(html_text) <= CAPTION_LIMIT
+
+
+def _in_zone(moment: datetime, zone: tzinfo) -> datetime:
+    return (moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)).astimezone(zone)
+
+
+def local_date(moment: datetime, zone: tzinfo) -> str:
+    """The day a stored moment fell on for the reader, as YYYY-MM-DD (a naive moment is UTC)."""
+    return _in_zone(moment, zone).strftime("%Y-%m-%d")
+
+
+def local_time(moment: datetime, zone: tzinfo) -> str:
+    """A stored moment on the reader's clock, as YYYY-MM-DD HH:MM (a naive moment is UTC)."""
+    return _in_zone(moment, zone).strftime("%Y-%m-%d %H:%M")
 
 
 def shorten(text: str, limit: int) -> str:
@@ -104,14 +134,27 @@ def dimensions_lines(dimensions: dict[str, float], lang: str) -> list[str]:
     return out
 
 
-def product_card(item: CatalogItem, lang: str = "zh") -> str:
-    """The card everyone may see: no raw indicators."""
+def commission_text(public: float, exclusive: float | None, lang: str) -> str:
+    """The rate a streamer gets: "专属 30%" when they hold an exclusive offer, else the public rate."""
+    if exclusive is None:
+        return percent(public)
+    return t("deals.exclusive_rate", lang, rate=percent(exclusive))
+
+
+def category_name(name: str, lang: str = "zh") -> str:
+    """A category as the reader's language names it (`category.<name>` in the locales), else as given."""
+    return catalogue().get(lang, {}).get(f"category.{name}") or name
+
+
+def product_card(item: CatalogItem, lang: str = "zh", *, exclusive: float | None = None) -> str:
+    """The card everyone may see: no raw indicators. `exclusive` is the viewer's own 专属 rate."""
     lines = [
         f"<b>{h(item.title)}</b>",
         f"{t('card.sku', lang)}: <code>{h(item.sku)}</code>",
-        f"{t('card.brand', lang)}: {h(item.brand)}  ·  {t('card.category', lang)}: {h(item.category)}",
+        f"{t('card.brand', lang)}: {h(item.brand)}  ·  "
+        f"{t('card.category', lang)}: {h(category_name(item.category, lang))}",
         f"{t('card.price', lang)}: {money(item.price)}  ·  "
-        f"{t('card.commission', lang)}: {percent(item.commission_rate)}",
+        f"{t('card.commission', lang)}: {commission_text(item.commission_rate, exclusive, lang)}",
         f"{t('card.tier', lang)}: <b>{tier_label(item.tier, lang)}</b>  ·  "
         f"{t('card.score', lang)}: {score_text(item.score)}",
     ]
@@ -170,9 +213,14 @@ def grade_card(
     *,
     private: tuple[Indicators, Grade] | None = None,
     history: Sequence[HistoryEntry] = (),
+    zone: tzinfo = UTC,
+    exclusive: float | None = None,
 ) -> str:
-    """The grade card: the public part for everyone; `private` (indicators + grade) for owner and admins."""
-    lines = [product_card(item, lang)]
+    """The grade card: the public part for everyone; `private` (indicators + grade) for owner and admins.
+
+    Tier history is dated in `zone`, the reader's time zone (the same day their picks carry);
+    `exclusive` is the viewer's own 专属 rate on the product (shown to that streamer alone)."""
+    lines = [product_card(item, lang, exclusive=exclusive)]
     if private is None:
         return lines[0]
     ind, grade = private
@@ -198,7 +246,7 @@ def grade_card(
         lines.append("")
         lines.append(f"<b>{t('card.history', lang)}</b>")
         for entry in history:
-            when = entry.changed_at.strftime("%Y-%m-%d")
+            when = local_date(entry.changed_at, zone)
             if entry.old_tier is None:
                 lines.append(t("card.history_first", lang, when=when, new=entry.new_tier))
             else:
@@ -214,6 +262,24 @@ def grade_card(
                     )
                 )
     return "\n".join(lines)
+
+
+def chart_headline(grade: Grade, lang: str = "zh") -> str:
+    """The chart's heading: "L3 优质好物 · 68.2 分 · 距 L4 还差 6.8 分" (plain text, drawn in the image)."""
+    parts = [
+        tier_label(grade.tier, lang),
+        t("chart.score", lang, score=score_text(grade.score)),
+    ]
+    nxt = grade.next_tier
+    if nxt is None:
+        parts.append(t("chart.top", lang))
+    elif nxt.points_needed > 0:
+        # Rounded up: 0.04 points to go reads "0.1", never "0.0".
+        points = math.ceil(round(nxt.points_needed * 10, 6)) / 10
+        parts.append(t("chart.next", lang, tier=nxt.tier, points=f"{points:.1f}"))
+    elif nxt.blocked_by and "counterfeit" not in nxt.blocked_by:
+        parts.append(t("chart.next_gated", lang, tier=nxt.tier))
+    return " · ".join(parts)
 
 
 def split_message(text: str, limit: int = TELEGRAM_LIMIT) -> list[str]:

@@ -8,7 +8,7 @@ from aiogram import Bot, Dispatcher
 
 from bot.commands import set_default_menus
 from bot.dispatcher import build_dispatcher
-from bot.services import Services, build_bot, build_catalog_index, policy_for
+from bot.services import Services, build_bot, build_catalog_index, outbound_limiter, policy_for
 from bot.settings import Settings
 from jobs.scheduler import start_scheduler
 from storage.engine import make_engine, make_sessionmaker
@@ -33,7 +33,8 @@ async def run_bot(settings: Settings) -> None:
     services = Services(
         settings=settings, sessionmaker=sessionmaker, policy=policy_for(settings), catalog=catalog
     )
-    bot = build_bot(token, api_url=settings.telegram_api_url)
+    limiter = outbound_limiter(settings)
+    bot = build_bot(token, api_url=settings.telegram_api_url, limiter=limiter)
     dp = build_dispatcher(services)
     scheduler = None
     try:
@@ -51,7 +52,11 @@ async def run_bot(settings: Settings) -> None:
     finally:
         if scheduler is not None:
             scheduler.shutdown(wait=False)
+        await services.cancel_jobs()
+        if services.throttle is not None:
+            await services.throttle.close()
         await bot.session.close()
+        await limiter.close()
         await engine.dispose()
 
 

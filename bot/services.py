@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 from aiogram import Bot
 from aiogram.client.default import DefaultBotProperties
@@ -17,14 +18,27 @@ from aiogram.types import LinkPreviewOptions
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.outbound import Limiter, LocalLimiter, build_limiter, install
 from bot.settings import Settings
+from bot.throttle import Throttle, make_throttle
 from core.catalog import CatalogItem
 from core.policy import Policy, default_policy, load_policy
 from core.search import SearchIndex
+from core.search.normalize import warm_up
+from core.search.vocab import default_vocabulary
 from jobs.sender import Sender
 from storage.catalog import catalog_version, load_catalog_items
+from storage.importer import ImportLimits
+from storage.synonyms import list_synonyms
 
 logger = logging.getLogger(__name__)
+
+
+# What follows a catalog change: (bot, services, tier changes). jobs/after_import.py provides it; the
+# composition root plugs it in (bot/dispatcher.py), so handlers announce a change without importing jobs/.
+AfterCatalogChange = Callable[[Bot | None, "Services", Sequence[Any]], Awaitable[None]]
+
+JOBS_WAIT_SECONDS = 60.0
 
 
 @dataclass
@@ -36,6 +50,25 @@ class Services:
     policy: Policy
     catalog: CatalogIndex
     sender: Sender | None = None  # made once a bot exists
+    after_catalog_change: AfterCatalogChange | None = None
+    throttle: Throttle | None = None  # guessable commands (/bind); made on first use
+    # Held while the index is rebuilt and merchants and watchers are told, by the post-import job or
+    # the catalog watch: one fan-out at a time, so a change is not told twice.
+    catalog_lock: asyncio.Lock = field(default_factory=asyncio.Lock, init=False, repr=False)
+    _jobs: set[asyncio.Task[None]] = field(default_factory=set, init=False, repr=False)
+
+    def guess_throttle(self) -> Throttle:
+        """The throttle for commands whose argument can be guessed, shared across replicas via Redis."""
+        if self.throttle is None:
+            self.throttle = make_throttle(
+                self.settings.guess_tries,
+                self.settings.guess_window_seconds,
+                redis_url=self.settings.redis_url,
+            )
+        return self.throttle
+
+    def import_limits(self) -> ImportLimits:
+        return import_limits(self.settings)
 
     def sender_for(self, bot: Bot) -> Sender:
         """The one shared rate-limited sender (digest and alerts), made on first use for this bot."""
@@ -43,10 +76,57 @@ class Services:
             self.sender = make_sender(bot, self.settings)
         return self.sender
 
+    def catalog_changed(self, bot: Bot | None, tier_changes: Sequence[Any] = ()) -> asyncio.Task[None]:
+        """An import or a regrade wrote the catalog: start the follow-up job (fresh search index,
+        merchant and watch alerts) in the background, so the admin's update does not wait for it."""
+        task = asyncio.create_task(self._follow_up(bot, list(tier_changes)), name="after-catalog-change")
+        self._jobs.add(task)
+        task.add_done_callback(self._jobs.discard)
+        return task
+
+    async def _follow_up(self, bot: Bot | None, tier_changes: list[Any]) -> None:
+        try:
+            if self.after_catalog_change is not None:
+                await self.after_catalog_change(bot, self, tier_changes)
+            else:  # nothing plugged in: searches at least see the new catalog
+                await self.catalog.refresh(self.sessionmaker)
+        except Exception:  # noqa: BLE001 - a background job has nobody to raise to; the catalog watch retries
+            logger.exception("the job after a catalog change failed")
+
+    async def jobs_done(self) -> None:
+        """Wait (at most JOBS_WAIT_SECONDS) until the background jobs, and any they started, are over."""
+        async with asyncio.timeout(JOBS_WAIT_SECONDS):
+            while self._jobs:
+                await asyncio.wait(set(self._jobs))
+
+    async def cancel_jobs(self) -> None:
+        """Stop the background jobs still running (shutdown)."""
+        jobs = set(self._jobs)
+        for task in jobs:
+            task.cancel()
+        await asyncio.gather(*jobs, return_exceptions=True)
+
 
 def make_sender(bot: Bot, settings: Settings) -> Sender:
-    """A sender within Telegram's limits, at DIGEST_RATE (paid broadcast when the operator enabled it)."""
+    """A sender within Telegram's limits, at DIGEST_RATE (paid broadcast when the operator enabled it).
+
+    On a bot from `build_bot` the sender does not pace itself: the bot's outbound limiter does, one
+    budget for replies and broadcasts alike."""
     return Sender(bot, rate_per_second=settings.digest_rate, paid_broadcast=settings.digest_paid_broadcast)
+
+
+def import_limits(settings: Settings) -> ImportLimits:
+    """What one upload may cost, from IMPORT_MAX_* settings."""
+    return ImportLimits(
+        max_bytes=settings.import_max_bytes,
+        max_unzipped_bytes=settings.import_max_unzipped_bytes,
+        max_ratio=settings.import_max_ratio,
+        max_rows=settings.import_max_rows,
+        max_columns=settings.import_max_columns,
+        max_cell_chars=settings.import_max_cell_chars,
+        max_price=settings.import_max_price,
+        max_gmv=settings.import_max_gmv,
+    )
 
 
 def policy_for(settings: Settings) -> Policy:
@@ -61,13 +141,33 @@ def bot_defaults() -> DefaultBotProperties:
     return DefaultBotProperties(parse_mode=ParseMode.HTML, link_preview=LinkPreviewOptions(is_disabled=True))
 
 
-def build_bot(token: str, *, api_url: str | None = None, session: BaseSession | None = None) -> Bot:
-    """A Bot on Telegram's API, on a custom Bot API server (`api_url`), or on a given session."""
+def outbound_limiter(settings: Settings) -> Limiter:
+    """The bot's send budget: DIGEST_RATE messages/s for everything it sends, in Redis when
+    REDIS_URL is set (shared by every replica), else in this process (bot/outbound.py)."""
+    return build_limiter(settings.digest_rate, settings.redis_url)
+
+
+def build_bot(
+    token: str,
+    *,
+    api_url: str | None = None,
+    session: BaseSession | None = None,
+    limiter: Limiter | None = None,
+) -> Bot:
+    """A Bot on Telegram's API, on a custom Bot API server (`api_url`), or on a given session.
+
+    Every request to Telegram goes through the outbound limiter (`limiter`, else a local one at
+    25 messages/s): priorities, Telegram's limits, 429s honoured. A given session (the terminal demo,
+    the test harness) is not paced unless a limiter is given too: it does not talk to Telegram."""
     if session is None:
         session = AiohttpSession()
         if api_url:
             session.api = TelegramAPIServer.from_base(api_url.rstrip("/"))
-    return Bot(token=token, session=session, default=bot_defaults())
+        limiter = limiter or LocalLimiter()
+    bot = Bot(token=token, session=session, default=bot_defaults())
+    if limiter is not None:
+        install(bot, limiter)
+    return bot
 
 
 class CatalogIndex:
@@ -75,7 +175,7 @@ class CatalogIndex:
     so a search never sees a half-built index."""
 
     def __init__(self, builder) -> None:
-        self._builder = builder  # Callable[[Sequence[CatalogItem]], SearchIndex]
+        self._builder = builder  # Callable[[Sequence[CatalogItem], Vocabulary | None], SearchIndex]
         self._index = builder([])
         self._lock = asyncio.Lock()
         self.version = 0
@@ -95,7 +195,10 @@ class CatalogIndex:
             async with sessionmaker() as session:
                 data_version = await catalog_version(session=session)
                 items = await load_catalog_items(session=session)
-            index = await asyncio.to_thread(self._builder, items)
+                pairs = await list_synonyms(session=session)
+            vocabulary = default_vocabulary().with_pairs(pairs) if pairs else None
+            index = await asyncio.to_thread(self._builder, items, vocabulary)
+            await asyncio.to_thread(warm_up)  # the dictionaries, before the first sentence typed
             self._index = index
             self.version += 1
             self.data_version = data_version

@@ -41,6 +41,21 @@ class Settings(BaseSettings):
     sample_per_product_day: int = Field(20, ge=1, le=10_000)
     sample_remind_hours: float = Field(48, gt=0)
     sample_expire_hours: float = Field(120, gt=0)
+    # What one upload may cost (storage/importer/limits.py); bot/services.import_limits passes them on.
+    import_max_bytes: int = Field(20 << 20, gt=0)
+    import_max_unzipped_bytes: int = Field(200 << 20, gt=0)
+    import_max_ratio: float = Field(100.0, gt=1)
+    import_max_rows: int = Field(300_000, gt=1)
+    import_max_columns: int = Field(200, gt=0)
+    import_max_cell_chars: int = Field(10_000, gt=0)
+    import_max_price: float = Field(1_000_000.0, gt=0)
+    import_max_gmv: float = Field(100_000_000_000.0, gt=0)
+    # Commands whose argument can be guessed (/bind CODE): tries per user per window.
+    guess_tries: int = Field(5, gt=0)
+    guess_window_seconds: int = Field(60, gt=0)
+    match_invites_per_merchant_day: int = Field(20, ge=0, le=10_000)
+    match_invites_per_streamer_day: int = Field(3, ge=0, le=1_000)
+    offer_max_days: int = Field(90, ge=1, le=3650)
 
     @field_validator("admin_ids", mode="before")
     @classmethod

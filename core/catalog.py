@@ -34,6 +34,7 @@ class CatalogItem:
     badges: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
     dimensions: dict[str, float] = field(default_factory=dict, compare=False, hash=False)
+    image_url: str | None = None  # the product photo, as imported (shown on cards)
 
     @property
     def tier_rank(self) -> int:

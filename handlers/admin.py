@@ -10,9 +10,7 @@ import asyncio
 import io
 import logging
 import tempfile
-from datetime import datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from aiogram import Bot, F, Router
 from aiogram.exceptions import TelegramBadRequest
@@ -30,18 +28,20 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.i18n import t
 from bot.import_report import error_list, file_error_text, import_summary, regrade_summary
 from bot.keyboards import AdminCb, Prefixed
-from bot.render import h, tier_label
+from bot.render import h, local_time, tier_label
 from bot.services import Services
 from bot.settings import Settings
 from core.catalog import TIERS
+from core.schedule import local_today
 from handlers.filters import RoleFilter
 from handlers.merchant import unknown_merchant_text
-from handlers.replies import edit_in_place
-from storage.importer import ImportFileError, ImportKind, ImportReport, import_file
+from handlers.replies import edit_in_place, user_zone
+from storage.importer import FileProblem, ImportFileError, ImportKind, ImportReport, import_file
 from storage.invites import RevokeStatus, create_invite, revoke_invite
 from storage.merchants import close_merchants, find_merchant
 from storage.regrade import regrade_all
 from storage.stats import Stats, catalog_stats
+from storage.tables import utcnow
 from storage.users import ADMIN, Viewer
 
 logger = logging.getLogger(__name__)
@@ -60,7 +60,7 @@ _STREAMERS = {"streamers", "streamer", "主播"}
 
 
 async def invite_command(
-    message: Message, command: CommandObject, session: AsyncSession, viewer: Viewer
+    message: Message, command: CommandObject, session: AsyncSession, viewer: Viewer, settings: Settings
 ) -> None:
     lang = viewer.lang
     arg = (command.args or "").strip()
@@ -74,13 +74,14 @@ async def invite_command(
         await message.answer(await unknown_merchant_text(session, arg, lang))
         return
     invite = await create_invite(merchant, created_by=viewer.telegram_id, session=session)
+    zone = await user_zone(viewer.telegram_id, settings, session=session)
     text = t(
         "invite.created",
         lang,
         merchant=f"<b>{h(merchant.name)}</b>"
         + ("" if merchant.name == merchant.code else f" (<code>{h(merchant.code)}</code>)"),
         code=invite.code,
-        expires=invite.expires_at.strftime("%Y-%m-%d %H:%M UTC"),
+        expires=f"{local_time(invite.expires_at, zone)} ({h(zone.key)})",
     )
     revoke = AdminCb(action="revoke", arg=invite.code).pack()
     markup = InlineKeyboardMarkup(
@@ -119,6 +120,11 @@ async def import_command(
     words = {w.lower() for w in (command.args or "").split()}
     kind: ImportKind = "streamers" if words & _STREAMERS else "products"
     dry_run, skip_invalid = bool(words & _DRY), bool(words & _SKIP)
+    limits = services.import_limits()
+    if document.file_size and document.file_size > limits.max_bytes:
+        too_large = ImportFileError(FileProblem.TOO_LARGE, size=document.file_size, limit=limits.max_bytes)
+        await _send_report(message, too_large, lang)
+        return
     if document.file_size and document.file_size > DOWNLOAD_LIMIT:
         await message.answer(t("import.too_big", lang, size=_size(document.file_size)))
         return
@@ -128,12 +134,11 @@ async def import_command(
     if data is None:
         await message.answer(t("import.too_big", lang, size=_size(document.file_size or 0)))
         return
+    # The file size Telegram reports may be missing; the importer checks the bytes it got, too.
     report = await _run_import(services, kind, name, data, dry_run=dry_run, skip_invalid=skip_invalid)
     await _send_report(message, report, lang)
     if isinstance(report, ImportReport) and report.written and kind == "products":
-        from jobs.after_import import after_catalog_change
-
-        await after_catalog_change(bot, services, report.tier_changes)
+        services.catalog_changed(bot, report.tier_changes)  # index, alerts, watches: a job, not this update
 
 
 async def _download(bot: Bot, document: Document) -> bytes | None:
@@ -168,6 +173,7 @@ async def _run_import(
                 dry_run=dry_run,
                 skip_invalid=skip_invalid,
                 policy=services.policy,
+                limits=services.import_limits(),
             )
         except ImportFileError as exc:
             return exc  # described below, in the admin's language
@@ -203,12 +209,10 @@ def _size(n: int) -> str:
 
 
 async def regrade_command(message: Message, bot: Bot, services: Services, viewer: Viewer) -> None:
-    from jobs.after_import import after_catalog_change
-
     await message.answer(t("regrade.started", viewer.lang))
     report = await regrade_all(services.sessionmaker, policy=services.policy, reason="regrade")
     await message.answer(h(regrade_summary(report, viewer.lang)))
-    await after_catalog_change(bot, services, report.tier_changes)
+    services.catalog_changed(bot, report.tier_changes)
 
 
 # --------------------------------------------------------------------------- /stats
@@ -253,8 +257,11 @@ def stats_text(stats: Stats, lang: str) -> str:
     return "\n".join(lines)
 
 
-async def _stats(session: AsyncSession, settings: Settings, lang: str) -> tuple[str, InlineKeyboardMarkup]:
-    today = datetime.now(ZoneInfo(settings.default_timezone)).date()
+async def _stats(
+    session: AsyncSession, settings: Settings, viewer: Viewer
+) -> tuple[str, InlineKeyboardMarkup]:
+    lang = viewer.lang
+    today = local_today(utcnow(), await user_zone(viewer.telegram_id, settings, session=session))
     stats = await catalog_stats(today=today, admin_ids=settings.admin_ids, session=session)
     refresh = AdminCb(action="stats").pack()
     markup = InlineKeyboardMarkup(
@@ -264,14 +271,14 @@ async def _stats(session: AsyncSession, settings: Settings, lang: str) -> tuple[
 
 
 async def stats_command(message: Message, session: AsyncSession, settings: Settings, viewer: Viewer) -> None:
-    text, markup = await _stats(session, settings, viewer.lang)
+    text, markup = await _stats(session, settings, viewer)
     await message.answer(text, reply_markup=markup)
 
 
 async def stats_pressed(
     query: CallbackQuery, session: AsyncSession, settings: Settings, viewer: Viewer
 ) -> None:
-    text, markup = await _stats(session, settings, viewer.lang)
+    text, markup = await _stats(session, settings, viewer)
     await edit_in_place(query.message, text, markup)
     await query.answer()
 

@@ -1,5 +1,8 @@
 """/grade SKU and the "评分" button: the grade card and its radar chart.
 
+A sku is found in any letter case (`nfsq-00005`); a name that is no sku is searched for instead
+(`/grade 牙膏` lists toothpaste), through the same engine as every other search.
+
 Everyone sees the public card (tier, badges, price, commission, five dimensions); the owning
 merchant and admins also see the 11 indicators, gates, levers and tier history, and only in a
 private chat, so a press in a group never posts private figures there. Every press is checked
@@ -26,15 +29,21 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.chart import dimension_labels, radar_png
 from bot.i18n import t
-from bot.keyboards import GradeCb, MyGoodsCb, Prefixed, valid_id
-from bot.render import grade_card, h, split_message
-from bot.samples import sample_button
+from bot.keyboards import GradeCb, MyGoodsCb, Prefixed, card_keyboard, valid_id
+from bot.render import chart_headline, grade_card, h, split_message
+from bot.services import CatalogIndex
+from bot.settings import Settings
 from core.catalog import CatalogItem
-from core.grading import grade
+from core.grading import Grade, grade
 from core.policy import Policy
+from core.search import search
+from handlers.replies import user_zone
+from handlers.search import clean_query, send_results
 from storage.catalog import ProductRecord, any_sku, get_product, get_product_by_id
 from storage.merchants import category_average
+from storage.offers import offer_for
 from storage.regrade import normalise_sku
+from storage.tables import utcnow
 from storage.tier_changes import tier_history
 from storage.users import Viewer
 
@@ -50,19 +59,34 @@ async def find_record(session: AsyncSession, sku: str) -> ProductRecord | None:
 
 
 async def card_for(
-    session: AsyncSession, record: ProductRecord, viewer: Viewer, policy: Policy, *, in_private: bool = True
+    session: AsyncSession,
+    record: ProductRecord,
+    viewer: Viewer,
+    policy: Policy,
+    settings: Settings,
+    *,
+    in_private: bool = True,
 ) -> str | None:
     """The card `viewer` may see of `record`, or None when the product is hidden from them."""
     owner_view = viewer.may_see_private(record.merchant_id)
     if record.item.counterfeit and not owner_view:
         return None  # hidden from everyone but its merchant and admins
     if not owner_view:
-        return grade_card(record.item, viewer.lang)
+        # A streamer's own 专属 rate, in their private chat only: a group must never see it.
+        offer = (
+            await offer_for(viewer.telegram_id, record.item.id, now=utcnow(), session=session)
+            if in_private
+            else None
+        )
+        return grade_card(record.item, viewer.lang, exclusive=offer.rate if offer else None)
     if not in_private:
         return grade_card(record.item, viewer.lang) + "\n\n" + t("grade.private_in_group", viewer.lang)
     result = grade(record.indicators, policy, record.tags)
     history = await tier_history(record.item.id, session=session)
-    return grade_card(record.item, viewer.lang, private=(record.indicators, result), history=history)
+    zone = await user_zone(viewer.telegram_id, settings, session=session)
+    return grade_card(
+        record.item, viewer.lang, private=(record.indicators, result), history=history, zone=zone
+    )
 
 
 # --------------------------------------------------------------------------- the chart
@@ -75,14 +99,21 @@ class Chart:
     filename: str
 
 
-async def chart_for(session: AsyncSession, item: CatalogItem, lang: str) -> Chart | None:
-    """The radar chart of the item's five dimensions against its category's average (None if it fails)."""
+async def chart_for(session: AsyncSession, item: CatalogItem, result: Grade, lang: str) -> Chart | None:
+    """The radar chart of the item's five dimensions against its category's average (None if it fails);
+    its heading names the tier, the score and the points to the next tier."""
     average = await category_average(item.category, session=session) or dict(item.dimensions)
     labels = dimension_labels(lang)  # also the axes' order
-    title = f"{item.title[:40]} · {item.tier}"
+    headline = chart_headline(result, lang)
     try:
         png = await asyncio.to_thread(
-            radar_png, dict(item.dimensions), average, labels=labels, title=title, lang=lang
+            radar_png,
+            dict(item.dimensions),
+            average,
+            labels=labels,
+            title=item.title[:80],
+            headline=headline,
+            lang=lang,
         )
     except (ValueError, RuntimeError, OSError) as exc:  # the card went out already; the chart is extra
         logger.warning("radar chart for %s failed: %s", item.sku, exc)
@@ -91,14 +122,16 @@ async def chart_for(session: AsyncSession, item: CatalogItem, lang: str) -> Char
     return Chart(png, caption, f"{item.sku[:40]}.png")
 
 
-def owner_keyboard(record: ProductRecord, viewer: Viewer) -> InlineKeyboardMarkup | None:
-    """Under the card: for its owner or an admin, back to all the merchant's goods; else 申请样品."""
-    if not viewer.may_see_private(record.merchant_id):
-        return InlineKeyboardMarkup(inline_keyboard=[[sample_button(record.item.id, viewer.lang)]])
-    data = MyGoodsCb(merchant_id=record.merchant_id).pack()
-    return InlineKeyboardMarkup(
-        inline_keyboard=[[InlineKeyboardButton(text=t("grade.all_goods", viewer.lang), callback_data=data)]]
-    )
+def chart_keyboard(record: ProductRecord, viewer: Viewer, *, in_private: bool) -> InlineKeyboardMarkup | None:
+    """Under the chart: the card's buttons (share, 申请样品 in private), and for its owner or an admin in
+    private, a way back to all of that merchant's goods."""
+    own = viewer.owns(record.merchant_id)
+    markup = card_keyboard(record.item, viewer.lang, with_grade=False, with_sample=in_private and not own)
+    rows = list(markup.inline_keyboard) if markup is not None else []
+    if in_private and viewer.may_see_private(record.merchant_id):
+        data = MyGoodsCb(merchant_id=record.merchant_id).pack()
+        rows.append([InlineKeyboardButton(text=t("grade.all_goods", viewer.lang), callback_data=data)])
+    return InlineKeyboardMarkup(inline_keyboard=rows) if rows else None
 
 
 async def send_card(
@@ -108,6 +141,7 @@ async def send_card(
     record: ProductRecord,
     text: str,
     viewer: Viewer,
+    policy: Policy,
     *,
     in_private: bool,
     thread_id: int | None = None,
@@ -115,9 +149,10 @@ async def send_card(
     """The card (split under Telegram's limit), then the chart as a photo."""
     for chunk in split_message(text):
         await bot.send_message(chat_id, chunk, message_thread_id=thread_id)
-    chart = await chart_for(session, record.item, viewer.lang)
+    result = grade(record.indicators, policy, record.tags)
+    chart = await chart_for(session, record.item, result, viewer.lang)
     if chart is not None:
-        markup = owner_keyboard(record, viewer) if in_private else None
+        markup = chart_keyboard(record, viewer, in_private=in_private)
         await bot.send_photo(
             chat_id,
             BufferedInputFile(chart.png, filename=chart.filename),
@@ -131,7 +166,14 @@ async def send_card(
 
 
 async def grade_command(
-    message: Message, command: CommandObject, bot: Bot, session: AsyncSession, viewer: Viewer, policy: Policy
+    message: Message,
+    command: CommandObject,
+    bot: Bot,
+    session: AsyncSession,
+    viewer: Viewer,
+    policy: Policy,
+    settings: Settings,
+    catalog: CatalogIndex,
 ) -> None:
     sku = (command.args or "").strip()
     if not sku:
@@ -140,13 +182,26 @@ async def grade_command(
         return
     in_private = message.chat.type == "private"
     record = await find_record(session, sku)
-    text = None if record is None else await card_for(session, record, viewer, policy, in_private=in_private)
+    if record is None:  # any letter case, width or punctuation of a sku the search index knows
+        position = catalog.current.sku_position(sku)
+        if position is not None:
+            record = await get_product(catalog.current.items[position].sku, session=session)
+    if record is None:
+        query = clean_query(sku)
+        if query and search(catalog.current, query, limit=1, include_hidden=viewer.is_admin).hits:
+            await send_results(message, query, viewer, catalog)  # a name, not a sku: search for it
+            return
+    text = (
+        None
+        if record is None
+        else await card_for(session, record, viewer, policy, settings, in_private=in_private)
+    )
     if record is None or text is None:
         await message.answer(t("grade.not_found", viewer.lang, sku=h(sku[:64])))
         return
     thread = message.message_thread_id if message.is_topic_message else None
     await send_card(
-        bot, message.chat.id, session, record, text, viewer, in_private=in_private, thread_id=thread
+        bot, message.chat.id, session, record, text, viewer, policy, in_private=in_private, thread_id=thread
     )
 
 
@@ -157,6 +212,7 @@ async def grade_pressed(
     session: AsyncSession,
     viewer: Viewer,
     policy: Policy,
+    settings: Settings,
 ) -> None:
     """The "评分" button: whoever pressed it gets what they may see, where they may see it."""
     pid = callback_data.product_id
@@ -169,10 +225,10 @@ async def grade_pressed(
         chat_id, in_private = message.chat.id, message.chat.type == "private"
     else:  # an inline card in some other chat: the full card goes to the presser's private chat
         chat_id, in_private = query.from_user.id, True
-    text = await card_for(session, record, viewer, policy, in_private=in_private)
+    text = await card_for(session, record, viewer, policy, settings, in_private=in_private)
     assert text is not None
     try:
-        await send_card(bot, chat_id, session, record, text, viewer, in_private=in_private)
+        await send_card(bot, chat_id, session, record, text, viewer, policy, in_private=in_private)
     except (TelegramForbiddenError, TelegramBadRequest) as exc:
         if chat_id != query.from_user.id:
             raise

@@ -1,10 +1,13 @@
 """Inline mode: `@bot query` in any chat lists product cards to share (the streamer's view only).
 
 Up to 50 articles per answer, paged with `next_offset`; `is_personal` because the cards follow
-the user's language. An empty query lists the best goods (L4 and up).
+the user's language. An empty query lists the best goods (L4 and up); a query that finds nothing
+answers one article saying so, with what to try instead.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from aiogram import Router
 from aiogram.enums import ParseMode
@@ -17,7 +20,7 @@ from aiogram.types import (
 )
 
 from bot.i18n import t
-from bot.render import money, percent, product_card, tier_label
+from bot.render import category_name, h, money, percent, product_card, tier_label
 from bot.services import CatalogIndex
 from core.catalog import CatalogItem
 from core.search import search
@@ -50,8 +53,24 @@ def article(item: CatalogItem, lang: str) -> InlineQueryResultArticle:
         id=f"p{item.id}",
         title=item.title[:128],  # plain text, not HTML
         description=description[:256],
+        thumbnail_url=item.image_url,  # the product photo beside the title in the list
         input_message_content=InputTextMessageContent(
             message_text=product_card(item, lang), parse_mode=ParseMode.HTML
+        ),
+    )
+
+
+def nothing_article(query: str, suggestions: Sequence[str], lang: str) -> InlineQueryResultArticle:
+    """Nothing found: one entry that says so and what to try instead (the closest brands or
+    categories), so an inline search never ends blank; the button below opens the bot."""
+    names = " · ".join(category_name(s, lang) for s in suggestions[:5]) or t("inline.hint", lang)
+    return InlineQueryResultArticle(
+        id="nothing",
+        title=t("inline.nothing_title", lang, query=query[:64])[:128],
+        description=t("inline.nothing_try", lang, names=names)[:256],
+        input_message_content=InputTextMessageContent(
+            message_text=t("inline.nothing_message", lang, query=h(query[:64]), names=h(names)),
+            parse_mode=ParseMode.HTML,
         ),
     )
 
@@ -63,10 +82,12 @@ async def inline_search(inline_query: InlineQuery, viewer: Viewer, catalog: Cata
     # Never include_hidden: a shared card is public, whoever shares it.
     result = search(index, query or BROWSE_QUERY, limit=INLINE_LIMIT, offset=offset)
     results: list[InlineQueryResultUnion] = [article(hit.item, viewer.lang) for hit in result.hits]
-    end = offset + len(results)
+    if not results and query and offset == 0:
+        results.append(nothing_article(query, result.suggestions, viewer.lang))
+    end = offset + len(results) if result.hits else offset
     next_offset = str(end) if results and end < min(result.total, MAX_OFFSET) else ""
     button = None
-    if offset == 0 and (not query or not results):
+    if offset == 0 and (not query or not result.hits):
         text = t("inline.hint" if not query else "inline.nothing", viewer.lang)
         button = InlineQueryResultsButton(text=text, start_parameter=START_PARAMETER)
     await inline_query.answer(

@@ -18,8 +18,10 @@ from bot.commands import set_menu
 from bot.i18n import t
 from bot.keyboards import ALL_TIERS, GradeCb, MyGoodsCb, Prefixed, valid_id
 from bot.render import h, score_text, shorten, tier_label
+from bot.services import Services
 from core.catalog import TIERS
 from handlers.filters import RoleFilter
+from handlers.guesses import guess_allowed
 from handlers.replies import edit_in_place
 from storage.invites import BindStatus, bind_invite
 from storage.merchants import (
@@ -42,7 +44,12 @@ TITLE_CHARS = 40
 
 
 async def bind_command(
-    message: Message, command: CommandObject, bot: Bot, session: AsyncSession, viewer: Viewer
+    message: Message,
+    command: CommandObject,
+    bot: Bot,
+    session: AsyncSession,
+    services: Services,
+    viewer: Viewer,
 ) -> None:
     code = (command.args or "").strip()
     lang = viewer.lang
@@ -51,6 +58,8 @@ async def bind_command(
         return
     if viewer.is_admin:
         await message.answer(t("bind.admin", lang))
+        return
+    if not await guess_allowed(message, services, viewer, "bind"):
         return
     tg = message.from_user
     assert tg is not None

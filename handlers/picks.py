@@ -10,6 +10,8 @@ from __future__ import annotations
 import logging
 import unicodedata
 from collections.abc import Sequence
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from aiogram import Bot, F, Router
 from aiogram.exceptions import TelegramBadRequest
@@ -20,15 +22,18 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.i18n import t
-from bot.keyboards import PickCb, Prefixed, grade_button, picks_keyboard
+from bot.keyboards import PickCb, Prefixed, card_keyboard, picks_keyboard
 from bot.picks import MAX_PAGE, PicksContext, PicksResult, picks_context, streamer_picks
-from bot.render import categories_text, h, percent, product_card, split_message, tier_label
-from bot.samples import sample_button
+from bot.render import categories_text, h, percent, product_card, tier_label
+from bot.services import CatalogIndex
 from bot.settings import Settings
-from core.schedule import Schedule, parse_hhmm, resolve_zone, slot_utc
+from core.schedule import Schedule, cities, parse_hhmm, resolve_zone, slot_utc, utc_offset, zone_label
+from core.search import find_brand, search
 from handlers.filters import RoleFilter
-from storage import catalog, pick_history, profiles, sales, watches
-from storage.catalog import get_product_by_id
+from handlers.replies import edit_in_place, send_card
+from storage import catalog, offers, pick_history, profiles, sales, watches
+from storage.catalog import find_brand as find_catalog_brand
+from storage.catalog import get_product_by_id, product_brief_by_sku
 from storage.tables import utcnow
 from storage.users import ADMIN, STREAMER, Viewer
 
@@ -43,6 +48,12 @@ class CategoryCb(CallbackData, prefix="pc"):
 
     action: str
     id: int = 0
+
+
+class ZoneCb(CallbackData, prefix="tz"):
+    """One of the usual zones under /tz: `tz:<IANA name>` (the longest, America/Los_Angeles, is 22 bytes)."""
+
+    zone: str
 
 
 class WatchCb(CallbackData, prefix="pw"):
@@ -125,6 +136,8 @@ async def picks_command(
 ) -> None:
     context = await picks_context(sessionmaker)
     result = await _today_picks(session, context, viewer, settings)
+    if message.chat.type != "private":
+        result = result.without_exclusive()
     await message.answer(result.as_text(viewer.lang), reply_markup=picks_keyboard(result, viewer.lang))
     await _record_shown(session, result)
 
@@ -140,13 +153,11 @@ async def pick_detail(
     if record is None or (record.item.counterfeit and not viewer.may_see_private(record.merchant_id)):
         await query.answer(t("picks.gone", viewer.lang), show_alert=True)
         return
-    markup = InlineKeyboardMarkup(
-        inline_keyboard=[
-            [grade_button(record.item.id, viewer.lang), sample_button(record.item.id, viewer.lang)]
-        ]
-    )
-    for chunk in split_message(product_card(record.item, viewer.lang)):
-        await bot.send_message(query.from_user.id, chunk, reply_markup=markup)
+    item = record.item
+    markup = card_keyboard(item, viewer.lang, with_sample=not viewer.owns(record.merchant_id))
+    offer = await offers.offer_for(viewer.telegram_id, item.id, now=utcnow(), session=session)
+    card = product_card(item, viewer.lang, exclusive=offer.rate if offer else None)
+    await send_card(bot, query.from_user.id, card, markup, item.image_url)
     await query.answer()
 
 
@@ -212,6 +223,8 @@ async def pick_more(
     if not result.picks:
         await query.answer(t("picks.none_more", viewer.lang), show_alert=True)
         return
+    if query.message is None or query.message.chat.type != "private":
+        result = result.without_exclusive()
     text, markup = result.as_text(viewer.lang), picks_keyboard(result, viewer.lang)
     message = query.message
     edited = False
@@ -337,28 +350,62 @@ async def digest_command(
     await message.answer(t("digest.saved", lang) + "\n" + digest_status(profile, settings, lang))
 
 
-async def tz_command(
-    message: Message, command: CommandObject, session: AsyncSession, viewer: Viewer, settings: Settings
-) -> None:
+def zone_keyboard(lang: str, now: datetime) -> InlineKeyboardMarkup:
+    """The usual zones as buttons, two a row: "北京 · UTC+8"."""
+    buttons = []
+    for zone in cities().usual:
+        label, offset = zone_label(zone, lang), utc_offset(ZoneInfo(zone), now)
+        text = label if label == "UTC" else f"{label} · {offset}"
+        buttons.append(InlineKeyboardButton(text=text, callback_data=ZoneCb(zone=zone).pack()))
+    return InlineKeyboardMarkup(inline_keyboard=[buttons[i : i + 2] for i in range(0, len(buttons), 2)])
+
+
+async def _set_zone(session: AsyncSession, viewer: Viewer, settings: Settings, zone_name: str) -> str:
+    """Save the zone; the confirmation names it, the local time now and the next digest slot."""
     lang = viewer.lang
-    arg = (command.args or "").strip()
-    if not arg:
-        profile = await profiles.get_profile(viewer.telegram_id, session=session)
-        zone = Schedule.of(profile.timezone, profile.digest_time, settings).zone
-        await message.answer(t("tz.current", lang, zone=h(zone.key)) + "\n\n" + t("tz.usage", lang))
-        return
-    zone_name = resolve_zone(arg)
-    if zone_name is None:
-        await message.answer(t("tz.bad", lang, arg=h(arg[:64])) + "\n\n" + t("tz.usage", lang))
-        return
     profile = await profiles.set_timezone(viewer.telegram_id, zone_name, language=lang, session=session)
     schedule = Schedule.of(profile.timezone, profile.digest_time, settings)
     now = utcnow()
     local = now.astimezone(schedule.zone)
     next_slot = slot_utc(schedule.today(now), schedule.at, schedule.zone).astimezone(schedule.zone)
-    await message.answer(
-        t("tz.saved", lang, zone=h(zone_name), now=local.strftime("%H:%M"), at=next_slot.strftime("%H:%M"))
-    )
+    return t("tz.saved", lang, zone=h(zone_name), now=local.strftime("%H:%M"), at=next_slot.strftime("%H:%M"))
+
+
+async def tz_command(
+    message: Message, command: CommandObject, session: AsyncSession, viewer: Viewer, settings: Settings
+) -> None:
+    """`/tz 北京`, `/tz Berlin`, `/tz Asia/Tokyo`; without a zone (or with an unknown one), the usual ones."""
+    lang = viewer.lang
+    arg = (command.args or "").strip()
+    zone_name = resolve_zone(arg) if arg else None
+    if zone_name is not None:
+        await message.answer(await _set_zone(session, viewer, settings, zone_name))
+        return
+    if arg:
+        head = t("tz.bad", lang, arg=h(arg[:64]))
+    else:
+        profile = await profiles.get_profile(viewer.telegram_id, session=session)
+        zone = Schedule.of(profile.timezone, profile.digest_time, settings).zone
+        head = t("tz.current", lang, zone=h(zone.key))
+    await message.answer(head + "\n\n" + t("tz.usage", lang), reply_markup=zone_keyboard(lang, utcnow()))
+
+
+async def zone_pressed(
+    query: CallbackQuery,
+    callback_data: ZoneCb,
+    bot: Bot,
+    session: AsyncSession,
+    viewer: Viewer,
+    settings: Settings,
+) -> None:
+    zone_name = resolve_zone(callback_data.zone)  # a forged payload names no zone, and changes nothing
+    if zone_name is None:
+        await query.answer(t("tz.bad_button", viewer.lang), show_alert=True)
+        return
+    text = await _set_zone(session, viewer, settings, zone_name)
+    if not await edit_in_place(query.message, text, None):
+        await bot.send_message(query.from_user.id, text)
+    await query.answer()
 
 
 # --------------------------------------------------------------------------------------------
@@ -366,7 +413,7 @@ async def tz_command(
 
 
 async def watch_command(
-    message: Message, command: CommandObject, session: AsyncSession, viewer: Viewer
+    message: Message, command: CommandObject, session: AsyncSession, viewer: Viewer, catalog: CatalogIndex
 ) -> None:
     lang = viewer.lang
     arg = unicodedata.normalize("NFKC", command.args or "").strip()
@@ -375,12 +422,24 @@ async def watch_command(
         await message.answer(text + ("" if markup else "\n\n" + t("watch.usage", lang)), reply_markup=markup)
         return
     arg = arg[:100]
-    product = await catalog.product_brief_by_sku(arg, session=session)
+    index = catalog.current  # names resolve through the search engine, as in /search
+    product = await product_brief_by_sku(arg, session=session)
+    if product is None:
+        position = index.sku_position(arg)  # any letter case, width or punctuation of a sku
+        if position is not None:
+            product = await product_brief_by_sku(index.items[position].sku, session=session)
     if product is not None and not product.counterfeit:
         kind, target = "product", product.sku
     else:
-        brand = await catalog.find_brand(arg, session=session)
+        brand = find_brand(index, arg) or await find_catalog_brand(arg, session=session)
         if brand is None:
+            found = search(index, arg, limit=3).hits
+            if found:  # a product name: say which skus it could mean
+                lines = "\n".join(
+                    f"• <code>{h(hit.item.sku)}</code> {h(hit.item.title[:40])}" for hit in found
+                )
+                await message.answer(t("watch.candidates", lang, arg=h(arg[:64]), lines=lines))
+                return
             await message.answer(
                 t("watch.not_found", lang, arg=h(arg[:64])) + "\n\n" + t("watch.usage", lang)
             )
@@ -427,6 +486,10 @@ async def watch_pressed(
             logger.info("could not update the watch list: %s", exc.message)
 
 
+async def zone_unknown(query: CallbackQuery, viewer: Viewer) -> None:
+    await query.answer(t("tz.bad_button", viewer.lang), show_alert=True)
+
+
 async def watch_unknown(query: CallbackQuery, viewer: Viewer) -> None:
     await query.answer(t("watch.gone", viewer.lang), show_alert=True)
 
@@ -450,8 +513,10 @@ def make_router() -> Router:
     router.callback_query.register(pick_more, PickCb.filter(F.action == "m"))
     router.callback_query.register(category_pressed, CategoryCb.filter())
     router.callback_query.register(watch_pressed, WatchCb.filter())
+    router.callback_query.register(zone_pressed, ZoneCb.filter())
     # A forged, stale or malformed payload under our prefixes: a polite answer, never an error.
     router.callback_query.register(pick_action_unknown, Prefixed(PickCb.__prefix__))
     router.callback_query.register(category_unknown, Prefixed(CategoryCb.__prefix__))
     router.callback_query.register(watch_unknown, Prefixed(WatchCb.__prefix__))
+    router.callback_query.register(zone_unknown, Prefixed(ZoneCb.__prefix__))
     return router

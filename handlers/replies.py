@@ -3,11 +3,31 @@
 from __future__ import annotations
 
 import logging
+from zoneinfo import ZoneInfo
 
+from aiogram import Bot
 from aiogram.exceptions import TelegramBadRequest
-from aiogram.types import InaccessibleMessage, InlineKeyboardMarkup, Message
+from aiogram.types import (
+    CallbackQuery,
+    InaccessibleMessage,
+    InlineKeyboardMarkup,
+    InputMediaPhoto,
+    Message,
+)
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.render import TELEGRAM_LIMIT, fits_caption, split_message
+from bot.settings import Settings
+from core.schedule import zone_of
+from storage.profiles import get_profile
 
 logger = logging.getLogger(__name__)
+
+
+async def user_zone(telegram_id: int, settings: Settings, *, session: AsyncSession) -> ZoneInfo:
+    """The time zone a user reads dates in: their /tz, else the operator's default."""
+    profile = await get_profile(telegram_id, session=session)
+    return zone_of(profile.timezone, settings.default_timezone)
 
 
 async def edit_in_place(
@@ -28,3 +48,91 @@ async def edit_in_place(
         logger.info("could not edit message %s: %s", message.message_id, exc.message)
         return False
     return True
+
+
+def _is_photo(message: Message | InaccessibleMessage | None) -> bool:
+    return isinstance(message, Message) and bool(message.photo)
+
+
+async def _delete(message: Message) -> None:
+    try:
+        await message.delete()
+    except TelegramBadRequest as exc:  # too old (48 h) or gone already: it simply stays
+        logger.info("could not delete message %s: %s", message.message_id, exc.message)
+
+
+async def send_photo_card(
+    bot: Bot,
+    chat_id: int,
+    text: str,
+    markup: InlineKeyboardMarkup | None,
+    photo: str | None,
+    *,
+    thread_id: int | None = None,
+) -> Message | None:
+    """The card as the photo's caption; None when it cannot be (no photo, too long, or Telegram refused
+    the picture: a dead link, "wrong file identifier", "failed to get HTTP URL content"...)."""
+    if not photo or not fits_caption(text):
+        return None
+    try:
+        return await bot.send_photo(
+            chat_id, photo, caption=text, reply_markup=markup, message_thread_id=thread_id
+        )
+    except TelegramBadRequest as exc:
+        logger.info("photo %r refused (%s): the card goes as text", photo[:200], exc.message)
+        return None
+
+
+async def send_card(
+    bot: Bot,
+    chat_id: int,
+    text: str,
+    markup: InlineKeyboardMarkup | None,
+    photo: str | None = None,
+    *,
+    thread_id: int | None = None,
+) -> None:
+    """A product card: with its photo when it has one that Telegram takes, else as text (split under the
+    limit; the buttons on the last part)."""
+    if await send_photo_card(bot, chat_id, text, markup, photo, thread_id=thread_id) is not None:
+        return
+    chunks = split_message(text)
+    for i, chunk in enumerate(chunks):
+        await bot.send_message(
+            chat_id,
+            chunk,
+            reply_markup=markup if i == len(chunks) - 1 else None,
+            message_thread_id=thread_id,
+        )
+
+
+async def show_in_place(
+    callback: CallbackQuery,
+    bot: Bot,
+    text: str,
+    markup: InlineKeyboardMarkup | None,
+    photo: str | None = None,
+) -> None:
+    """Show a view (a card with or without a photo, or a list) in place of the pressed message.
+
+    A text message cannot be edited into a photo, nor a photo into a text: then the view goes out as a
+    new message and the pressed one is deleted, so the chat still reads as one message turning over.
+    """
+    message = callback.message
+    chat_id = message.chat.id if message is not None else callback.from_user.id
+    if photo and fits_caption(text) and _is_photo(message):
+        assert isinstance(message, Message)
+        try:
+            await message.edit_media(InputMediaPhoto(media=photo, caption=text), reply_markup=markup)
+            return
+        except TelegramBadRequest as exc:
+            if "not modified" in exc.message:
+                return
+            logger.info("could not edit photo %s: %s", message.message_id, exc.message)
+    sent = await send_photo_card(bot, chat_id, text, markup, photo) if photo else None
+    if sent is None:
+        if len(text) <= TELEGRAM_LIMIT and await edit_in_place(message, text, markup):
+            return
+        await send_card(bot, chat_id, text, markup)
+    if isinstance(message, Message) and (sent is not None or _is_photo(message)):
+        await _delete(message)

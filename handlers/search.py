@@ -26,15 +26,14 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.i18n import t
-from bot.keyboards import grade_button
-from bot.render import TELEGRAM_LIMIT, badges_text, h, money, percent, product_card, split_message, tier_label
-from bot.samples import sample_button
+from bot.keyboards import card_keyboard
+from bot.render import badges_text, category_name, h, money, percent, product_card, split_message, tier_label
 from bot.services import CatalogIndex
 from core.catalog import CatalogItem
 from core.search import SearchFilters, SearchResult, search
 from core.search.normalize import MAX_QUERY_CHARS
 from handlers.filters import PlainText, PrivateChat
-from handlers.replies import edit_in_place
+from handlers.replies import show_in_place
 from storage.catalog import get_product_by_id
 from storage.users import Viewer
 
@@ -116,9 +115,10 @@ class RecentQueries:
 
 def query_in_message(message: object, key: str) -> str | None:
     """The query whose key is `key`, read back from the `🔎 query` line of the message it produced."""
-    if not isinstance(message, Message) or not message.text:
+    body = (message.text or message.caption) if isinstance(message, Message) else None
+    if not body:  # a card with a photo keeps the query in its caption
         return None
-    for line in message.text.split("\n"):
+    for line in body.split("\n"):
         if line.startswith(QUERY_MARK):
             candidate = clean_query(line[len(QUERY_MARK) :])
             if candidate and query_key(candidate) == key:
@@ -131,10 +131,11 @@ def query_in_message(message: object, key: str) -> str | None:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class View:
-    """A reply: HTML text and its buttons."""
+    """A reply: HTML text, its buttons, and the photo it goes with (a card's, when it has one)."""
 
     text: str
     markup: InlineKeyboardMarkup | None = None
+    photo: str | None = None
 
 
 def is_hidden(item: CatalogItem) -> bool:
@@ -215,9 +216,10 @@ def nothing_view(header: list[str], key: str, suggestions: Sequence[str], lang: 
     if not suggestions:
         lines.append(t("search.try_again", lang))
         return View("\n".join(lines))
-    lines.append(t("search.did_you_mean", lang, names=" · ".join(h(s) for s in suggestions)))
+    names = [category_name(s, lang) for s in suggestions]  # English readers get English categories
+    lines.append(t("search.did_you_mean", lang, names=" · ".join(h(s) for s in names)))
     kb = InlineKeyboardBuilder()
-    for i, name in enumerate(suggestions):
+    for i, name in enumerate(names):
         kb.button(text=name[:60], callback_data=SearchSuggest(q=key, i=i))
     kb.adjust(3)
     return View("\n".join(lines), kb.as_markup())
@@ -235,23 +237,40 @@ def card_view(
 ) -> View:
     """The product card, with a way back to the results it was opened from."""
     text = product_card(item, lang)
-    rows: list[list[InlineKeyboardButton]] = []
+    back = None
     if query is not None:
         text += f"\n\n{QUERY_MARK}{h(query)}"
-        rows.append(
-            [
-                InlineKeyboardButton(
-                    text=t("search.back", lang), callback_data=SearchPage(q=key, p=page).pack()
-                )
-            ]
+        back = InlineKeyboardButton(
+            text=t("search.back", lang), callback_data=SearchPage(q=key, p=page).pack()
         )
-    if with_grade:
-        rows.append([grade_button(item.id, lang)] + ([sample_button(item.id, lang)] if with_sample else []))
-    return View(text, InlineKeyboardMarkup(inline_keyboard=rows) if rows else None)
+    markup = card_keyboard(
+        item, lang, back=back, with_grade=with_grade, with_sample=with_sample and with_grade
+    )
+    return View(text, markup, item.image_url)
 
 
 def usage_view(lang: str) -> View:
     return View(t("search.usage", lang))
+
+
+def search_page(catalog: CatalogIndex, query: str, page: int, viewer: Viewer) -> SearchResult:
+    """A page of results as `viewer` may see them; suggestions only that find something for them."""
+    index = catalog.current  # read once: a refresh swaps in a new index, never changes this one
+    hidden = viewer.is_admin  # admins see L0 and counterfeit goods too, marked as hidden
+    result = search(index, query, limit=PAGE_SIZE, offset=page * PAGE_SIZE, include_hidden=hidden)
+    if result.suggestions:
+        # Offer only names that find something this viewer may see: no dead ends, and no brand
+        # that only hidden (L0, counterfeit) goods carry.
+        live = [s for s in result.suggestions if search(index, s, limit=1, include_hidden=hidden).hits]
+        result = dataclasses.replace(result, suggestions=live)
+    return result
+
+
+async def send_results(message: Message, query: str, viewer: Viewer, catalog: CatalogIndex) -> None:
+    """Answer `query` with its first page of results (also for a /grade or /watch that names no sku):
+    the key is the query's own, so its buttons work from the message even without the LRU."""
+    result = search_page(catalog, query, 0, viewer)
+    await _send(message, results_view(query, query_key(query), result, 0, viewer.lang))
 
 
 # --------------------------------------------------------------------------- handlers
@@ -289,15 +308,7 @@ class SearchHandlers:
         await _send(message, results_view(query, key, result, 0, viewer.lang))
 
     def _page(self, catalog: CatalogIndex, query: str, page: int, viewer: Viewer) -> SearchResult:
-        index = catalog.current  # read once: a refresh swaps in a new index, never changes this one
-        hidden = viewer.is_admin  # admins see L0 and counterfeit goods too, marked as hidden
-        result = search(index, query, limit=PAGE_SIZE, offset=page * PAGE_SIZE, include_hidden=hidden)
-        if result.suggestions:
-            # Offer only names that find something this viewer may see: no dead ends, and no brand
-            # that only hidden (L0, counterfeit) goods carry.
-            live = [s for s in result.suggestions if search(index, s, limit=1, include_hidden=hidden).hits]
-            result = dataclasses.replace(result, suggestions=live)
-        return result
+        return search_page(catalog, query, page, viewer)
 
     # -- buttons
 
@@ -394,14 +405,8 @@ async def _send(message: Message, view: View) -> None:
 
 
 async def _show(callback: CallbackQuery, bot: Bot, view: View) -> None:
-    """Show `view` in place of the pressed message; send it anew when that message cannot be edited."""
-    message = callback.message
-    if len(view.text) <= TELEGRAM_LIMIT and await edit_in_place(message, view.text, view.markup):
-        return
-    chat_id = message.chat.id if message is not None else callback.from_user.id
-    chunks = split_message(view.text)
-    for i, chunk in enumerate(chunks):
-        await bot.send_message(chat_id, chunk, reply_markup=view.markup if i == len(chunks) - 1 else None)
+    """Show `view` in place of the pressed message (a card with its photo when it has one)."""
+    await show_in_place(callback, bot, view.text, view.markup, view.photo)
 
 
 def make_router() -> Router:

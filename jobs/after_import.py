@@ -1,24 +1,35 @@
-"""What follows a catalog change (an import or a regrade): fresh search index, merchant alerts, watches."""
+"""What follows a catalog change (an import or a regrade): fresh search index, merchant alerts, watches.
+
+It runs as a job: handlers call `Services.catalog_changed`, which starts `after_catalog_change` in the
+background (bot/dispatcher.py plugs it in); the catalog watch runs the same fan-out for changes made
+by another process. Both hold `Services.catalog_lock`, so a change is told once.
+"""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from typing import Any
 
 from aiogram import Bot
 
 from bot.services import Services
+from jobs.alerts import notify_tier_changes
+from jobs.watch import check_watches
 
 logger = logging.getLogger(__name__)
 
 
-async def after_catalog_change(bot: Bot | None, services: Services, tier_changes: Sequence) -> None:
+async def after_catalog_change(bot: Bot | None, services: Services, tier_changes: Sequence[Any]) -> None:
     """Swap in a fresh search index, then tell merchants and watchers (when a bot is there to tell them)."""
+    async with services.catalog_lock:
+        await refresh_and_tell(bot, services, tier_changes)
+
+
+async def refresh_and_tell(bot: Bot | None, services: Services, tier_changes: Sequence[Any]) -> None:
+    """The fan-out itself; the caller holds `services.catalog_lock`."""
     await services.catalog.refresh(services.sessionmaker)
     if bot is None:
         return
-    from jobs.alerts import notify_tier_changes
-    from jobs.watch import check_watches
-
     await notify_tier_changes(bot, services, tier_changes)
     await check_watches(bot, services)

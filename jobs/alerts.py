@@ -19,10 +19,12 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.i18n import t
 from bot.keyboards import MyGoodsCb
+from bot.outbound import Priority, priority
 from bot.render import h, shorten
 from bot.services import Services
 from core.catalog import tier_rank
 from core.grading import DIMENSIONS
+from jobs.sender import Delivery, Outcome, Outgoing
 from storage.catalog import products_by_sku
 from storage.tier_changes import already_alerted, mark_alerted
 from storage.users import AlertRecipient, alert_recipients, deactivate
@@ -126,8 +128,6 @@ def _latest_moves(changes: Sequence) -> list:
 
 async def notify_tier_changes(bot: Bot, services: Services, changes: Sequence) -> AlertReport:
     """Tell each bound merchant user, in one message, which of their products changed tier and why."""
-    from jobs.sender import Delivery, Outcome, Outgoing
-
     report = AlertReport()
     candidates = _latest_moves(changes)
     if not candidates:
@@ -190,7 +190,8 @@ async def notify_tier_changes(bot: Bot, services: Services, changes: Sequence) -
         except SQLAlchemyError:
             logger.exception("could not record the alert to %s", delivery.outgoing.chat_id)
 
-    await services.sender_for(bot).send_many(outs, on_delivery=on_delivery)
+    with priority(Priority.ALERT):  # after people's replies, before the digest
+        await services.sender_for(bot).send_many(outs, on_delivery=on_delivery)
     logger.info(
         "tier alerts: %s products, %s recipients, %s", report.products, report.recipients, report.outcomes
     )

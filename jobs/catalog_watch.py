@@ -13,7 +13,7 @@ from datetime import timedelta
 from aiogram import Bot
 
 from bot.services import Services
-from jobs.after_import import after_catalog_change
+from jobs.after_import import refresh_and_tell
 from storage.catalog import catalog_version
 from storage.tables import utcnow
 from storage.tier_changes import pending_tier_changes
@@ -25,11 +25,16 @@ ALERT_WINDOW = timedelta(days=2)  # older untold moves are history, not news
 
 async def check_catalog(bot: Bot | None, services: Services) -> bool:
     """One look; True when the catalog had changed and everything downstream was brought up to date."""
-    async with services.sessionmaker() as session:
-        version = await catalog_version(session=session)
-        if version == services.catalog.data_version:
-            return False
-        pending = await pending_tier_changes(since=utcnow() - ALERT_WINDOW, session=session)
-    logger.info("the catalog changed outside this process: refreshing (%s untold tier moves)", len(pending))
-    await after_catalog_change(bot, services, pending)
+    # Under the lock: a post-import job in this process that is still at work is waited for, and
+    # its refresh makes the versions match again, so its alerts are not sent a second time.
+    async with services.catalog_lock:
+        async with services.sessionmaker() as session:
+            version = await catalog_version(session=session)
+            if version == services.catalog.data_version:
+                return False
+            pending = await pending_tier_changes(since=utcnow() - ALERT_WINDOW, session=session)
+        logger.info(
+            "the catalog changed outside this process: refreshing (%s untold tier moves)", len(pending)
+        )
+        await refresh_and_tell(bot, services, pending)
     return True

@@ -2,8 +2,8 @@
 
 **The digest.** A pass (every minute from the scheduler; `python -m bot digest send` on demand):
 
-1. fails rows left `sending` longer than `STALE_SENDING` (the process died mid-request: the outcome
-   is unknown, so they are *not* re-sent) and expires pending rows of days that are over;
+1. marks rows left `sending` longer than `STALE_SENDING` `unknown` (the process died mid-request:
+   the outcome is unknown, so they are *not* re-sent) and expires pending rows of days that are over;
 2. makes one `pending` row per eligible streamer whose local digest time has come today (their
    `/tz` and `/digest HH:MM`, else DEFAULT_TIMEZONE and DIGEST_TIME): a slot missed while the bot
    was down is caught up the same local day, and the unique (telegram_id, local_date) constraint
@@ -12,13 +12,24 @@
    the shared `Sender`, a few workers at a time.
 
 Right before each HTTP request a request middleware (`WireGuard`) moves the row to `sending` —
-only if this pass still holds it — and a 429 moves it back (Telegram said "not delivered"). So a
+only if this pass still holds it — and a 429 or a failure before the request left (connection
+refused, DNS) moves it back (certainly not delivered). So a
 row is `sending` only while a request for it may be on the wire, and it is marked `sent` (with
 its picks recorded) as soon as that request returns. A pass killed at any point therefore leaves:
 sent rows (never re-sent), claimed-but-unsent rows (free again once the lease runs out), and at
-most one `sending` row per worker, whose fate is unknown (failed after `STALE_SENDING`).
+most one `sending` row per worker, whose fate is unknown (`unknown` after `STALE_SENDING`).
+
+**At most once.** A request that may have reached Telegram (a timeout, a reset, a 5xx) is never
+made again: the sender answers `Outcome.UNKNOWN` and the row is closed `unknown`. The streamer may
+miss that day's digest (if Telegram never got it) but never gets two. `python -m bot digest status
+[--date D]` lists these rows. The digest goes out at `Priority.BROADCAST` on the bot's shared
+outbound budget (bot/outbound.py), after people's replies and alerts.
 
 No database transaction is open across a network call: every write is its own short transaction.
+
+The code follows the steps: `DigestPass.housekeeping` and `create_rows` (1-2), then each worker
+loops `next_item` (claim, `prepare`) → `deliver` → `record`. The pass needs only `send` from the
+sender (`DigestSender`); a refusal under flood control comes back as `Delivery.retry_after`.
 """
 
 from __future__ import annotations
@@ -35,7 +46,7 @@ from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from aiogram.client.session.middlewares.base import BaseRequestMiddleware
 from aiogram.exceptions import TelegramRetryAfter
@@ -44,21 +55,19 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.picks import (
-    PicksContext,
-    batch_picks,
-    picks_context,
-)
+from bot.keyboards import picks_keyboard
+from bot.outbound import Priority, never_left, priority
+from bot.picks import PicksContext, batch_picks, picks_context
+from bot.services import build_bot, make_sender, outbound_limiter
 from bot.settings import Settings
 from core.schedule import Schedule, local_today, zone_of
+from jobs.sender import Delivery, Outcome, Outgoing
 from storage import deliveries, pick_history, users
 from storage.tables import utcnow
 from storage.users import STREAMER
 
 if TYPE_CHECKING:
     from aiogram import Bot
-
-    from jobs.sender import Delivery, Outgoing
 
 logger = logging.getLogger(__name__)
 
@@ -115,18 +124,20 @@ class WireGuard(BaseRequestMiddleware):
             response = await make_request(bot, method)
         except TelegramRetryAfter as exc:
             wire.flood = True
-            async with wire.sessionmaker() as session:
-                await deliveries.mark_off_wire(
-                    wire.row_id,
-                    wire.token,
-                    f"429 retry after {exc.retry_after}s",
-                    now=wire.clock(),
-                    session=session,
-                )
-                await session.commit()
+            await _off_wire(wire, f"429 retry after {exc.retry_after}s")
+            raise
+        except Exception as exc:
+            if never_left(exc):  # certainly not delivered: pending again, may be retried
+                await _off_wire(wire, f"never left: {exc}")
             raise
         wire.flood = False
         return response
+
+
+async def _off_wire(wire: _WireRow, error: str) -> None:
+    async with wire.sessionmaker() as session:
+        await deliveries.mark_off_wire(wire.row_id, wire.token, error, now=wire.clock(), session=session)
+        await session.commit()
 
 
 def install_wire_guard(bot: Bot) -> None:
@@ -139,13 +150,20 @@ def install_wire_guard(bot: Bot) -> None:
 # The pass
 
 
+class DigestSender(Protocol):
+    """What the pass needs from `jobs.sender.Sender`: one message in, its final Delivery out."""
+
+    async def send(self, out: Outgoing) -> Delivery: ...
+
+
 @dataclass
 class PassReport:
     dates: list[date] = field(default_factory=list)
     created: int = 0
-    stale: int = 0  # `sending` rows of a dead pass, failed (outcome unknown)
+    stale: int = 0  # `sending` rows of a dead pass, marked unknown (not re-sent)
     expired: int = 0
-    outcomes: Counter[str] = field(default_factory=Counter)  # sent / blocked / invalid / failed / skipped
+    # sent / blocked / invalid / failed / unknown / skipped
+    outcomes: Counter[str] = field(default_factory=Counter)
     requeued: int = 0  # flood-limited: back to pending for the next pass
     lost: int = 0  # claims taken over by another pass
     stopped: str | None = None
@@ -158,11 +176,13 @@ class PassReport:
             f"digest {days}: {self.created} new, sent {o['sent']}, blocked {o['blocked']}, "
             f"invalid {o['invalid']}, failed {o['failed']}, skipped {o['skipped']} (no picks, or digests off)"
         )
+        if o["unknown"]:
+            text += f", unknown {o['unknown']} (may have arrived; not re-sent: `digest status` lists them)"
         extras = [
             f"{n} {what}"
             for n, what in (
                 (self.requeued, "left for the next pass"),
-                (self.stale, "interrupted earlier, marked failed"),
+                (self.stale, "interrupted earlier, marked unknown"),
                 (self.expired, "expired"),
                 (self.lost, "taken by another pass"),
             )
@@ -182,282 +202,367 @@ class _Item:
     skus: list[str]
 
 
+@dataclass(frozen=True)
+class _Skip:
+    row: deliveries.ClaimedRow
+    status: str  # SKIPPED (nothing to send) or FAILED (the local day is over)
+    reason: str
+
+
 def _new_token() -> str:
     return f"{socket.gethostname()[:30]}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
 
 
-def _looks_like_flood(error: str | None) -> bool:
-    """A sender's failure text that says Telegram refused the message (429), so it was not delivered."""
-    if not error:
-        return False
-    return "RetryAfter" in error or "retry_after" in error or "Too Many Requests" in error
+_GONE = {Outcome.BLOCKED: deliveries.BLOCKED, Outcome.INVALID: deliveries.INVALID}
+# Final outcomes that are not Telegram's refusal of the chat: recorded as they are.
+_CLOSED = {Outcome.FAILED: deliveries.FAILED, Outcome.UNKNOWN: deliveries.UNKNOWN}
+
+
+class DigestPass:
+    """One digest pass: housekeeping, preparation, then workers that take the next item, deliver it
+    and record the outcome, until no row is left or the pass has to stop."""
+
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        settings: Settings,
+        sender: DigestSender,
+        *,
+        bot: Bot | None = None,
+        now: datetime | None = None,
+        on_date: date | None = None,
+        force: bool = False,
+        workers: int = WORKERS,
+        batch: int = BATCH,
+        lease: timedelta = CLAIM_LEASE,
+        stale_after: timedelta = STALE_SENDING,
+        stop_after_failures: int = STOP_AFTER_FAILURES,
+    ) -> None:
+        self.sessionmaker = sessionmaker
+        self.settings = settings
+        self.sender = sender
+        self.bot = bot
+        self.on_date = on_date
+        self.force = force
+        self.workers = max(1, workers)
+        self.batch = batch
+        self.lease = lease
+        self.stale_after = stale_after
+        self.stop_after_failures = stop_after_failures
+        self.report = PassReport()
+        self.token = _new_token()
+        self._started = _time.monotonic()
+        self._base = now or utcnow()
+        self._dates: set[date] = set()
+        self._queue: deque[_Item] = deque()
+        self._refill = asyncio.Lock()
+        self._exhausted = False
+        self._failures_in_a_row = 0
+        self._context: PicksContext | None = None
+
+    @property
+    def guarded(self) -> bool:
+        """The wire guard on the sender's bot marks rows `sending` (else the pass does, before sending)."""
+        return self.bot is not None
+
+    def clock(self) -> datetime:
+        """The pass's UTC clock: `now` (or the real time) at the start, moving with the monotonic clock."""
+        return self._base + timedelta(seconds=_time.monotonic() - self._started)
+
+    def stop(self, reason: str) -> None:
+        if self.report.stopped is None:
+            self.report.stopped = reason
+            logger.warning("digest pass stops: %s", reason)
+
+    async def run(self) -> PassReport:
+        if self.bot is not None:
+            install_wire_guard(self.bot)
+        async with self.sessionmaker() as session:  # steps 1-2 in one short transaction
+            await self.housekeeping(session)
+            await self.create_rows(session)
+            await session.commit()
+        try:
+            await asyncio.gather(*(self._work() for _ in range(self.workers)))
+        finally:
+            await self._release_claims()
+            self.report.seconds = _time.monotonic() - self._started
+        logger.info("%s", self.report.summary())
+        return self.report
+
+    # ---------------------------------------------------------------- 1. housekeeping
+
+    async def housekeeping(self, session: AsyncSession) -> None:
+        """Fail rows a dead pass left `sending`; expire pending rows whose local day is over."""
+        base = self._base
+        stale = await deliveries.fail_stale_sending(base - self.stale_after, now=base, session=session)
+        self.report.stale = len(stale)
+        if stale:
+            logger.warning(
+                "digest: %s rows were left sending by a dead pass; marked unknown, not re-sent", len(stale)
+            )
+        candidates = await deliveries.pending_past_candidates(
+            not_after=base.date(), keep=self.on_date, now=base, lease=self.lease, session=session
+        )
+        default_zone = self.settings.default_timezone
+        over = [
+            row_id for row_id, day, zone in candidates if day < local_today(base, zone_of(zone, default_zone))
+        ]
+        self.report.expired = await deliveries.expire_rows(over, now=base, lease=self.lease, session=session)
+
+    # ---------------------------------------------------------------- 2. preparation
+
+    async def create_rows(self, session: AsyncSession) -> None:
+        """Today's pending rows: for `on_date`, or for each schedule group whose slot has come."""
+        if self.on_date is not None:
+            self._dates.add(self.on_date)
+            self.report.created = await deliveries.create_rows(self.on_date, now=self._base, session=session)
+        else:
+            for group in await deliveries.digest_groups(session=session):
+                schedule = Schedule.of(*group, self.settings)
+                today = schedule.today(self._base)
+                self._dates.add(today)
+                if self.force or schedule.due(self._base):
+                    self.report.created += await deliveries.create_rows(
+                        today, group=group, now=self._base, session=session
+                    )
+        self.report.dates = sorted(self._dates)
+
+    def _triage(self, rows: list[deliveries.ClaimedRow]) -> tuple[list[deliveries.ClaimedRow], list[_Skip]]:
+        """Rows worth rendering, and rows to close at once (digests off, or their day is over)."""
+        wanted: list[deliveries.ClaimedRow] = []
+        skipped: list[_Skip] = []
+        for row in rows:
+            p = row.profile
+            if row.role != STREAMER or not p.digest_enabled or not p.active:
+                skipped.append(_Skip(row, deliveries.SKIPPED, "digests off or chat unreachable"))
+            elif self.on_date is None and row.local_date < Schedule.of(
+                p.timezone, p.digest_time, self.settings
+            ).today(self.clock()):
+                skipped.append(_Skip(row, deliveries.FAILED, "expired: the local day is over"))
+            else:
+                wanted.append(row)
+        return wanted, skipped
+
+    async def prepare(self, rows: list[deliveries.ClaimedRow]) -> None:
+        """Render the claimed rows' picks into the queue; close the rows with nothing to send."""
+        wanted, skipped = self._triage(rows)
+        if wanted and self._context is None:
+            self._context = await picks_context(self.sessionmaker)
+        async with self.sessionmaker() as session:
+            if wanted and self._context is not None:
+                results = await batch_picks(
+                    session, self._context, [(r.profile, r.local_date) for r in wanted]
+                )
+                for row, result in zip(wanted, results, strict=True):
+                    if not result.picks:
+                        skipped.append(_Skip(row, deliveries.SKIPPED, "no picks"))
+                        continue
+                    lang = row.profile.language
+                    text = result.as_text(lang, digest=True)
+                    out = Outgoing(row.telegram_id, text, picks_keyboard(result, lang), key=row.id)
+                    self._queue.append(_Item(row, out, result.skus))
+            for skip in skipped:
+                await self._close_skipped(skip, session)
+            await session.commit()
+
+    async def _close_skipped(self, skip: _Skip, session: AsyncSession) -> None:
+        await deliveries.finish_row(
+            skip.row.id, self.token, skip.status, now=self.clock(), error=skip.reason, session=session
+        )
+        if skip.status == deliveries.SKIPPED:
+            self.report.outcomes[deliveries.SKIPPED] += 1
+        else:
+            self.report.expired += 1
+
+    # ---------------------------------------------------------------- 3. next item
+
+    async def next_item(self) -> _Item | None:
+        """The next message to send, claiming and preparing another batch when the queue is empty."""
+        async with self._refill:
+            while not self._queue and not self._exhausted and self.report.stopped is None:
+                rows = await self._claim()
+                if rows:
+                    await self.prepare(rows)
+            if self.report.stopped is not None or not self._queue:
+                return None
+            return self._queue.popleft()
+
+    async def _claim(self) -> list[deliveries.ClaimedRow]:
+        async with self.sessionmaker() as session:
+            rows = await deliveries.claim_rows(
+                self.token, self._dates, now=self.clock(), lease=self.lease, limit=self.batch, session=session
+            )
+            await session.commit()
+            # Nothing won: done, unless another pass merely took the rows we aimed at.
+            if not rows and not await deliveries.has_free_rows(
+                self._dates, now=self.clock(), lease=self.lease, session=session
+            ):
+                self._exhausted = True
+        return rows
+
+    # ---------------------------------------------------------------- 4. delivery
+
+    async def deliver(self, item: _Item) -> tuple[Delivery, _WireRow] | None:
+        """Send one item through the sender; None when our claim on its row was lost."""
+        wire = _WireRow(item.row.id, item.row.telegram_id, self.token, self.sessionmaker, self.clock)
+        reset = _WIRE.set(wire)
+        try:
+            if not self.guarded:
+                await self._put_on_wire(item.row.id)
+            with priority(Priority.BROADCAST):
+                delivery = await self.sender.send(item.out)
+        except ClaimLost:
+            self.report.lost += 1
+            logger.info("digest row %s was taken over by another pass", item.row.id)
+            return None
+        finally:
+            _WIRE.reset(reset)
+        if self.guarded and delivery.outcome == Outcome.SENT and wire.requests == 0:
+            logger.error(
+                "the wire guard saw no request for row %s: is the sender on another Bot?", item.row.id
+            )
+        return delivery, wire
+
+    async def _put_on_wire(self, row_id: int) -> None:
+        async with self.sessionmaker() as session:
+            held = await deliveries.mark_on_wire(row_id, self.token, now=self.clock(), session=session)
+            await session.commit()
+        if not held:
+            raise ClaimLost(row_id)
+
+    # ---------------------------------------------------------------- 5. record
+
+    async def record(self, item: _Item, delivery: Delivery, *, refused: bool) -> None:
+        """Store the outcome of one delivery; `refused`: Telegram answered 429, so it was not delivered."""
+        async with self.sessionmaker() as session:
+            if delivery.outcome == Outcome.SENT:
+                await self._record_sent(item, delivery, session)
+            elif delivery.outcome in _GONE:
+                await self._record_gone(item, delivery, session)
+            elif refused:
+                await self._requeue(item, delivery, session)
+            else:
+                await self._record_failed(item, delivery, session)
+            await session.commit()
+
+    def _attempts(self, delivery: Delivery) -> int | None:
+        # Guarded, the wire guard counted every request in the row itself.
+        return None if self.guarded else delivery.attempts
+
+    async def _record_sent(self, item: _Item, delivery: Delivery, session: AsyncSession) -> None:
+        row = item.row
+        held = await deliveries.finish_row(
+            row.id,
+            self.token,
+            deliveries.SENT,
+            now=self.clock(),
+            message_id=delivery.message_id,
+            skus=item.skus,
+            attempts=self._attempts(delivery),
+            session=session,
+        )
+        if held:
+            await pick_history.record_picks(row.telegram_id, item.skus, row.local_date, session=session)
+        self._failures_in_a_row = 0
+        self.report.outcomes[deliveries.SENT] += 1
+
+    async def _record_gone(self, item: _Item, delivery: Delivery, session: AsyncSession) -> None:
+        """Blocked, or the chat is gone: close the row and stop writing to the streamer until /start."""
+        status = _GONE[delivery.outcome]
+        await deliveries.finish_row(
+            item.row.id,
+            self.token,
+            status,
+            now=self.clock(),
+            error=delivery.error,
+            attempts=self._attempts(delivery),
+            session=session,
+        )
+        await users.deactivate(item.row.telegram_id, session=session)
+        self._failures_in_a_row = 0
+        self.report.outcomes[status] += 1
+
+    async def _requeue(self, item: _Item, delivery: Delivery, session: AsyncSession) -> None:
+        """Telegram refused it (429): certainly not delivered, so the next pass may send it."""
+        error = delivery.error or f"429 retry after {delivery.retry_after}s"
+        await deliveries.requeue_row(item.row.id, self.token, error, now=self.clock(), session=session)
+        self.report.requeued += 1
+        self.stop("flood control (429) persists")
+
+    async def _record_failed(self, item: _Item, delivery: Delivery, session: AsyncSession) -> None:
+        status = _CLOSED.get(delivery.outcome, deliveries.FAILED)
+        await deliveries.finish_row(
+            item.row.id,
+            self.token,
+            status,
+            now=self.clock(),
+            error=delivery.error,
+            attempts=self._attempts(delivery),
+            session=session,
+        )
+        self._failures_in_a_row += 1
+        self.report.outcomes[status] += 1
+        if self._failures_in_a_row >= self.stop_after_failures:
+            self.stop(f"{self._failures_in_a_row} deliveries failed in a row: {delivery.error}")
+
+    # ---------------------------------------------------------------- the workers
+
+    async def _work(self) -> None:
+        while self.report.stopped is None:
+            try:
+                if not await self._one():
+                    return
+            except SQLAlchemyError:
+                logger.exception("digest: database error")
+                self.stop("database error")
+            except Exception:  # noqa: BLE001 - a bug must stop the pass cleanly, not strand the other workers
+                logger.exception("digest: unexpected error")
+                self.stop("unexpected error (see the log)")
+
+    async def _one(self) -> bool:
+        """Next item, delivery, record; False when nothing is left."""
+        item = await self.next_item()
+        if item is None:
+            return False
+        sent = await self.deliver(item)
+        if sent is not None:
+            delivery, wire = sent
+            await self.record(item, delivery, refused=wire.flood or delivery.retry_after is not None)
+        return True
+
+    async def _release_claims(self) -> None:
+        # Rows claimed but never put on the wire go back at once (a crash leaves them to the lease).
+        with contextlib.suppress(SQLAlchemyError, asyncio.CancelledError):
+            async with self.sessionmaker() as session:
+                await deliveries.release_claims(self.token, session=session)
+                await session.commit()
 
 
 async def run_digest_pass(
-    sessionmaker: async_sessionmaker[AsyncSession],
-    settings: Settings,
-    sender: Any,
-    *,
-    bot: Bot | None = None,
-    now: datetime | None = None,
-    on_date: date | None = None,
-    force: bool = False,
-    workers: int = WORKERS,
-    batch: int = BATCH,
-    lease: timedelta = CLAIM_LEASE,
-    stale_after: timedelta = STALE_SENDING,
-    stop_after_failures: int = STOP_AFTER_FAILURES,
+    sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, sender: DigestSender, **options: Any
 ) -> PassReport:
     """One digest pass; safe to run concurrently with others (in this process or another replica).
 
-    `bot` is the Bot under `sender`: given, the wire guard marks rows `sending` only while their
-    request may be on the wire; without it a row is marked just before it is handed to the sender.
+    The options are `DigestPass`'s. `bot` is the Bot under `sender`: given, the wire guard marks rows
+    `sending` only while their request may be on the wire; without it a row is marked just before it
+    is handed to the sender.
     `now` (UTC) shifts the pass's clock (tests). `on_date` sends that local date to every eligible
     streamer; `force` sends each streamer's today whatever the hour (`digest send`); neither: the
     scheduled pass, for those whose slot has come.
     """
-    started = _time.monotonic()
-    base = now or utcnow()
-
-    def clock() -> datetime:
-        return base + timedelta(seconds=_time.monotonic() - started)
-
-    token = _new_token()
-    report = PassReport()
-    guarded = bot is not None
-    if bot is not None:
-        install_wire_guard(bot)
-
-    # 1-2: housekeeping and today's rows, in one short transaction.
-    async with sessionmaker() as session:
-        report.stale = len(await deliveries.fail_stale_sending(base - stale_after, now=base, session=session))
-        candidates = await deliveries.pending_past_candidates(
-            not_after=base.date(), keep=on_date, now=base, lease=lease, session=session
-        )
-        over = [
-            row_id
-            for row_id, day, zone in candidates
-            if day < local_today(base, zone_of(zone, settings.default_timezone))
-        ]
-        report.expired = await deliveries.expire_rows(over, now=base, lease=lease, session=session)
-        dates: set[date] = set()
-        if on_date is not None:
-            dates.add(on_date)
-            report.created = await deliveries.create_rows(on_date, now=base, session=session)
-        else:
-            for group in await deliveries.digest_groups(session=session):
-                schedule = Schedule.of(*group, settings)
-                today = schedule.today(base)
-                dates.add(today)
-                if force or schedule.due(base):
-                    report.created += await deliveries.create_rows(
-                        today, group=group, now=base, session=session
-                    )
-        await session.commit()
-    report.dates = sorted(dates)
-    if report.stale:
-        logger.warning(
-            "digest: %s rows were left sending by a dead pass; marked failed, not re-sent", report.stale
-        )
-
-    from bot.keyboards import picks_keyboard
-    from jobs.sender import Outcome, Outgoing
-
-    queue: deque[_Item] = deque()
-    refill_lock = asyncio.Lock()
-    exhausted = False
-    failures_in_a_row = 0
-    context: PicksContext | None = None
-
-    def stop(reason: str) -> None:
-        if report.stopped is None:
-            report.stopped = reason
-            logger.warning("digest pass stops: %s", reason)
-
-    async def prepare(rows: list[deliveries.ClaimedRow]) -> None:
-        nonlocal context
-        skipped: list[tuple[deliveries.ClaimedRow, str, str]] = []
-        wanted: list[deliveries.ClaimedRow] = []
-        for row in rows:
-            p = row.profile
-            if row.role != STREAMER or not p.digest_enabled or not p.active:
-                skipped.append((row, deliveries.SKIPPED, "digests off or chat unreachable"))
-            elif on_date is None and row.local_date < Schedule.of(p.timezone, p.digest_time, settings).today(
-                clock()
-            ):
-                skipped.append((row, deliveries.FAILED, "expired: the local day is over"))
-            else:
-                wanted.append(row)
-        if wanted and context is None:
-            context = await picks_context(sessionmaker)
-        async with sessionmaker() as session:
-            results = (
-                await batch_picks(session, context, [(r.profile, r.local_date) for r in wanted])
-                if context
-                else []
-            )
-            for row, result in zip(wanted, results, strict=True):
-                if not result.picks:
-                    skipped.append((row, deliveries.SKIPPED, "no picks"))
-                    continue
-                lang = row.profile.language
-                out = Outgoing(
-                    chat_id=row.telegram_id,
-                    text=result.as_text(lang, digest=True),
-                    reply_markup=picks_keyboard(result, lang),
-                    key=row.id,
-                )
-                queue.append(_Item(row, out, result.skus))
-            for row, status, reason in skipped:
-                await deliveries.finish_row(row.id, token, status, now=clock(), error=reason, session=session)
-                if status == deliveries.SKIPPED:
-                    report.outcomes[deliveries.SKIPPED] += 1
-                else:
-                    report.expired += 1
-            await session.commit()
-
-    async def next_item() -> _Item | None:
-        nonlocal exhausted
-        async with refill_lock:
-            while not queue and not exhausted and report.stopped is None:
-                async with sessionmaker() as session:
-                    rows = await deliveries.claim_rows(
-                        token, dates, now=clock(), lease=lease, limit=batch, session=session
-                    )
-                    await session.commit()
-                    # Nothing won: done, unless another pass merely took the rows we aimed at.
-                    if not rows and not await deliveries.has_free_rows(
-                        dates, now=clock(), lease=lease, session=session
-                    ):
-                        exhausted = True
-                        break
-                if rows:
-                    await prepare(rows)
-            if report.stopped is not None or not queue:
-                return None
-            return queue.popleft()
-
-    async def record(item: _Item, delivery: Delivery, wire: _WireRow) -> None:
-        nonlocal failures_in_a_row
-        row, outcome = item.row, delivery.outcome
-        attempts = None if guarded else delivery.attempts
-        async with sessionmaker() as session:
-            if outcome == Outcome.SENT:
-                held = await deliveries.finish_row(
-                    row.id,
-                    token,
-                    deliveries.SENT,
-                    now=clock(),
-                    message_id=delivery.message_id,
-                    skus=item.skus,
-                    attempts=attempts,
-                    session=session,
-                )
-                if held:
-                    await pick_history.record_picks(
-                        row.telegram_id, item.skus, row.local_date, session=session
-                    )
-                failures_in_a_row = 0
-                status = deliveries.SENT
-            elif outcome in (Outcome.BLOCKED, Outcome.INVALID):
-                status = deliveries.BLOCKED if outcome == Outcome.BLOCKED else deliveries.INVALID
-                await deliveries.finish_row(
-                    row.id,
-                    token,
-                    status,
-                    now=clock(),
-                    error=delivery.error,
-                    attempts=attempts,
-                    session=session,
-                )
-                await users.deactivate(row.telegram_id, session=session)
-                failures_in_a_row = 0
-            elif wire.flood or _looks_like_flood(delivery.error):
-                # Telegram refused it (429): certainly not delivered, so the next pass may send it.
-                await deliveries.requeue_row(
-                    row.id, token, delivery.error or "flood control", now=clock(), session=session
-                )
-                report.requeued += 1
-                status = "requeued"
-                stop("flood control (429) persists")
-            else:
-                await deliveries.finish_row(
-                    row.id,
-                    token,
-                    deliveries.FAILED,
-                    now=clock(),
-                    error=delivery.error,
-                    attempts=attempts,
-                    session=session,
-                )
-                failures_in_a_row += 1
-                status = deliveries.FAILED
-                if failures_in_a_row >= stop_after_failures:
-                    stop(f"{failures_in_a_row} deliveries failed in a row: {delivery.error}")
-            await session.commit()
-        if status != "requeued":
-            report.outcomes[status] += 1
-
-    async def deliver(item: _Item) -> None:
-        wire = _WireRow(item.row.id, item.row.telegram_id, token, sessionmaker, clock)
-        reset = _WIRE.set(wire)
-        try:
-            if not guarded:
-                async with sessionmaker() as session:
-                    held = await deliveries.mark_on_wire(item.row.id, token, now=clock(), session=session)
-                    await session.commit()
-                if not held:
-                    raise ClaimLost(item.row.id)
-            delivery = await sender.send(item.out)
-        except ClaimLost:
-            report.lost += 1
-            logger.info("digest row %s was taken over by another pass", item.row.id)
-            return
-        finally:
-            _WIRE.reset(reset)
-        if guarded and delivery.outcome == Outcome.SENT and wire.requests == 0:
-            logger.error(
-                "the wire guard saw no request for row %s: is the sender on another Bot?", item.row.id
-            )
-        await record(item, delivery, wire)
-
-    async def work() -> None:
-        while report.stopped is None:
-            try:
-                item = await next_item()
-                if item is None:
-                    return
-                await deliver(item)
-            except SQLAlchemyError:
-                logger.exception("digest: database error")
-                stop("database error")
-            except Exception:  # noqa: BLE001 - a bug must stop the pass cleanly, not strand the other workers
-                logger.exception("digest: unexpected error")
-                stop("unexpected error (see the log)")
-
-    try:
-        await asyncio.gather(*(work() for _ in range(max(1, workers))))
-    finally:
-        # Rows claimed but never put on the wire go back at once (a crash leaves them to the lease).
-        with contextlib.suppress(SQLAlchemyError, asyncio.CancelledError):
-            async with sessionmaker() as session:
-                await deliveries.release_claims(token, session=session)
-                await session.commit()
-        report.seconds = _time.monotonic() - started
-    logger.info("%s", report.summary())
-    return report
+    return await DigestPass(sessionmaker, settings, sender, **options).run()
 
 
 async def send_digest_now(
     sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, *, on_date: date | None = None
 ) -> str:
     """`python -m bot digest send [--date D]`: a pass now, whatever the hour; idempotent."""
-    from bot.services import build_bot, make_sender
-
-    bot = build_bot(settings.require_token(), api_url=settings.telegram_api_url)
+    limiter = outbound_limiter(settings)
+    bot = build_bot(settings.require_token(), api_url=settings.telegram_api_url, limiter=limiter)
     try:
         sender = make_sender(bot, settings)
         report = await run_digest_pass(sessionmaker, settings, sender, bot=bot, on_date=on_date, force=True)
     finally:
         await bot.session.close()
+        await limiter.close()
     return report.summary()

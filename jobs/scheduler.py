@@ -19,6 +19,8 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.services import Services
+from jobs.catalog_watch import check_catalog
+from jobs.digest import run_digest_pass
 from jobs.samples import run_sample_pass
 
 logger = logging.getLogger(__name__)
@@ -44,8 +46,6 @@ class DigestTicker:
         self.task = asyncio.create_task(self._run(), name="digest-pass")
 
     async def _run(self) -> None:
-        from jobs.digest import run_digest_pass
-
         self.passes += 1
         try:
             await run_digest_pass(
@@ -80,8 +80,6 @@ class DigestScheduler:
 
 
 async def _check_catalog(bot: Bot, services: Services) -> None:
-    from jobs.catalog_watch import check_catalog
-
     try:
         await check_catalog(bot, services)
     except Exception:  # noqa: BLE001 - a failed look is retried on the next tick

@@ -1,14 +1,19 @@
-"""The one outbound sender: the daily digest and merchant alerts both go through it.
+"""The sender of the daily digest and merchant alerts: bounded retries and a final outcome per message.
 
-aiogram neither retries nor rate-limits, so this module owns both: a global pace of ``rate_per_second``
-shared by all workers, at least ``per_chat_interval`` between two messages to one chat, a shared pause
-when Telegram answers 429 (no worker sends until ``retry_after`` has passed), bounded retries with
-exponential backoff for transient failures, and a final :class:`Outcome` for every message.
+Pacing: on a bot from `bot.services.build_bot` the bot's outbound middleware (bot/outbound.py) paces
+every request — replies, alerts and digests share one budget, the digest at the lowest priority — and
+this sender does not pace again. On a bare Bot (no outbound middleware) it paces itself as before: a
+global pace of ``rate_per_second``, ``per_chat_interval`` between two messages to one chat, and a
+shared pause when Telegram answers 429.
 
-Make one Sender per bot and share it: the pace, the pause and the per-chat spacing live in the instance.
-Delivery is at least once: after a timeout or a dropped connection the message is sent again, and
-Telegram may have received the first copy (the Bot API has no idempotency key). Messages to one chat
-are spaced, but their order is not promised when several are in flight at once.
+Delivery is **at most once**: a message is sent again only when the failure provably happened before
+the request left (connection refused, DNS: `bot.outbound.never_left`) or Telegram answered 429 (it
+was certainly not delivered). After a timeout, a reset connection or a 5xx the request may have
+reached Telegram (the Bot API has no idempotency key), so the outcome is ``UNKNOWN`` and the message
+is not sent again: a user may miss it, but never gets it twice.
+
+Make one Sender per bot and share it. Messages to one chat are spaced, but their order is not
+promised when several are in flight at once.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ import random
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterable, Awaitable, Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
@@ -36,7 +41,9 @@ from aiogram.exceptions import (
     TelegramRetryAfter,
     TelegramServerError,
 )
-from aiogram.types import InlineKeyboardMarkup, LinkPreviewOptions
+from aiogram.types import InlineKeyboardMarkup, LinkPreviewOptions, Message
+
+from bot.outbound import never_left, outbound_of
 
 if TYPE_CHECKING:
     from aiogram import Bot
@@ -56,9 +63,10 @@ _INVALID_CHAT_MARKERS = (
     "chat_id is empty",
 )
 
-# Worth another try: the server hiccuped (5xx, an HTML error page from a proxy) or the connection
-# failed or timed out. aiogram wraps aiohttp errors and timeouts in TelegramNetworkError; the raw
-# ones are listed in case a session middleware lets them through.
+# The request failed without a word from Telegram: the server hiccuped (5xx, an HTML error page from
+# a proxy) or the connection failed or timed out. Retried only when it provably never left
+# (`never_left`); otherwise the outcome is unknown. aiogram wraps aiohttp errors and timeouts in
+# TelegramNetworkError; the raw ones are listed in case a session middleware lets them through.
 _TRANSIENT = (
     TelegramServerError,
     TelegramNetworkError,
@@ -72,7 +80,8 @@ class Outcome(StrEnum):
     SENT = "sent"
     BLOCKED = "blocked"  # 403: the user blocked the bot (or never started it); stop until /start
     INVALID = "invalid"  # the chat does not exist any more
-    FAILED = "failed"  # gave up: a bad message, or retries exhausted
+    FAILED = "failed"  # gave up: a bad message, or retries exhausted; certainly not delivered
+    UNKNOWN = "unknown"  # the request may have reached Telegram (timeout, reset, 5xx): not sent again
 
 
 @dataclass(frozen=True)
@@ -87,13 +96,18 @@ class Outgoing:
 
 @dataclass(frozen=True)
 class Delivery:
-    """What became of one :class:`Outgoing`; ``attempts`` counts the requests made for it."""
+    """What became of one :class:`Outgoing`; ``attempts`` counts the requests made for it.
+
+    ``retry_after`` is set when the last answer was a 429 (flood control, the seconds Telegram asked
+    to wait): the message was then certainly not delivered, and may be sent again later.
+    """
 
     outgoing: Outgoing
     outcome: Outcome
     message_id: int | None
     error: str | None
     attempts: int
+    retry_after: float | None = None
 
 
 class Sender:
@@ -142,6 +156,8 @@ class Sender:
         self._paused_until = float("-inf")  # set by a 429; nobody sends before it
         # chat_id -> earliest time of the next request to it; only chats written to recently are kept.
         self._chat_ready: OrderedDict[int, float] = OrderedDict()
+        # The bot's outbound middleware paces every request: pacing here too would be a second budget.
+        self._paced_by_bot = outbound_of(bot) is not None
 
     @property
     def paused_until(self) -> float:
@@ -153,51 +169,58 @@ class Sender:
         attempts = 0
         while True:
             attempts += 1
-            await self._acquire(out.chat_id)
+            if not self._paced_by_bot:
+                await self._acquire(out.chat_id)
             try:
-                message = await self._bot.send_message(
-                    chat_id=out.chat_id,
-                    text=out.text,
-                    parse_mode=ParseMode.HTML,
-                    link_preview_options=LinkPreviewOptions(is_disabled=True),
-                    reply_markup=out.reply_markup,
-                    allow_paid_broadcast=True if self._paid_broadcast else None,
-                    request_timeout=self._request_timeout,
-                )
+                message = await self._request(out)
             except TelegramRetryAfter as exc:
-                # Telegram wants silence from the whole bot, not just this chat: pause every worker.
-                self._pause(min(float(exc.retry_after), self._max_retry_after))
-                if exc.retry_after > self._max_retry_after:
-                    return _done(out, Outcome.FAILED, attempts, f"retry_after {exc.retry_after}s is too long")
-                if attempts >= self._max_attempts:
-                    return _done(out, Outcome.FAILED, attempts, _describe(exc))
-                logger.warning("flood control: all sends paused %ss (chat %s)", exc.retry_after, out.chat_id)
-            except TelegramForbiddenError as exc:
-                logger.info("chat %s blocked the bot: %s", out.chat_id, exc.message)
-                return _done(out, Outcome.BLOCKED, attempts, _describe(exc))
-            except TelegramMigrateToChat as exc:
-                return _done(out, Outcome.INVALID, attempts, _describe(exc))
-            except TelegramBadRequest as exc:
-                lowered = exc.message.lower()
-                outcome = (
-                    Outcome.INVALID if any(m in lowered for m in _INVALID_CHAT_MARKERS) else Outcome.FAILED
-                )
-                logger.info("chat %s: %s (%s)", out.chat_id, exc.message, outcome)
-                return _done(out, outcome, attempts, _describe(exc))
+                final = self._flooded(out, attempts, exc)
             except TelegramEntityTooLarge as exc:  # a TelegramNetworkError, but retrying cannot help
-                return _done(out, Outcome.FAILED, attempts, _describe(exc))
+                final = _done(out, Outcome.FAILED, attempts, _describe(exc))
             except _TRANSIENT as exc:
-                if attempts >= self._max_attempts:
-                    logger.warning("chat %s: giving up after %s attempts: %s", out.chat_id, attempts, exc)
-                    return _done(out, Outcome.FAILED, attempts, _describe(exc))
-                delay = self._backoff(attempts)
-                logger.info("chat %s: %s; retry %s in %.2fs", out.chat_id, _describe(exc), attempts, delay)
-                await self._sleep(delay)
-            except TelegramAPIError as exc:  # 401, 404, 409...: nothing a retry would fix
-                logger.warning("chat %s: %s", out.chat_id, exc)
-                return _done(out, Outcome.FAILED, attempts, _describe(exc))
+                final = await self._transient(out, attempts, exc)
+            except TelegramAPIError as exc:
+                final = _answered(out, attempts, exc)
             else:
                 return Delivery(out, Outcome.SENT, message.message_id, None, attempts)
+            if final is not None:
+                return final
+
+    async def _request(self, out: Outgoing) -> Message:
+        return await self._bot.send_message(
+            chat_id=out.chat_id,
+            text=out.text,
+            parse_mode=ParseMode.HTML,
+            link_preview_options=LinkPreviewOptions(is_disabled=True),
+            reply_markup=out.reply_markup,
+            allow_paid_broadcast=True if self._paid_broadcast else None,
+            request_timeout=self._request_timeout,
+        )
+
+    def _flooded(self, out: Outgoing, attempts: int, exc: TelegramRetryAfter) -> Delivery | None:
+        """A 429: pause every worker; None to try again once the pause is over, else the final refusal."""
+        # Telegram wants silence from the whole bot, not just this chat.
+        self._pause(min(float(exc.retry_after), self._max_retry_after))
+        if exc.retry_after > self._max_retry_after:
+            return _refused(out, attempts, exc, f"retry_after {exc.retry_after}s is too long")
+        if attempts >= self._max_attempts:
+            return _refused(out, attempts, exc, _describe(exc))
+        logger.warning("flood control: all sends paused %ss (chat %s)", exc.retry_after, out.chat_id)
+        return None
+
+    async def _transient(self, out: Outgoing, attempts: int, exc: BaseException) -> Delivery | None:
+        """A hiccup: if the request never left, back off and return None to try again (or give up after
+        max_attempts); if it may have reached Telegram, the outcome is unknown and it is not re-sent."""
+        if not never_left(exc):
+            logger.warning("chat %s: %s; may have been delivered, not re-sent", out.chat_id, _describe(exc))
+            return _done(out, Outcome.UNKNOWN, attempts, _describe(exc))
+        if attempts >= self._max_attempts:
+            logger.warning("chat %s: giving up after %s attempts: %s", out.chat_id, attempts, exc)
+            return _done(out, Outcome.FAILED, attempts, _describe(exc))
+        delay = self._backoff(attempts)
+        logger.info("chat %s: %s; retry %s in %.2fs", out.chat_id, _describe(exc), attempts, delay)
+        await self._sleep(delay)
+        return None
 
     async def send_many(
         self,
@@ -213,49 +236,38 @@ class Sender:
         async stream stays in bounded memory; pass ``collect=False`` to not keep the results either.
         """
         queue: asyncio.Queue[Outgoing | None] = asyncio.Queue(maxsize=self._workers)
-        results: list[Delivery] = []
-        counts: dict[Outcome, int] = dict.fromkeys(Outcome, 0)
-
-        async def produce() -> None:
-            if isinstance(outs, AsyncIterable):
-                async for out in outs:
-                    await queue.put(out)
-            else:
-                for out in outs:
-                    await queue.put(out)
-            for _ in range(self._workers):
-                await queue.put(None)
-
-        async def work() -> None:
-            while (out := await queue.get()) is not None:
-                delivery = await self.send(out)
-                counts[delivery.outcome] += 1
-                if collect:
-                    results.append(delivery)
-                if on_delivery is not None:
-                    await on_delivery(delivery)
-
+        batch = _Batch(collect, on_delivery)
         started = self._clock()
-        tasks = [asyncio.create_task(produce())]
-        tasks += [asyncio.create_task(work()) for _ in range(self._workers)]
-        try:
-            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
-        finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-        for task in done:
-            if not task.cancelled() and (error := task.exception()) is not None:
-                raise error
+        tasks = [asyncio.create_task(self._produce(outs, queue))]
+        tasks += [asyncio.create_task(self._work(queue, batch)) for _ in range(self._workers)]
+        await _all_or_first_error(tasks)
+        counts = batch.counts
         logger.info(
-            "sent %s, blocked %s, invalid %s, failed %s in %.1fs",
+            "sent %s, blocked %s, invalid %s, failed %s, unknown %s in %.1fs",
             counts[Outcome.SENT],
             counts[Outcome.BLOCKED],
             counts[Outcome.INVALID],
             counts[Outcome.FAILED],
+            counts[Outcome.UNKNOWN],
             self._clock() - started,
         )
-        return results
+        return batch.results
+
+    async def _produce(
+        self, outs: Iterable[Outgoing] | AsyncIterable[Outgoing], queue: asyncio.Queue[Outgoing | None]
+    ) -> None:
+        if isinstance(outs, AsyncIterable):
+            async for out in outs:
+                await queue.put(out)
+        else:
+            for out in outs:
+                await queue.put(out)
+        for _ in range(self._workers):
+            await queue.put(None)  # one stop sign per worker
+
+    async def _work(self, queue: asyncio.Queue[Outgoing | None], batch: _Batch) -> None:
+        while (out := await queue.get()) is not None:
+            await batch.add(await self.send(out))
 
     # ------------------------------------------------------------------ pacing
 
@@ -310,8 +322,59 @@ class Sender:
         return delay / 2 + random.uniform(0, delay / 2)
 
 
+@dataclass
+class _Batch:
+    """What one send_many gathers: counts by outcome, the deliveries (when collected), the callback."""
+
+    collect: bool
+    on_delivery: Callable[[Delivery], Awaitable[None]] | None
+    results: list[Delivery] = field(default_factory=list)
+    counts: dict[Outcome, int] = field(default_factory=lambda: dict.fromkeys(Outcome, 0))
+
+    async def add(self, delivery: Delivery) -> None:
+        self.counts[delivery.outcome] += 1
+        if self.collect:
+            self.results.append(delivery)
+        if self.on_delivery is not None:
+            await self.on_delivery(delivery)
+
+
+async def _all_or_first_error(tasks: list[asyncio.Task[None]]) -> None:
+    """Wait for every task; at the first exception cancel the others and raise it."""
+    try:
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    for task in done:
+        if not task.cancelled() and (error := task.exception()) is not None:
+            raise error
+
+
+def _answered(out: Outgoing, attempts: int, exc: TelegramAPIError) -> Delivery:
+    """Telegram's final word on a message (403, 400, 401, 404...): nothing a retry would fix."""
+    if isinstance(exc, TelegramForbiddenError):
+        logger.info("chat %s blocked the bot: %s", out.chat_id, exc.message)
+        return _done(out, Outcome.BLOCKED, attempts, _describe(exc))
+    if isinstance(exc, TelegramMigrateToChat):
+        return _done(out, Outcome.INVALID, attempts, _describe(exc))
+    if isinstance(exc, TelegramBadRequest):
+        lowered = exc.message.lower()
+        outcome = Outcome.INVALID if any(m in lowered for m in _INVALID_CHAT_MARKERS) else Outcome.FAILED
+        logger.info("chat %s: %s (%s)", out.chat_id, exc.message, outcome)
+        return _done(out, outcome, attempts, _describe(exc))
+    logger.warning("chat %s: %s", out.chat_id, exc)
+    return _done(out, Outcome.FAILED, attempts, _describe(exc))
+
+
 def _done(out: Outgoing, outcome: Outcome, attempts: int, error: str) -> Delivery:
     return Delivery(out, outcome, None, error, attempts)
+
+
+def _refused(out: Outgoing, attempts: int, exc: TelegramRetryAfter, error: str) -> Delivery:
+    """Given up under flood control: not delivered, and the caller learns how long Telegram asked to wait."""
+    return Delivery(out, Outcome.FAILED, None, error, attempts, retry_after=float(exc.retry_after))
 
 
 def _describe(exc: BaseException) -> str:

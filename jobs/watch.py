@@ -18,8 +18,10 @@ from aiogram import Bot
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.i18n import t
+from bot.outbound import Priority, priority
 from bot.render import h, percent, shorten, tier_label
 from bot.services import Services
+from jobs.sender import Delivery, Outcome, Outgoing
 from storage import users, watches
 
 logger = logging.getLogger(__name__)
@@ -97,8 +99,6 @@ def alert_text(alerts: list[WatchAlert], lang: str) -> str:
 
 async def check_watches(bot: Bot, services: Services) -> WatchReport:
     """Compare every watched product with what its watcher knew; tell them about real rises."""
-    from jobs.sender import Delivery, Outcome, Outgoing
-
     report = WatchReport()
     async with services.sessionmaker() as session:
         products = await watches.watched_products(session=session)
@@ -129,7 +129,8 @@ async def check_watches(bot: Bot, services: Services) -> WatchReport:
             except SQLAlchemyError:
                 logger.exception("could not mark %s inactive", delivery.outgoing.chat_id)
 
-    await services.sender_for(bot).send_many(outs, on_delivery=on_delivery)
+    with priority(Priority.ALERT):  # after people's replies, before the digest
+        await services.sender_for(bot).send_many(outs, on_delivery=on_delivery)
     logger.info(
         "watch alerts: %s alerts to %s streamers, %s", report.alerts, report.recipients, report.outcomes
     )

@@ -37,6 +37,7 @@ _ITEM_COLUMNS = (
     Product.dim_service,
     Product.dim_sales,
     Product.merchant_id,
+    Product.image_url,
 )
 
 
@@ -63,6 +64,7 @@ def item_from_row(row) -> CatalogItem:
             "service": row[16],
             "sales": row[17],
         },
+        image_url=row[19] or None,
     )
 
 

@@ -36,8 +36,10 @@ from storage.tables import (
 from storage.users import STREAMER
 
 # Delivery statuses. `skipped` (nothing to send: no picks, or digests turned off after the row was
-# made) joins the lifecycle pending → sending → sent | blocked | invalid | failed.
-PENDING, SENDING, SENT, BLOCKED, INVALID, FAILED, SKIPPED = (
+# made) joins the lifecycle pending → sending → sent | blocked | invalid | failed | unknown.
+# `failed`: certainly not delivered; `unknown`: the request may have reached Telegram (a timeout, a
+# reset, a 5xx, or a pass that died mid-request), so it is never re-sent; the operator lists these.
+PENDING, SENDING, SENT, BLOCKED, INVALID, FAILED, SKIPPED, UNKNOWN = (
     "pending",
     "sending",
     "sent",
@@ -45,8 +47,9 @@ PENDING, SENDING, SENT, BLOCKED, INVALID, FAILED, SKIPPED = (
     "invalid",
     "failed",
     "skipped",
+    "unknown",
 )
-FINAL_STATUSES = frozenset({SENT, BLOCKED, INVALID, FAILED, SKIPPED})
+FINAL_STATUSES = frozenset({SENT, BLOCKED, INVALID, FAILED, SKIPPED, UNKNOWN})
 _LIVE = (PENDING, SENDING)
 
 
@@ -105,7 +108,7 @@ async def fail_stale_sending(
     older_than: datetime, *, now: datetime | None = None, session: AsyncSession
 ) -> list[int]:
     """Rows left `sending` by a pass that died mid-request: their outcome is unknown, so they are
-    marked failed and never re-sent (a missed digest is better than a duplicate). Returns their ids."""
+    marked `unknown` and never re-sent (a missed digest is better than a duplicate). Returns their ids."""
     now = now or utcnow()
     ids = list(
         (
@@ -125,7 +128,7 @@ async def fail_stale_sending(
                 col(DigestDelivery.updated_at) < older_than,
             )
             .values(
-                status=FAILED,
+                status=UNKNOWN,
                 error="interrupted while sending: outcome unknown, not re-sent",
                 claimed_by=None,
                 updated_at=now,
@@ -340,6 +343,17 @@ async def delivery_counts(local_date: date | None = None, *, session: AsyncSessi
     if local_date is not None:
         query = query.where(col(DigestDelivery.local_date) == local_date)
     return {status: int(n) for status, n in (await session.exec(query)).all()}
+
+
+async def rows_with_status(
+    status: str, local_date: date | None = None, *, limit: int = 1000, session: AsyncSession
+) -> list[DigestDelivery]:
+    """Rows in one status (e.g. `unknown`), for one local date or all, oldest first."""
+    query = select(DigestDelivery).where(col(DigestDelivery.status) == status)
+    if local_date is not None:
+        query = query.where(col(DigestDelivery.local_date) == local_date)
+    query = query.order_by(col(DigestDelivery.local_date), col(DigestDelivery.id)).limit(limit)
+    return list((await session.exec(query)).all())
 
 
 async def add_delivery_row(telegram_id: int, local_date: date, *, session: AsyncSession) -> None:

@@ -111,6 +111,7 @@ class User(SQLModel, table=True):
     digest_time: str | None = Field(default=None, max_length=5)  # HH:MM; None = DIGEST_TIME
     active: bool = True  # False once Telegram says the user blocked the bot (403)
     chosen_categories: str = Field(default="", max_length=500)  # ';'-separated, for /categories
+    discoverable: bool = False  # /profile: merchants may find this streamer through /match
     created_at: datetime = Field(default_factory=utcnow)
     started_at: datetime = Field(default_factory=utcnow)
 
@@ -159,7 +160,7 @@ class DigestDelivery(SQLModel, table=True):
     local_date: date = Field(index=True)
     status: str = Field(
         default="pending", max_length=16, index=True
-    )  # pending|sending|sent|blocked|invalid|failed
+    )  # pending|sending|sent|blocked|invalid|failed|skipped|unknown
     skus: str = Field(default="", max_length=500)
     attempts: int = 0
     message_id: int | None = None
@@ -216,6 +217,72 @@ class WatchState(SQLModel, table=True):
     sku: str = Field(max_length=64)
     tier: str = Field(max_length=2)
     commission_rate: float
+
+
+class ExclusiveOffer(SQLModel, table=True):
+    """A merchant's higher commission on one product for one streamer, until `expires_at` (专属佣金)."""
+
+    __tablename__ = "exclusive_offer"
+    __table_args__ = (
+        UniqueConstraint("product_id", "streamer_id", name="uq_offer_product_streamer"),
+        Index("ix_offer_streamer_expires", "streamer_id", "expires_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    product_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("product.id", ondelete="CASCADE"), nullable=False)
+    )
+    streamer_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+    merchant_id: int = Field(foreign_key="merchant.id")
+    rate: float
+    expires_at: datetime
+    offered_by: int = Field(sa_column=Column(BigInteger, nullable=False))
+    accepted_at: datetime | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class MatchInvite(SQLModel, table=True):
+    """A merchant invited a streamer found through /match (counted for the rate limits)."""
+
+    __tablename__ = "match_invite"
+    __table_args__ = (
+        Index("ix_invite_merchant_created", "merchant_id", "created_at"),
+        Index("ix_invite_streamer_created", "streamer_id", "created_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    merchant_id: int = Field(foreign_key="merchant.id")
+    streamer_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+    product_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("product.id", ondelete="CASCADE"), nullable=False)
+    )
+    sent_by: int = Field(sa_column=Column(BigInteger, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class MerchantMute(SQLModel, table=True):
+    """A streamer never wants invitations or offers from this merchant again."""
+
+    __tablename__ = "merchant_mute"
+    __table_args__ = (UniqueConstraint("streamer_id", "merchant_id", name="uq_merchant_mute"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    streamer_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+    merchant_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("merchant.id", ondelete="CASCADE"), nullable=False)
+    )
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class SearchSynonym(SQLModel, table=True):
+    """An operator's synonym or alias (`python -m bot synonyms import FILE`): `term` also finds `same_as`."""
+
+    __tablename__ = "search_synonym"
+    __table_args__ = (UniqueConstraint("term", "same_as", name="uq_search_synonym"),)
+    id: int | None = Field(default=None, primary_key=True)
+    term: str = Field(max_length=100)
+    same_as: str = Field(max_length=100)
+    created_at: datetime = Field(default_factory=utcnow)
 
 
 class SampleRequest(SQLModel, table=True):

@@ -7,7 +7,7 @@ import re
 import time
 from typing import Any
 
-from aiogram.types import CallbackQuery, Chat, Document, InlineQuery, Message, Update
+from aiogram.types import CallbackQuery, Chat, Document, InlineQuery, Message, PhotoSize, Update
 from aiogram.types import User as TgUser
 
 from bot.dispatcher import build_dispatcher
@@ -31,6 +31,7 @@ class ChatHarness:
     async def _feed(self, update: Update) -> list[Any]:
         before = len(self.session.requests)
         await self.dp.feed_update(self.bot, update)
+        await self.services.jobs_done()  # what the update started in the background (alerts after /import)
         return self.session.requests[before:]
 
     async def message(
@@ -58,14 +59,24 @@ class ChatHarness:
         return await self._feed(Update(update_id=next(self._ids), message=message))
 
     async def callback(
-        self, user_id: int, data: str, *, lang: str = "zh-hans", message_id: int = 1
+        self,
+        user_id: int,
+        data: str,
+        *,
+        lang: str = "zh-hans",
+        message_id: int = 1,
+        caption: str | None = None,
     ) -> list[Any]:
+        """Press a button under a text message, or under a photo when `caption` is given."""
+        photo = [PhotoSize(file_id="p", file_unique_id="p", width=800, height=800)]
         message = Message(
             message_id=message_id,
             date=int(time.time()),
             chat=Chat(id=user_id, type="private"),
             from_user=BOT,
-            text="…",
+            text="…" if caption is None else None,
+            caption=caption,
+            photo=photo if caption is not None else None,
         )
         query = CallbackQuery(
             id=str(next(self._ids)),

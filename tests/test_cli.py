@@ -12,6 +12,14 @@ from bot.cli import main
 from storage.engine import open_database
 from storage.migrate import upgrade_sync
 from tests.factories import MIDDLING, add_product
+from tests.processes import clear_settings
+
+
+@pytest.fixture(autouse=True)
+def clean_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only the settings a test sets: none from the developer's shell, no .env (a fresh folder)."""
+    clear_settings(monkeypatch)
+    monkeypatch.chdir(tmp_path)
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ test_digest_faults.py use the real aiogram Bot against the fake Bot API server).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections import Counter
 from datetime import date, time, timedelta
 from zoneinfo import ZoneInfo
@@ -45,7 +46,7 @@ class RecordingSender:
             await asyncio.sleep(self.delay)
         planned = self.outcomes.get(out.chat_id, Outcome.SENT)
         if isinstance(planned, Delivery):
-            return Delivery(out, planned.outcome, planned.message_id, planned.error, planned.attempts)
+            return dataclasses.replace(planned, outgoing=out)
         self.sent.append(out)
         if planned == Outcome.SENT:
             return Delivery(out, Outcome.SENT, next(self._ids), None, 1)
@@ -254,7 +255,7 @@ async def test_claims_are_exclusive_and_leases_expire(db) -> None:
         await session.commit()
 
 
-async def test_rows_left_sending_are_failed_not_resent_and_dead_claims_are_resent(platform) -> None:
+async def test_rows_left_sending_are_unknown_not_resent_and_dead_claims_are_resent(platform) -> None:
     db = platform
     await _streamers(db, 1, 2, 3)
     at = utc(2026, 11, 24, 1, 0)
@@ -275,7 +276,7 @@ async def test_rows_left_sending_are_failed_not_resent_and_dead_claims_are_resen
     assert sender.chats() == Counter({3: 1, claimed: 1}) and report.stale == 1
     async with db.sessionmaker() as session:
         [row] = (await rows_by_user(session))[on_wire]
-    assert row.status == "failed" and "outcome unknown" in (row.error or "")
+    assert row.status == "unknown" and "outcome unknown" in (row.error or "")
     await _pass(db, sender, at=at + timedelta(minutes=30))
     assert on_wire not in sender.chats()
 
@@ -302,9 +303,8 @@ async def test_blocked_and_invalid_chats_are_deactivated(platform) -> None:
 async def test_a_flood_limited_pass_stops_and_leaves_the_rest_pending(platform) -> None:
     db = platform
     await _streamers(db, 1, 2, 3, 4)
-    flood = Delivery(
-        Outgoing(0, ""), Outcome.FAILED, None, "TelegramRetryAfter: Too Many Requests: retry after 9", 5
-    )
+    # The sender says "refused, retry after 9 s" as a value; the pass reads no error text.
+    flood = Delivery(Outgoing(0, ""), Outcome.FAILED, None, "flood control", 5, retry_after=9.0)
     sender = RecordingSender({1: flood})
     report = await _pass(db, sender, at=utc(2026, 11, 24, 1, 0), workers=1)
     assert report.stopped and "429" in report.stopped and report.requeued == 1
@@ -318,6 +318,16 @@ async def test_a_flood_limited_pass_stops_and_leaves_the_rest_pending(platform) 
     ok = RecordingSender()
     await _pass(db, ok, at=utc(2026, 11, 24, 1, 1))
     assert ok.chats() == Counter({1: 1, 2: 1, 3: 1, 4: 1})
+
+
+async def test_an_error_text_that_mentions_429_is_not_a_flood(platform) -> None:
+    db = platform
+    await _streamers(db, 1, 2)
+    # No retry_after: a plain failure (the outcome of the request is not known), not a refusal.
+    failed = Delivery(Outgoing(0, ""), Outcome.FAILED, None, "Too Many Requests: retry_after 9", 5)
+    report = await _pass(db, RecordingSender({1: failed}), at=utc(2026, 11, 24, 1, 0), workers=1)
+    assert report.requeued == 0 and report.stopped is None
+    assert report.outcomes["failed"] == 1 and report.outcomes["sent"] == 1
 
 
 async def test_repeated_failures_stop_the_pass(platform) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import csv
-import os
 import signal
 import subprocess
 import sys
@@ -19,23 +18,17 @@ import pytest
 
 from tests.factories import product_row
 from tests.fakes.bot_api import Call, FakeBotAPI
+from tests.processes import bot_env, died, unless_it_dies
 
-ROOT = Path(__file__).resolve().parents[1]
 USER = 4001
 ADMIN = 4999
 TOKEN = "123456:ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdef"
 STARTUP_SECONDS = 60.0  # a cold interpreter imports aiogram (seconds on a busy machine), then migrates
 
 
-def bot_env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    """The child's environment: ours without any Xuanpin settings, plus `extra`."""
-    ours = {"BOT_TOKEN", "TELEGRAM_API_URL", "DATABASE_URL", "ADMIN_IDS", "WEBHOOK_URL", "REDIS_URL"}
-    env = {k: v for k, v in os.environ.items() if k not in ours}
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
-    env["DATABASE_URL"] = f"sqlite+aiosqlite:///{tmp_path / 'x.db'}"
-    env["ADMIN_IDS"] = str(ADMIN)
-    env.update(extra)
-    return env
+def child_env(tmp_path: Path, **settings: str) -> dict[str, str]:
+    """The child's environment: a database in `tmp_path`, the admin, and `settings`; nothing else."""
+    return bot_env(DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'x.db'}", ADMIN_IDS=str(ADMIN), **settings)
 
 
 def write_catalog(path: Path) -> Path:
@@ -74,23 +67,14 @@ def reply_to(user: int, contains: str):
 
 async def wait_reply(api: FakeBotAPI, proc: asyncio.subprocess.Process, predicate, seconds: float) -> Call:
     """The call `predicate` matches; fails at once with the bot's log if the bot dies first."""
-    waiting = asyncio.ensure_future(api.wait_for(predicate, timeout=seconds))
-    exited = asyncio.ensure_future(proc.wait())
-    await asyncio.wait({waiting, exited}, return_when=asyncio.FIRST_COMPLETED)
-    if waiting.done():
-        exited.cancel()
-        return waiting.result()
-    waiting.cancel()
-    assert proc.stderr is not None
-    log = (await proc.stderr.read()).decode(errors="replace")
-    pytest.fail(f"the bot exited with {proc.returncode} before answering:\n{log[-3000:]}")
+    return await unless_it_dies(proc, api.wait_for(predicate, timeout=seconds))
 
 
 @pytest.fixture
 def seeded(tmp_path: Path) -> Path:
-    env = bot_env(tmp_path)
+    env = child_env(tmp_path)
     done = cli(tmp_path, env, "import", "products", str(write_catalog(tmp_path / "products.csv")))
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == 0, died(done.returncode, done.stderr)
     return tmp_path
 
 
@@ -99,7 +83,7 @@ async def test_run_answers_start_and_a_search_then_stops_cleanly(seeded: Path, s
     async with FakeBotAPI() as api:
         api.message(USER, "/start")
         api.message(USER, "牙膏")
-        env = bot_env(seeded, BOT_TOKEN=TOKEN, TELEGRAM_API_URL=api.base_url)
+        env = child_env(seeded, BOT_TOKEN=TOKEN, TELEGRAM_API_URL=api.base_url)
         proc = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
@@ -125,8 +109,8 @@ async def test_run_answers_start_and_a_search_then_stops_cleanly(seeded: Path, s
                 proc.kill()
                 await proc.wait()
         log = stderr.decode(errors="replace")
-        assert proc.returncode == 0, log[-3000:]
-        assert "Traceback" not in log, log[-3000:]
+        assert proc.returncode == 0, died(proc.returncode, log)
+        assert "Traceback" not in log, died(proc.returncode, log)
         assert api.calls_to("getUpdates"), "it long-polled"
 
 
@@ -142,10 +126,29 @@ def test_run_without_a_valid_token_exits_1_with_a_clear_message(
     tmp_path: Path, token: str | None, message: str
 ):
     # Nothing listens on that port: the bot must stop before it tries.
-    env = bot_env(tmp_path, TELEGRAM_API_URL="http://127.0.0.1:9")
+    env = child_env(tmp_path, TELEGRAM_API_URL="http://127.0.0.1:9")
     if token is not None:
         env["BOT_TOKEN"] = token
     done = cli(tmp_path, env, "run")
-    assert done.returncode == 1, (done.stdout, done.stderr)
-    assert message in done.stderr
-    assert "Traceback" not in done.stderr
+    assert done.returncode == 1, died(done.returncode, done.stderr)
+    assert message in done.stderr, died(done.returncode, done.stderr)
+    assert "Traceback" not in done.stderr, died(done.returncode, done.stderr)
+
+
+async def test_a_bot_that_dies_fails_the_wait_at_once_with_its_stderr(tmp_path: Path) -> None:
+    async with FakeBotAPI() as api:
+        env = child_env(
+            tmp_path, BOT_TOKEN=TOKEN, TELEGRAM_API_URL=api.base_url, DEFAULT_TIMEZONE="Mars/Olympus"
+        )
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot", "run",
+            cwd=tmp_path, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        try:
+            with pytest.raises(pytest.fail.Exception) as failed:
+                await wait_reply(api, proc, reply_to(USER, "选品助手"), STARTUP_SECONDS)
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+    assert "exited with 1" in str(failed.value) and "DEFAULT_TIMEZONE" in str(failed.value)

@@ -86,8 +86,11 @@ async def test_inline_english_user_gets_english_cards(chat, big_catalog):
 
 
 async def test_inline_nothing_found_offers_a_button_to_the_bot(chat, big_catalog):
+    # issue 11: nothing found is one article saying so and what to try, plus the button to the bot
     answer = answer_of(await chat.inline(USER, "完全不存在的东西 zzzzqqq"))
-    assert answer.results == [] and answer.next_offset == ""
+    assert [r.id for r in answer.results] == ["nothing"] and answer.next_offset == ""
+    assert "完全不存在的东西" in answer.results[0].title
+    assert answer.results[0].description.startswith("试试：")
     assert answer.button is not None and answer.button.start_parameter == "search"
 
 

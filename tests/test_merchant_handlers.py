@@ -185,9 +185,12 @@ async def test_grade_sends_the_card_then_a_radar_chart(chat, services) -> None:
     image = Image.open(io.BytesIO(data))
     assert image.format == "PNG" and 300 <= image.width <= 2000 and 300 <= image.height <= 2000
     assert "美妆个护" in photo.caption and "&lt;牙膏&gt;" in photo.caption
-    assert [label for label, _ in buttons(photo)]  # owner: back to all goods
+    assert [label for label, _ in buttons(photo)][-1] == "📦 该商家的全部商品"  # owner: back to all goods
     public = of(await chat.message(STREAMER, "/grade SKU-9"), "SendPhoto")[0]
-    assert [label for label, _ in buttons(public)] == ["📦 申请样品"]  # a stranger: only the sample button
+    assert [label for label, _ in buttons(public)] == [
+        "↗️ 分享",
+        "📦 申请样品",
+    ]  # a stranger: share, ask a sample
 
 
 async def test_grade_button_re_checks_who_presses(chat, services) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import sys
 from collections import Counter
 from datetime import date, timedelta
@@ -18,6 +17,7 @@ from sqlmodel import func, select
 from bot.picks import PICKS_COUNT, picks_context, picks_for
 from storage import pick_history, profiles
 from storage.tables import PickSent
+from tests.processes import bot_env, died
 from tests.test_digest_helpers import (
     PEER_BASE,
     make_settings,
@@ -168,13 +168,13 @@ async def test_cli_picks_prints_json_and_records_nothing(sqlite_db, tmp_path, ca
         await platform_with_peers(session)
         await put_sales(session, BEAUTY_ONLY, {"美妆个护": 100_000})
         await session.commit()
-    env = dict(os.environ, DATABASE_URL=db.url, BOT_TOKEN="")
+    env = bot_env(DATABASE_URL=db.url)
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot", "picks", str(BEAUTY_ONLY), "--date", DAY.isoformat(), "--json",
         env=env, cwd=tmp_path, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
     out, err = await proc.communicate()
-    assert proc.returncode == 0, err.decode()
+    assert proc.returncode == 0, died(proc.returncode, err)
     data = json.loads(out)
     assert data["telegram_id"] == BEAUTY_ONLY and data["date"] == DAY.isoformat()
     assert data["gaps"][0] == {"category": "食品饮料", "own_share": 0.0, "reference_share": 0.3}

@@ -16,9 +16,11 @@ from typing import Any, TypeVar, cast
 
 import pytest
 from aiogram import Bot
-from aiogram.exceptions import TelegramRetryAfter, TelegramServerError
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.exceptions import TelegramNetworkError, TelegramRetryAfter, TelegramServerError
 from aiogram.methods import SendMessage
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+from aiohttp import web
 
 from jobs.sender import Delivery, Outcome, Outgoing, Sender
 from tests.fakes import Call, FakeBotAPI
@@ -142,6 +144,7 @@ async def test_permanent_429_fails_after_max_attempts(bot: Bot, api: FakeBotAPI)
     failed = deliveries[2]
     assert failed.outcome is Outcome.FAILED and failed.attempts == 3
     assert failed.error is not None and "TelegramRetryAfter" in failed.error
+    assert failed.retry_after == 1  # refused, as a value: certainly not delivered
     assert [c.status for c in sends(api, outs[2].chat_id)] == [429, 429, 429]
     assert_received_exactly(api, [o for o in outs if o.key != 2])
     assert api.organic_429s == 0
@@ -154,6 +157,7 @@ async def test_retry_after_beyond_the_cap_fails_at_once(bot: Bot, api: FakeBotAP
         deliveries = by_key(await Sender(bot, max_retry_after=1).send_many(outs))
     assert deliveries[0].outcome is Outcome.FAILED and deliveries[0].attempts == 1
     assert deliveries[0].error is not None and "too long" in deliveries[0].error
+    assert deliveries[0].retry_after == 3600 and deliveries[1].retry_after is None
     assert_received_exactly(api, outs[1:])
 
 
@@ -163,6 +167,7 @@ async def test_403_is_blocked_without_retry(bot: Bot, api: FakeBotAPI) -> None:
     deliveries = by_key(await Sender(bot).send_many(outs))
     assert deliveries[1].outcome is Outcome.BLOCKED and deliveries[1].attempts == 1
     assert deliveries[1].error is not None and "bot was blocked by the user" in deliveries[1].error
+    assert deliveries[1].retry_after is None
     assert len(sends(api, outs[1].chat_id)) == 1
     assert_received_exactly(api, [o for o in outs if o.key != 1])
 
@@ -190,36 +195,67 @@ async def test_badly_escaped_html_fails_without_retry(bot: Bot, api: FakeBotAPI)
     assert api.sent() == []
 
 
-async def test_502_html_page_is_retried_then_sent(bot: Bot, api: FakeBotAPI) -> None:
+async def test_502_html_page_is_unknown_and_not_resent(bot: Bot, api: FakeBotAPI) -> None:
+    # A proxy's 502 may come after Telegram got the message: at most once means no second try.
     outs = outgoing(4)
     api.fail("sendMessage", 502, times=2, chat_id=outs[1].chat_id)
     deliveries = by_key(await Sender(bot, backoff_base=0.05).send_many(outs))
-    assert deliveries[1].outcome is Outcome.SENT and deliveries[1].attempts == 3
-    assert [c.status for c in sends(api, outs[1].chat_id)] == [502, 502, 200]
-    assert_received_exactly(api, outs)
+    assert deliveries[1].outcome is Outcome.UNKNOWN and deliveries[1].attempts == 1
+    assert [c.status for c in sends(api, outs[1].chat_id)] == [502]
+    assert [d.outcome for k, d in sorted(deliveries.items()) if k != 1] == [Outcome.SENT] * 3
 
 
-async def test_persistent_5xx_fails_after_max_attempts(bot: Bot, api: FakeBotAPI) -> None:
+async def test_5xx_is_unknown_after_one_attempt(bot: Bot, api: FakeBotAPI) -> None:
     api.fail("sendMessage", 500, times=None, chat_id=7)
     delivery = await Sender(bot, backoff_base=0.05, max_attempts=3).send(Outgoing(7, "x"))
-    assert delivery.outcome is Outcome.FAILED and delivery.attempts == 3
-    assert [c.status for c in sends(api, 7)] == [500, 500, 500]
+    assert delivery.outcome is Outcome.UNKNOWN and delivery.attempts == 1
+    assert [c.status for c in sends(api, 7)] == [500]
 
 
-async def test_dropped_connection_is_retried_then_sent(bot: Bot, api: FakeBotAPI) -> None:
+async def test_dropped_connection_is_unknown_and_not_resent(bot: Bot, api: FakeBotAPI) -> None:
     outs = outgoing(4)
     api.drop("sendMessage", times=1, chat_id=outs[2].chat_id)
     deliveries = by_key(await Sender(bot, backoff_base=0.05).send_many(outs))
-    assert deliveries[2].outcome is Outcome.SENT and deliveries[2].attempts == 2
-    assert [c.status for c in sends(api, outs[2].chat_id)] == [0, 200]
-    assert_received_exactly(api, outs)
+    assert deliveries[2].outcome is Outcome.UNKNOWN and deliveries[2].attempts == 1
+    assert [c.status for c in sends(api, outs[2].chat_id)] == [0]
 
 
-async def test_timeout_is_retried_then_sent(bot: Bot, api: FakeBotAPI) -> None:
+async def test_timeout_is_unknown_and_not_resent(bot: Bot, api: FakeBotAPI) -> None:
     api.delay("sendMessage", 1.5, chat_id=7)
     delivery = await Sender(bot, backoff_base=0.05, request_timeout=1).send(Outgoing(7, "x"))
-    assert delivery.outcome is Outcome.SENT and delivery.attempts == 2
-    assert_received_exactly(api, [Outgoing(7, "x")])
+    assert delivery.outcome is Outcome.UNKNOWN and delivery.attempts == 1
+    assert api.sent(7) == []
+
+
+async def test_connection_refused_is_retried_then_sent() -> None:
+    # Nothing listens on the port at first: the request provably never left, so it is tried again.
+    async with FakeBotAPI() as api:
+        port = int(api.base_url.rsplit(":", 1)[1])
+    server = FakeBotAPI()
+    async with server.make_bot() as bot:
+        bot.session.api = TelegramAPIServer.from_base(f"http://127.0.0.1:{port}")
+
+        async def come_up() -> None:
+            await asyncio.sleep(0.15)
+            app_runner = await _serve_on(server, port)
+            started.append(app_runner)
+
+        started: list = []
+        task = asyncio.create_task(come_up())
+        delivery = await Sender(bot, backoff_base=0.1, max_attempts=5).send(Outgoing(7, "x"))
+        await task
+        assert delivery.outcome is Outcome.SENT and delivery.attempts >= 2
+        assert len(server.sent(7)) == 1
+        await server.close()
+
+
+async def _serve_on(server: FakeBotAPI, port: int):  # type: ignore[no-untyped-def]
+    """Start `server` on a fixed port (the fake picks a free one by default)."""
+    await server.start()  # on some port, to set it up; then also listen where the bot looks
+    assert server._runner is not None
+    site = web.TCPSite(server._runner, "127.0.0.1", port)
+    await site.start()
+    return site
 
 
 async def test_global_rate_is_respected() -> None:
@@ -272,11 +308,14 @@ async def test_mixed_faults_one_delivery_per_outgoing(bot: Bot, api: FakeBotAPI)
     assert seen == deliveries
     outcomes = {key: d.outcome for key, d in by_key(deliveries).items()}
     assert set(outcomes) == set(range(40))
+    # The 502 and the dropped connection may have reached Telegram: unknown, never sent twice.
     assert {k: o for k, o in outcomes.items() if o is not Outcome.SENT} == {
+        5: Outcome.UNKNOWN,
         12: Outcome.BLOCKED,
         30: Outcome.INVALID,
+        33: Outcome.UNKNOWN,
     }
-    assert_received_exactly(api, [o for o in outs if o.key not in (12, 30)])
+    assert_received_exactly(api, [o for o in outs if o.key not in (5, 12, 30, 33)])
     # Reported as each one finished, not all at the end.
     assert sent_when_reported[0] < 10
     assert (api.injected_faults, api.injected_429s, api.organic_429s) == (5, 1, 0)
@@ -371,6 +410,13 @@ def server_error(chat_id: int) -> TelegramServerError:
     return TelegramServerError(method=SendMessage(chat_id=chat_id, text="x"), message="Internal Server Error")
 
 
+def refused(chat_id: int) -> TelegramNetworkError:
+    """A connection refused, as aiogram raises it: the request never left."""
+    error = TelegramNetworkError(method=SendMessage(chat_id=chat_id, text="x"), message="connect refused")
+    error.__cause__ = ConnectionRefusedError(111, "Connection refused")
+    return error
+
+
 def stub_sender(time: VirtualTime, bot: StubBot, **kwargs: Any) -> Sender:
     return Sender(cast(Bot, bot), clock=time.clock, sleep=time.sleep, **kwargs)
 
@@ -396,7 +442,7 @@ async def test_virtual_pacing_and_pause_are_exact() -> None:
 
 async def test_virtual_backoff_is_bounded() -> None:
     time = VirtualTime()
-    bot = StubBot(time, {1: [server_error(1) for _ in range(10)]})
+    bot = StubBot(time, {1: [refused(1) for _ in range(10)]})
     sender = stub_sender(time, bot, max_attempts=4, backoff_base=1.0, backoff_max=2.0)
     delivery = await time.run(sender.send(Outgoing(1, "x")))
     assert delivery.outcome is Outcome.FAILED and delivery.attempts == 4

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import overload
 
 from core.catalog import CatalogItem
 from core.picks.peers import Reference, Source
@@ -57,6 +58,12 @@ class Pick:
     own_share: float
     reference_share: float
     source: Source
+    commission: float | None = None  # this streamer's exclusive rate (专属佣金), when they have one
+
+    @property
+    def rate(self) -> float:
+        """The commission this streamer would really get on the pick."""
+        return self.commission if self.commission is not None else self.item.commission_rate
 
 
 def _rank_key(item: CatalogItem) -> tuple[int, float, str]:
@@ -76,7 +83,7 @@ class RankedCatalog(Mapping[str, tuple[CatalogItem, ...]]):
     streamer.
     """
 
-    __slots__ = ("_by_category",)
+    __slots__ = ("_by_category", "_by_sku")
 
     def __init__(self, catalog: Mapping[str, Iterable[CatalogItem]] | Iterable[CatalogItem]) -> None:
         grouped: dict[str, list[CatalogItem]] = {}
@@ -90,6 +97,14 @@ class RankedCatalog(Mapping[str, tuple[CatalogItem, ...]]):
         self._by_category = {
             category: tuple(sorted(items, key=_rank_key)) for category, items in grouped.items()
         }
+        # sku -> item per category, so a streamer's few exclusive rates are found without a scan.
+        self._by_sku = {
+            category: {item.sku: item for item in items} for category, items in self._by_category.items()
+        }
+
+    def find(self, category: str, sku: str) -> CatalogItem | None:
+        """The pickable item `sku` listed under `category`, if any."""
+        return self._by_sku.get(category, {}).get(sku)
 
     def __getitem__(self, category: str) -> tuple[CatalogItem, ...]:
         return self._by_category[category]
@@ -101,12 +116,73 @@ class RankedCatalog(Mapping[str, tuple[CatalogItem, ...]]):
         return len(self._by_category)
 
 
-def _ranked(catalog: Mapping[str, Sequence[CatalogItem]], category: str) -> Sequence[CatalogItem]:
-    """A category's pickable goods, best first."""
-    items = catalog.get(category, ())
-    if isinstance(catalog, RankedCatalog):
+def _ranked(
+    catalog: Mapping[str, Sequence[CatalogItem]], category: str, commission: Mapping[str, float]
+) -> Sequence[CatalogItem]:
+    """A category's pickable goods, best first, by the commission this streamer would really get.
+
+    Within a tier, goods carrying an exclusive rate for this streamer (higher than the public one
+    by construction) go first, highest rate first; the rest keep the public order.
+    """
+    if not isinstance(catalog, RankedCatalog):
+        items = sorted((item for item in catalog.get(category, ()) if _pickable(item)), key=_rank_key)
+        if commission and any(item.sku in commission for item in items):
+            # Stable sort: only the offered goods move, each within its own tier.
+            items.sort(
+                key=lambda item: (-item.tier_rank, item.sku not in commission, -commission.get(item.sku, 0.0))
+            )
         return items
-    return sorted((item for item in items if _pickable(item)), key=_rank_key)
+    ranked = catalog.get(category, ())
+    offered = [item for sku in commission if (item := catalog.find(category, sku)) is not None]
+    if not offered:
+        return ranked
+    offered.sort(key=lambda item: (-item.tier_rank, -commission[item.sku], *_rank_key(item)[1:]))
+    return _Promoted(ranked, offered)
+
+
+class _Promoted(Sequence[CatalogItem]):
+    """A ranked category with a few offered goods moved to the head of their tier, merged lazily.
+
+    The walk in `_page` reads a category from the front and rarely past a few items, so the merge
+    costs what is read, not the category's size (a digest pass does this for every streamer).
+    """
+
+    __slots__ = ("_base", "_buffer", "_moved", "_walk")
+
+    def __init__(self, base: Sequence[CatalogItem], offered: Sequence[CatalogItem]) -> None:
+        self._base = base
+        self._moved = {item.sku for item in offered}
+        self._buffer: list[CatalogItem] = []
+        self._walk = self._merge(offered)
+
+    def _merge(self, offered: Sequence[CatalogItem]) -> Iterator[CatalogItem]:
+        at = 0
+        for item in self._base:
+            while at < len(offered) and offered[at].tier_rank >= item.tier_rank:
+                yield offered[at]
+                at += 1
+            if item.sku not in self._moved:
+                yield item
+        yield from offered[at:]
+
+    def __len__(self) -> int:
+        return len(self._base)
+
+    @overload
+    def __getitem__(self, index: int) -> CatalogItem: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[CatalogItem]: ...
+
+    def __getitem__(self, index: int | slice) -> CatalogItem | Sequence[CatalogItem]:
+        if isinstance(index, slice) or index < 0:
+            return list(self)[index]
+        while len(self._buffer) <= index:
+            item = next(self._walk, None)
+            if item is None:
+                raise IndexError(index)
+            self._buffer.append(item)
+        return self._buffer[index]
 
 
 def choose_picks(
@@ -119,6 +195,7 @@ def choose_picks(
     per_category: int = 2,
     skip: int = 0,
     source: Source = "peers",
+    commission: Mapping[str, float] | None = None,
 ) -> list[Pick]:
     """Up to ``count`` L4+ goods from the biggest gaps, L5 first.
 
@@ -132,6 +209,9 @@ def choose_picks(
     ``skip .. skip+count`` (``per_category`` holds across pages, so pages together never repeat
     an item); fewer, or none, when the gaps run out. The returned page lists L5 before L4,
     keeping the selection order within a tier.
+
+    ``commission`` (sku -> rate) is this streamer's exclusive rates: those goods rank first
+    within their tier and their picks carry the rate.
     """
     return _page(
         [(lambda: gaps, source)],
@@ -141,6 +221,7 @@ def choose_picks(
         count=count,
         per_category=per_category,
         skip=skip,
+        commission=commission or {},
     )
 
 
@@ -155,6 +236,7 @@ def picks_for(
     count: int = 5,
     per_category: int = 2,
     skip: int = 0,
+    commission: Mapping[str, float] | None = None,
 ) -> tuple[list[Gap], list[Pick]]:
     """The gaps of ``own`` against ``reference``, and the picks that fill them (what `/picks` shows).
 
@@ -162,6 +244,7 @@ def picks_for(
     who sells exactly what their peers sell has no peer gaps) are topped up from the gaps
     against the platform mix, as if `choose_picks` went on with those gaps (``source="platform"``,
     ``per_category`` counted across both). The gaps returned are the reference's.
+    ``commission`` is the streamer's exclusive rates, as in `choose_picks`.
     """
     found = gaps(own, reference.mix)
     stages: list[tuple[Callable[[], Sequence[Gap]], Source]] = [(lambda: found, reference.source)]
@@ -175,6 +258,7 @@ def picks_for(
         count=count,
         per_category=per_category,
         skip=skip,
+        commission=commission or {},
     )
     return found, chosen
 
@@ -188,6 +272,7 @@ def _page(
     count: int,
     per_category: int,
     skip: int,
+    commission: Mapping[str, float],
 ) -> list[Pick]:
     """Selections ``skip .. skip+count`` of the round-robin over each stage's gaps in turn, L5 first."""
     if count <= 0 or per_category <= 0 or skip < 0:
@@ -213,7 +298,7 @@ def _page(
             for gap in open_gaps:
                 category = gap.category
                 if category not in goods:  # ranked only when first reached
-                    goods[category] = _ranked(catalog, category)
+                    goods[category] = _ranked(catalog, category, commission)
                 items, at = goods[category], position.get(category, 0)
                 item = None
                 while at < len(items):
@@ -227,7 +312,16 @@ def _page(
                 if item is None:
                     continue
                 taken.add(item.sku)
-                chosen.append(Pick(item, category, gap.own_share, gap.reference_share, source))
+                chosen.append(
+                    Pick(
+                        item,
+                        category,
+                        gap.own_share,
+                        gap.reference_share,
+                        source,
+                        commission.get(item.sku),
+                    )
+                )
                 still_open.append(gap)
                 if len(chosen) == wanted:
                     break

@@ -6,6 +6,6 @@ builds the immutable `SearchIndex`, and `rank` matches, scores and orders its it
 
 from core.search.index import SearchIndex
 from core.search.query import SearchFilters, parse_query
-from core.search.rank import Hit, SearchResult, search
+from core.search.rank import Hit, SearchResult, find_brand, search
 
-__all__ = ["Hit", "SearchFilters", "SearchIndex", "SearchResult", "parse_query", "search"]
+__all__ = ["Hit", "SearchFilters", "SearchIndex", "SearchResult", "find_brand", "parse_query", "search"]

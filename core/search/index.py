@@ -6,7 +6,11 @@ and, over the vocabulary, term → words for: Han bigrams (`b`), skip-bigrams (`
 and single characters (`u`); pinyin syllable pairs (`p`) and single syllables (`q`); pinyin
 initials of whole words (`I`), of their starts (`K`) and of their parts (`J`) (云南白药 → ynby,
 yn, nby). Latin words are kept sorted, to be matched exactly, by prefix or by edit distance.
-`core.search.rank` reads it to answer queries; nothing here knows about queries.
+A title's gift and compatible-with phrases (送洗发水旅行装, 适用华为Mate60) are *mentions*: their
+words are kept apart (their own word ids, `mention`), so that ranking can put what an item is above
+what it merely mentions. The vocabulary (`core.search.vocab`: synonyms, aliases, English words)
+rides along for the query side. `core.search.rank` reads it to answer queries; nothing here knows
+about queries.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import numpy as np
 
 from core.catalog import TIERS, CatalogItem
 from core.search.normalize import han_pinyin, is_han, normalize, pinyin_key, tokens
+from core.search.vocab import Vocabulary, default_vocabulary
 
 __all__ = ["SUGGESTIONS", "SearchIndex"]
 
@@ -29,6 +34,47 @@ SUGGESTIONS = 5  # "did you mean" names offered when nothing matches
 _PREFIX_LIMIT = 64
 _SCORE_BITS = 14  # score × 100 ≤ 10000 < 2**14
 _TIER_INDEX = {t: i for i, t in enumerate(TIERS)}
+_MENTION_MARK = "\x01"  # a mention word's vocabulary key: the word and this mark
+
+
+def _after_marker(text: str, markers: tuple[str, ...], exceptions: tuple[str, ...]) -> tuple[int, int] | None:
+    """Where the first marker (not inside an exception like 送礼) starts and ends in `text`."""
+    best: tuple[int, int] | None = None
+    for marker in markers:
+        at = text.find(marker)
+        while at >= 0 and (best is None or at < best[0]):
+            if not any(_holds(text, at, marker, ex) for ex in exceptions):
+                best = (at, at + len(marker))
+                break
+            at = text.find(marker, at + 1)
+    return best
+
+
+def _holds(text: str, at: int, marker: str, phrase: str) -> bool:
+    """Is the marker at `at` part of `phrase` in `text` (送 of 送礼, 配 of 配方)?"""
+    k = phrase.find(marker)
+    return k >= 0 and at >= k and text.startswith(phrase, at - k)
+
+
+def split_mention(text: str, vocab: Vocabulary) -> tuple[str, str, str]:
+    """A normalised title phrase as (what it is, what it mentions, what it is again):
+    `沐浴乳送洗发水旅行装` → 沐浴乳 · 洗发水旅行装; `适用苹果iphone15充电器` → · 苹果iphone15 · 充电器."""
+    gift = _after_marker(text, vocab.gift_markers, vocab.gift_not)
+    fits = _after_marker(text, vocab.fits_markers, vocab.fits_not)
+    if gift is None and fits is None:
+        return text, "", ""
+    if fits is not None and (gift is None or fits[0] < gift[0]):
+        start, end = fits
+        rest = text[end:]
+        # what a thing fits is a name and a model (苹果iphone15); a word after the model is the thing again
+        cut = len(rest)
+        for i in range(1, len(rest)):
+            if rest[i - 1].isascii() and rest[i - 1].isalnum() and is_han(rest[i]):
+                cut = i
+                break
+        return text[:start], rest[:cut], rest[cut:]
+    start, end = gift  # type: ignore[misc]
+    return text[:start], text[end:], ""
 
 
 _SKU_DROP = str.maketrans("", "", string.punctuation + string.whitespace)
@@ -74,6 +120,11 @@ class SearchIndex:
     suggest_text: tuple[tuple[str, ...], tuple[int, ...]]  # keys, and whose name each is
     suggest_sound: tuple[tuple[str, ...], tuple[int, ...]]
     top_categories: tuple[str, ...]
+    vocabulary: Vocabulary
+    brand_keys: dict[str, str]  # a brand's name, or either half of "Dyson/戴森", normalised → the brand
+    words: tuple[str, ...]  # word id → its text (a mention word without its mark)
+    mention: np.ndarray  # bool per word id: a word of a gift or compatible-with phrase
+    latin_mention_ids: dict[str, int]  # Latin mention words by text
     _n: int
     _item_ptr: np.ndarray  # CSR item → words
     _item_words: np.ndarray
@@ -88,7 +139,8 @@ class SearchIndex:
     __slots__ = (
         "items", "tier", "price", "commission", "visible", "title_keys", "static_key", "rank_order",
         "key_shift", "vocab", "latin_sorted", "latin_sorted_ids", "latin_ids", "suggest_names",
-        "suggest_text", "suggest_sound", "top_categories", "_n", "_item_ptr", "_item_words", "_word_ptr",
+        "suggest_text", "suggest_sound", "top_categories", "vocabulary", "brand_keys", "words", "mention",
+        "latin_mention_ids", "_n", "_item_ptr", "_item_words", "_word_ptr",
         "_word_items", "_terms", "_term_ptr", "_term_words", "_sku_hashes", "_sku_positions", "_frozen",
     )  # fmt: skip
 
@@ -101,10 +153,12 @@ class SearchIndex:
         return self._n
 
     @classmethod
-    def build(cls, items: Iterable[CatalogItem]) -> SearchIndex:
+    def build(cls, items: Iterable[CatalogItem], vocabulary: Vocabulary | None = None) -> SearchIndex:
         """Index `items` (title, brand and category). Never touches any other index."""
         self = object.__new__(cls)
         self._frozen = False
+        vocab_data = default_vocabulary() if vocabulary is None else vocabulary
+        self.vocabulary = vocab_data
         items_t = tuple(items)
         n = len(items_t)
         self.items = items_t
@@ -113,28 +167,51 @@ class SearchIndex:
         vocab: dict[str, int] = {}
         chunk_cache: dict[str, tuple[int, ...]] = {}
 
-        def chunk(text: str) -> tuple[int, ...]:
+        def ids_of(text: str, mark: str = "") -> list[int]:
             ids: list[int] = []
-            for tok in tokens(normalize(text)):
-                wid = vocab.get(tok)
+            for tok in tokens(text):
+                key = tok + mark
+                wid = vocab.get(key)
                 if wid is None:
-                    wid = vocab[tok] = len(vocab)
+                    wid = vocab[key] = len(vocab)
                 ids.append(wid)
-            info = chunk_cache[text] = tuple(ids)
+            return ids
+
+        def chunk(text: str) -> tuple[int, ...]:
+            info = chunk_cache[text] = tuple(ids_of(normalize(text)))
+            return info
+
+        part_cache: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {}
+
+        def title_part(text: str) -> tuple[tuple[int, ...], tuple[int, ...]]:
+            """A title phrase's words as typed (for the whole-title key) and as indexed (mentions marked)."""
+            norm = normalize(text)
+            typed = tuple(ids_of(norm))
+            head, mentioned, tail = split_mention(norm, vocab_data)
+            indexed = (
+                typed
+                if not mentioned and not tail
+                else (*ids_of(head), *ids_of(mentioned, _MENTION_MARK), *ids_of(tail))
+            )
+            info = part_cache[text] = (typed, tuple(indexed))
             return info
 
         # One pass over the items, the per-item work a few dict lookups: titles repeat their words.
         item_words = array("i")
         counts = array("i")
         title_keys = array("q")  # hash of the title's word set: "the whole title typed"
-        get = chunk_cache.get
+        get = part_cache.get
         side_cache: dict[tuple[str, str], tuple[int, ...]] = {}
         for it in items_t:
             words: list[int] = []
+            typed: list[int] = []
             for part in it.title.split():
-                ids = get(part)
-                words += chunk(part) if ids is None else ids
-            title_keys.append(hash(frozenset(words)))
+                both = get(part)
+                if both is None:
+                    both = title_part(part)
+                typed += both[0]
+                words += both[1]
+            title_keys.append(hash(frozenset(typed)))
             side = side_cache.get((it.brand, it.category))
             if side is None:
                 side = side_cache[(it.brand, it.category)] = chunk(it.brand) + chunk(it.category)
@@ -195,8 +272,14 @@ class SearchIndex:
 
         # term → words over the vocabulary, and the Latin words for exact/prefix/fuzzy matching
         words_list = [""] * v
+        mention = np.zeros(v, dtype=bool)
         for w, i in vocab.items():
+            if w.endswith(_MENTION_MARK):
+                w = w[:-1]
+                mention[i] = True
             words_list[i] = w
+        self.words = tuple(words_list)
+        self.mention = _readonly(mention)
         term_lists: dict[str, list[int]] = {}
         latin: list[tuple[str, int]] = []
         for wid, word in enumerate(words_list):
@@ -242,8 +325,9 @@ class SearchIndex:
         latin.sort()
         self.latin_sorted = tuple(w for w, _ in latin)
         self.latin_sorted_ids = _readonly(np.array([i for _, i in latin], dtype=np.int32))
-        self.latin_ids = {w: i for w, i in latin}
-        self.vocab = vocab
+        self.latin_ids = {w: i for w, i in latin if not mention[i]}
+        self.latin_mention_ids = {w: i for w, i in latin if mention[i]}
+        self.vocab = {w: i for w, i in vocab.items() if not mention[i]}
 
         # "did you mean": brands and categories, by their normalised text and their pinyin
         names = sorted(brand_count, key=lambda b: -brand_count[b]) + sorted(
@@ -262,6 +346,13 @@ class SearchIndex:
                 sound_keys.append((key, i))
         self.suggest_text = (tuple(k for k, _ in text_keys), tuple(i for _, i in text_keys))
         self.suggest_sound = (tuple(k for k, _ in sound_keys), tuple(i for _, i in sound_keys))
+        brand_keys: dict[str, str] = {}
+        for brand in sorted(brand_count, key=lambda b: -brand_count[b]):
+            toks = tokens(normalize(brand))
+            for key in ("".join(toks), *toks):
+                if key:
+                    brand_keys.setdefault(key, brand)
+        self.brand_keys = brand_keys
         self.top_categories = tuple(
             sorted(category_count, key=lambda c: (-category_count[c], c))[:SUGGESTIONS]
         )
@@ -274,6 +365,30 @@ class SearchIndex:
         if tid is None:
             return None
         return self._term_words[self._term_ptr[tid] : self._term_ptr[tid + 1]]
+
+    def words_containing(self, text: str) -> np.ndarray | None:
+        """The ids of the words holding `text` (one normalised token) whole: 牙膏 → 牙膏, 旅行装牙膏..."""
+        if not text:
+            return None
+        if not is_han(text):
+            ids = [i for i in (self.latin_ids.get(text), self.latin_mention_ids.get(text)) if i is not None]
+            return np.array(ids, dtype=np.int32) if ids else None
+        if len(text) == 1:
+            return self.words_for("u" + text)
+        found: np.ndarray | None = None
+        for i in range(len(text) - 1):
+            words = self.words_for("b" + text[i : i + 2])
+            if words is None:
+                return None
+            found = words if found is None else np.intersect1d(found, words, assume_unique=True)
+            if not len(found):
+                return None
+        if found is None:
+            return None
+        if len(text) > 2:
+            names = self.words
+            found = found[[text in names[w] for w in found.tolist()]]
+        return found if len(found) else None
 
     def item_counts(self, words: np.ndarray) -> np.ndarray:
         """How many items hold each of `words`."""

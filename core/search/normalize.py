@@ -23,6 +23,33 @@ _ACCENTED_RE = re.compile("[\u00c0-\u024f\u1e00-\u1eff]")
 # An apostrophe or hyphen inside a Latin word joins it (l'oreal, sk-ii); anywhere else it separates.
 _JOINER_RE = re.compile(r"(?<=[a-z])['’\-](?=[a-z])")
 
+# Quantities in one unit each, so 0.5L, 500毫升 and 500ml are one word: volume in ml, mass in g,
+# battery capacity in mah (1斤 = 500 g, 1升 = 1 L).
+_UNIT_RE = re.compile(
+    r"(?<![a-z0-9.])(\d+(?:\.\d+)?)\s*(毫升|ml(?![a-z])|升|l(?![a-z])|千克|公斤|kg(?![a-z])|克|g(?![a-z])|斤|毫安时|毫安|mah(?![a-z]))"
+)
+_UNIT_SCALE = {
+    "毫升": (1, "ml"), "ml": (1, "ml"), "升": (1000, "ml"), "l": (1000, "ml"),
+    "千克": (1000, "g"), "公斤": (1000, "g"), "kg": (1000, "g"), "克": (1, "g"), "g": (1, "g"),
+    "斤": (500, "g"), "毫安时": (1, "mah"), "毫安": (1, "mah"), "mah": (1, "mah"),
+}  # fmt: skip
+_HALF_JIN_RE = re.compile(r"半斤")
+
+
+def _unit(match: re.Match[str]) -> str:
+    scale, unit = _UNIT_SCALE[match.group(2)]
+    value = float(match.group(1)) * scale
+    number = str(int(value)) if value == int(value) else f"{value:.3f}".rstrip("0").rstrip(".")
+    return f"{number}{unit}"
+
+
+def canonical_units(text: str) -> str:
+    """`4升` → 4000ml, `0.5l` → 500ml, `1斤` → 500g, `20000毫安` → 20000mah (normalised text)."""
+    if "半斤" in text:
+        text = _HALF_JIN_RE.sub("250g", text)
+    return _UNIT_RE.sub(_unit, text)
+
+
 # Toneless pinyin syllables, with ü written v as pypinyin does (lv, nve).
 PINYIN_SYLLABLES: frozenset[str] = frozenset(
     """a ai an ang ao ba bai ban bang bao bei ben beng bi bian biao bie bin bing bo bu ca cai can cang cao
@@ -56,13 +83,44 @@ def _t2s():
     return opencc.OpenCC("t2s")
 
 
+@lru_cache(maxsize=1)
+def _jieba():
+    """jieba's tokenizer with its dictionary (words and their frequencies), loaded on first use."""
+    import logging
+
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+    tokenizer = jieba.Tokenizer()
+    tokenizer.initialize()
+    return tokenizer
+
+
+def warm_up() -> None:
+    """Load OpenCC, pypinyin and jieba now (seconds, once per process) rather than on a user's query."""
+    _t2s()
+    han_pinyin("预热")
+    _jieba()
+
+
+def segment(han: str) -> list[str]:
+    """A Han run as dictionary words (我想找一款防晒霜 → 我 想 找 一款 防晒霜); unknown words by character."""
+    return _jieba().lcut(han, HMM=False)
+
+
+def word_frequency(word: str) -> int:
+    """How often `word` occurs in jieba's reference corpus (0 if it is not a dictionary word)."""
+    return int(_jieba().FREQ.get(word) or 0)
+
+
 def _strip_accents(text: str) -> str:
     decomposed = unicodedata.normalize("NFKD", text)
     return unicodedata.normalize("NFC", "".join(c for c in decomposed if not unicodedata.combining(c)))
 
 
 def normalize(text: str) -> str:
-    """The canonical form: NFKC, case-folded, simplified, accents and word-inner apostrophes removed."""
+    """The canonical form: NFKC, case-folded, simplified, accents and word-inner apostrophes removed,
+    quantities in one unit each (`canonical_units`)."""
     text = unicodedata.normalize("NFKC", text).casefold()
     if not text.isascii():
         if _HAN_RE.search(text):
@@ -71,6 +129,8 @@ def normalize(text: str) -> str:
             text = _strip_accents(text)
     if "'" in text or "’" in text or "-" in text:
         text = _JOINER_RE.sub("", text)
+    if any(c.isdigit() for c in text) or "半斤" in text:
+        text = canonical_units(text)
     return text
 
 

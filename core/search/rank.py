@@ -2,17 +2,25 @@
 
 * A query is split into *units*, one per Han character and one or more per Latin token (one per
   pinyin syllable or initial it reads as), each a bit of a 64-bit mask. Every matching term marks
-  the words it hits (`SearchIndex.words_for`) with the bits it covers in one of eight quality
-  classes: characters (1.0), Latin prefix (0.9), pinyin or close typo (0.8), initials of whole
-  words or loose typo (0.7), 2-letter initials (0.6), initials of part of a word (0.5); and two
+  the words it hits (`SearchIndex.words_for`) with the bits it covers in one of ten quality
+  classes: characters (1.0), characters inside a longer word that is something else (0.96: 手机
+  in 手机壳, Chinese names what a thing is last), Latin prefix (0.9), pinyin or close typo (0.8),
+  initials of whole words or loose typo (0.7), 2-letter initials (0.6), initials of part of a
+  word (0.5), a word of a gift or compatible-with phrase (0.5: 送洗发水旅行装, 适用华为); and two
   weak ones that add to the score of an item matched otherwise but never make a match: initials
   of a word only begun (0.5) and a lone shared character (0.35). An item's relevance (0–100) is
   the quality-weighted share of the query's units its words cover, so word order does not
   matter, and a unit matched by its characters always scores above the same unit matched
   through pinyin alone (经典 beats 景点 for 经典); typing an item's whole title scores 100.
-* Matches are items reaching 30 and 60% of the best match. Items are ranked by relevance
-  (rounded), then tier, then score; L0 and counterfeit goods are hidden unless asked for.
-  Filters ride in the query (`core.search.query`): `L4+`, `L5`, `<100`, `100-300`, `佣金20%+`.
+* People ask in sentences, synonyms, aliases, English and units: jieba (its dictionary and word
+  frequencies) takes the filler and everyday chatter out of a sentence; a vocabulary term
+  (`core.search.vocab`: 卫生纸 → 卷纸, sk2 → SK-II, power bank → 充电宝) also matches what it stands
+  for, at full weight; quantities are one word in one unit (`normalize.canonical_units`).
+* Matches are items reaching 35 (45 for a query of characters alone) and 60% of the best match:
+  a query whose best match covers too little of it finds nothing, and suggestions are offered
+  only when really close. Items are ranked by relevance (rounded), then tier, then score; L0 and
+  counterfeit goods are hidden unless asked for. Filters ride in the query
+  (`core.search.query`): `L4+`, `L5`, `<100`, `100-300`, `佣金20%+`.
 * Speed: items holding one word that covers the whole query need no scoring; for the rest,
   only items holding a word for one of the "required" units (picked so that an item without
   them could not reach the cutoff) are scored, all in numpy.
@@ -35,21 +43,33 @@ from core.search.normalize import (
     looks_like_initials,
     normalize,
     pinyin_key,
+    segment,
     split_pinyin,
     tokens,
+    word_frequency,
 )
 from core.search.query import SearchFilters, parse_query
 
-__all__ = ["Hit", "SearchResult", "search"]
+__all__ = ["Hit", "SearchResult", "find_brand", "search"]
 
 # Quality classes, best first: (name, weight per unit).
-_EXACT, _PREFIX, _SOUND, _LOOSE, _PARTIAL, _FRAGMENT, _BEGUN, _LONE = range(8)
-_CLASS_WEIGHT = (1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.5, 0.35)
+_EXACT, _INNER, _PREFIX, _SOUND, _LOOSE, _PARTIAL, _FRAGMENT, _MENTION, _BEGUN, _LONE = range(10)
+# _INNER: the characters, inside a longer word that is something else (手机 in 手机壳: Chinese puts
+# what a thing is last); _MENTION: a word of a gift or compatible-with phrase (送洗发水旅行装).
+_CLASS_WEIGHT = (1.0, 0.96, 0.9, 0.8, 0.7, 0.6, 0.5, 0.5, 0.5, 0.35)
 # Weak classes add to an item's score but never make it a match by themselves.
-_WEAK = (False, False, False, False, False, False, True, True)
+_WEAK = (False, False, False, False, False, False, False, False, True, True)
+_SUGGEST_TEXT = 75.0  # how close a brand or category must be to be offered instead
+_SUGGEST_SOUND = 80.0
+_MAX_KEY_TOKENS = 3  # a vocabulary term spans at most this many query tokens (electric tooth brush)
+_MAX_KEY_CHARS = 6  # ... or this many characters inside a Han run
+_COMMON_WORD = 100  # jieba frequency above which an unmatched word of a sentence is chatter (夏天)
 _MAX_UNITS = 64  # one bit per unit in a uint64 mask
 _EXACT_BONUS = 3.0  # the whole title typed: 100 instead of 97
-_MIN_RELEVANCE = 30.0  # below this share of the query an item is not a match
+_MIN_RELEVANCE = 35.0  # below this share of the query an item is not a match
+# ... and for a query of characters alone, half: two homophones out of four characters (紫禁之巅 →
+# 东芝) is a look-alike, not a match. Typed pinyin is allowed the lower bar (its splits are guesses).
+_MIN_RELEVANCE_HAN = 45.0
 _RELATIVE_CUTOFF = 0.6  # ... nor below 60% of the best match
 _PRUNE = True  # skip items that cannot reach the cutoff (tests turn it off to check it changes nothing)
 _FUZZY_LIMIT = 8
@@ -104,7 +124,7 @@ def search(
             return SearchResult(query, text, filters, hits=hits, total=1)
 
     query_tokens = _query_tokens(index, text)
-    matches, n_units = _plan(index, query_tokens)
+    matches, n_units, inner = _plan(index, query_tokens)
     if n_units == 0:
         if not filters:
             return SearchResult(query, text, filters, suggestions=_suggest(index, text) if text else [])
@@ -128,14 +148,19 @@ def search(
     uniq, inv = np.unique(all_w, return_inverse=True)
     table = np.zeros((len(_CLASS_WEIGHT), len(uniq) + 1), dtype=np.uint64)  # column 0: "no match"
     np.bitwise_or.at(table, (all_c, inv + 1), all_m)
-    local = np.zeros(len(index.vocab), dtype=np.int32)
+    local = np.zeros(len(index.words), dtype=np.int32)
     local[uniq] = np.arange(1, len(uniq) + 1, dtype=np.int32)
+    _demote(index, table, local, uniq, inner)
     word_ids = [index.vocab.get(tok) for tok in query_tokens]
     title_key = hash(frozenset(word_ids)) if None not in word_ids else None
 
     # Items holding one word that matches the whole query by its characters (a brand, a category,
     # 牙膏) all score 97 (100 for the whole title): no need to look at their other words.
     strong_words = np.unique(all_w[strong])
+    strong_words = strong_words[~index.mention[strong_words]] if len(strong_words) else strong_words
+    mentioned = uniq[index.mention[uniq]]
+    if len(mentioned):
+        strong_words = np.union1d(strong_words, mentioned[table[_MENTION][local[mentioned]] != 0])
     full = np.uint64((1 << n_units) - 1) if n_units < 64 else np.uint64(2**64 - 1)
     whole = table[_EXACT][local[strong_words]] == full
     cand_a = index.items_with(strong_words[whole])
@@ -193,7 +218,8 @@ def search(
                 chosen[i] = True
 
     best_guess = 100.0 - _EXACT_BONUS if len(cand_a) else sum(best_w) * per_point
-    cutoff = max(_MIN_RELEVANCE, best_guess * _RELATIVE_CUTOFF)
+    floor = _MIN_RELEVANCE_HAN if all(is_han(tok) for tok in query_tokens) else _MIN_RELEVANCE
+    cutoff = max(floor, best_guess * _RELATIVE_CUTOFF)
     while True:
         require_until(cutoff)
         cand_b = index.items_with(partial[np.array(chosen, dtype=bool)])
@@ -209,7 +235,7 @@ def search(
         best = max(
             float(strong_a.max()) if len(cand_a) else 0.0, float(strong_b.max()) if len(cand_b) else 0.0
         )
-        real_cutoff = max(_MIN_RELEVANCE, best * _RELATIVE_CUTOFF)
+        real_cutoff = max(floor, best * _RELATIVE_CUTOFF)
         if room * per_point < real_cutoff - 1e-9 or all(chosen):
             break
         cutoff = real_cutoff
@@ -232,6 +258,20 @@ def search(
     return SearchResult(query, text, filters, hits=hits, total=int(len(cand)))
 
 
+def find_brand(index: SearchIndex, text: str) -> str | None:
+    """The catalog brand a typed name means, in any case or half ("dyson", "戴森", "Dyson/戴森"),
+    or through an alias (sk2 → SK-II, 黑人 → 好来); None if it names no brand streamers can see."""
+    key = " ".join(tokens(normalize(text[:MAX_QUERY_CHARS])))
+    if not key:
+        return None
+    brands = index.brand_keys
+    for candidate in (key, key.replace(" ", ""), *index.vocabulary.alternatives().get(key, ())):
+        brand = brands.get(candidate) or brands.get(candidate.replace(" ", ""))
+        if brand is not None:
+            return brand
+    return None
+
+
 def _latin_units(token: str) -> int:
     """How many query units a Latin/digit word weighs: its pinyin syllables, else by length.
     (Pinyin initials weigh one unit a letter: each stands for a character.)"""
@@ -241,9 +281,41 @@ def _latin_units(token: str) -> int:
     return 1 if len(token) <= 3 else 2 if len(token) <= 8 else 3
 
 
-def _plan(index: SearchIndex, query_tokens: list[str]) -> tuple[list[tuple[np.ndarray, int, int]], int]:
-    """The query's term matches as (word ids, unit mask, quality class), and its unit count."""
+def _demote(
+    index: SearchIndex,
+    table: np.ndarray,
+    local: np.ndarray,
+    uniq: np.ndarray,
+    inner: list[tuple[np.ndarray, int]],
+) -> None:
+    """Matches on what an item only mentions drop to _MENTION; the characters inside a longer word
+    that is something else (手机 in 手机壳) drop from _EXACT to _INNER."""
+    for wids, mask in inner:
+        cols = local[wids]
+        cols = cols[cols > 0]
+        if not len(cols):
+            continue
+        bits = np.uint64(mask)
+        moved = table[_EXACT][cols] & bits
+        table[_EXACT][cols] &= ~bits
+        table[_INNER][cols] |= moved
+    mentioned = index.mention[uniq]
+    if mentioned.any():
+        cols = np.flatnonzero(mentioned) + 1
+        for klass in range(len(_CLASS_WEIGHT)):
+            if not _WEAK[klass] and klass != _MENTION:
+                table[_MENTION][cols] |= table[klass][cols]
+                table[klass][cols] = 0
+
+
+def _plan(
+    index: SearchIndex, query_tokens: list[str]
+) -> tuple[list[tuple[np.ndarray, int, int]], int, list[tuple[np.ndarray, int]]]:
+    """The query's term matches as (word ids, unit mask, quality class), its unit count, and the
+    words that hold a Han token only inside something longer (to demote)."""
     matches: list[tuple[np.ndarray, int, int]] = []
+    inner: list[tuple[np.ndarray, int]] = []
+    spans: list[tuple[str, int, int]] = []  # (token, first bit, units)
     next_bit = 0
     pinyin_run: list[tuple[str, int]] = []  # (syllable, bit) across adjacent pinyin tokens
 
@@ -268,6 +340,7 @@ def _plan(index: SearchIndex, query_tokens: list[str]) -> tuple[list[tuple[np.nd
             tok = tok[: _MAX_UNITS - next_bit]
             base = next_bit
             next_bit += len(tok)
+            spans.append((tok, base, len(tok)))
             syllables = han_pinyin(tok)
             if len(tok) == 1:
                 add(index.words_for("u" + tok), 1 << base, _EXACT)
@@ -280,6 +353,7 @@ def _plan(index: SearchIndex, query_tokens: list[str]) -> tuple[list[tuple[np.nd
                 add(index.words_for("s" + tok[i : i + 2]), mask, _SOUND)  # 纯奶 → 纯牛奶
             for i, ch in enumerate(tok):
                 add(index.words_for("u" + ch), 1 << (base + i), _LONE)
+            _inner_words(index, tok, base, inner)
             continue
 
         exact = index.latin_ids.get(tok)
@@ -292,6 +366,7 @@ def _plan(index: SearchIndex, query_tokens: list[str]) -> tuple[list[tuple[np.nd
         units = min(len(tok) if initials and not sounds else _latin_units(tok), _MAX_UNITS - next_bit)
         base = next_bit
         next_bit += units
+        spans.append((tok, base, units))
         all_bits = ((1 << units) - 1) << base
         if sounds:
             for j, syllable in enumerate(sounds):
@@ -300,6 +375,9 @@ def _plan(index: SearchIndex, query_tokens: list[str]) -> tuple[list[tuple[np.nd
             flush_pinyin()
         if exact is not None:
             add(np.array([exact], dtype=np.int32), all_bits, _EXACT)
+        mention = index.latin_mention_ids.get(tok)
+        if mention is not None:
+            add(np.array([mention], dtype=np.int32), all_bits, _EXACT)
         add(prefixed, all_bits, _PREFIX)
         if exact is None and len(tok) >= 3 and tok.isalpha():
             cutoff = 85.0 if len(tok) == 3 else 75.0 if len(tok) < 8 else 80.0
@@ -312,15 +390,81 @@ def _plan(index: SearchIndex, query_tokens: list[str]) -> tuple[list[tuple[np.nd
         if initials:
             _initials(index, tok, base, units, add)
     flush_pinyin()
-    return matches, next_bit
+    _alternative_matches(index, spans, add)
+    return matches, next_bit, inner
+
+
+def _inner_words(index: SearchIndex, tok: str, base: int, inner: list[tuple[np.ndarray, int]]) -> None:
+    """The catalog words holding the token, or one of its dictionary words, not at their end:
+    a 手机壳 is not a 手机, 运动鞋 is what a 运动 query wants more than 运动户外."""
+    pieces = [(0, tok)]
+    if len(tok) > 2:
+        at = 0
+        for word in segment(tok):
+            if len(word) >= 2 and word != tok and word_frequency(word):
+                pieces.append((at, word))
+            at += len(word)
+    names = index.words
+    whole = index.words_containing(tok)
+    for at, piece in pieces:
+        holding = whole if at == 0 and piece == tok else index.words_containing(piece)
+        if holding is None:
+            continue
+        if piece != tok and whole is not None:  # a word holding all that was typed is not demoted for a part
+            holding = np.setdiff1d(holding, whole, assume_unique=True)
+        longer = holding[[not names[w].endswith(piece) for w in holding.tolist()]]
+        if len(longer):
+            inner.append((longer, ((1 << len(piece)) - 1) << (base + at)))
+
+
+def _alternative_matches(index: SearchIndex, spans: list[tuple[str, int, int]], add) -> None:
+    """Synonyms, aliases and English words: a vocabulary term in the query also finds, as if typed,
+    what it stands for (卫生纸 → 卷纸, sk2 → SK-II, power bank → 充电宝 and 移动电源)."""
+    alternatives = index.vocabulary.alternatives()
+    if not alternatives:
+        return
+
+    def bits(base: int, units: int) -> int:
+        return ((1 << units) - 1) << base
+
+    def find(mask: int, targets: tuple[str, ...]) -> None:
+        for target in targets:
+            parts = target.split()
+            positions = [b for b in range(_MAX_UNITS) if mask >> b & 1]
+            for k, part in enumerate(parts):  # each word of the target covers its share of the term
+                lo = k * len(positions) // len(parts)
+                hi = max(lo + 1, (k + 1) * len(positions) // len(parts))
+                sub = sum(1 << b for b in positions[lo:hi])
+                add(index.words_containing(part), sub, _EXACT)
+
+    for i, (tok, base, _units) in enumerate(spans):
+        mask = 0
+        for n in range(1, _MAX_KEY_TOKENS + 1):
+            if i + n > len(spans):
+                break
+            _, b, u = spans[i + n - 1]
+            mask |= bits(b, u)
+            key = tok if n == 1 else " ".join(s[0] for s in spans[i : i + n])
+            targets = alternatives.get(key)
+            if targets:
+                find(mask, targets)
+        if is_han(tok) and len(tok) > 2:
+            for a in range(len(tok) - 1):
+                for z in range(a + 2, min(len(tok), a + _MAX_KEY_CHARS) + 1):
+                    if z - a == len(tok):
+                        continue
+                    targets = alternatives.get(tok[a:z])
+                    if targets:
+                        find(bits(base + a, z - a), targets)
 
 
 def _query_tokens(index: SearchIndex, text: str) -> list[str]:
     """Query tokens, with run-together Latin taken apart: `pizzahut` → pizza hut (catalog words),
     `qqyinyue` → qq yinyue, `txu` → t xu (a catalog word stuck to pinyin)."""
     out: list[str] = []
-    for tok in tokens(normalize(text)):
-        if is_han(tok) or not tok.isalpha() or tok in index.latin_ids or split_pinyin(tok):
+    known = index.vocabulary.alternatives()
+    for tok in _without_chatter(index, tokens(normalize(text))):
+        if is_han(tok) or not tok.isalpha() or tok in index.latin_ids or tok in known or split_pinyin(tok):
             out.append(tok)
             continue
         pieces = _latin_pieces(index, tok)
@@ -328,6 +472,56 @@ def _query_tokens(index: SearchIndex, text: str) -> list[str]:
             pieces = _pinyin_with_word(index, tok)
         out.extend(pieces or (tok,))
     return out
+
+
+def _without_chatter(index: SearchIndex, toks: list[str]) -> list[str]:
+    """A sentence's goods words: `我想找一款适合夏天直播卖的防晒霜` → 防晒霜.
+
+    Han runs are segmented (jieba) only to find filler words (我, 想找, 一款, 的...); the words
+    between them stay together as typed. A query is a sentence when it drops a filler word of two
+    characters or more, or two fillers. In a sentence, a common word (by jieba's frequency) that
+    no catalog word holds is chatter too (夏天), as long as something else in it matches.
+    """
+    if not any(is_han(t) and len(t) >= 3 for t in toks):
+        return toks
+    filler = index.vocabulary.filler
+    runs: list[list[str]] = []  # kept words, grouped as they stood together
+    dropped: list[str] = []
+    for tok in toks:
+        if not is_han(tok):
+            runs.append([tok])
+            continue
+        current: list[str] = []
+        for word in segment(tok):
+            if word in filler:
+                dropped.append(word)
+                if current:
+                    runs.append(current)
+                    current = []
+            else:
+                current.append(word)
+        if current:
+            runs.append(current)
+    if not (len(dropped) >= 2 or any(len(w) >= 2 for w in dropped)):
+        return toks
+    held = [_held(index, run) for run in runs]
+    if any(held):
+        runs = [run for run, ok in zip(runs, held, strict=True) if ok or not _common(run)]
+    return ["".join(run) for run in runs] or toks
+
+
+def _held(index: SearchIndex, run: list[str]) -> bool:
+    """Does some catalog word hold two characters of this run side by side?"""
+    whole = "".join(run)
+    if not is_han(whole) or len(whole) == 1:
+        return True
+    return any(index.words_for("b" + whole[i : i + 2]) is not None for i in range(len(whole) - 1))
+
+
+def _common(run: list[str]) -> bool:
+    """Everyday words (夏天, 家里) rather than a name: every dictionary word in it is frequent."""
+    words = [w for w in run if len(w) >= 2]
+    return bool(words) and all(word_frequency(w) >= _COMMON_WORD for w in words)
 
 
 def _near_latin_word(index: SearchIndex, tok: str) -> bool:
@@ -394,6 +588,17 @@ def _initials(index: SearchIndex, tok: str, base: int, units: int, add) -> None:
             if words is not None:
                 long_piece = long_piece or strong
                 reach[j] = reach[j] or reach[i]
+                if strong and size == m and m <= 3 and len(words) > 1:
+                    # `yg` reads as many words: the ones that are dictionary words (jieba) and that
+                    # many goods hold (牙膏) before a series name (羽感) or a rare word (哑光)
+                    names = index.words
+                    weight = index.item_counts(words) * np.array(
+                        [1.0 if word_frequency(names[w]) else 0.25 for w in words.tolist()]
+                    )
+                    common = weight * 2 >= weight.max()
+                    found.append((words[common], bits, _LOOSE))
+                    found.append((words[~common], bits, _PARTIAL))
+                    continue
                 found.append((words, bits, _LOOSE if strong else _PARTIAL))
             if size >= 3 or j == m:
                 # a 2-letter start of a longer word only adds to items found otherwise
@@ -455,14 +660,15 @@ def _suggest(index: SearchIndex, text: str) -> list[str]:
     out: list[str] = []
     if query and index.suggest_names:
         scored: dict[int, float] = {}
+        # Close means close: 参半 is not 三顿半 (one character in common), 挖掘机 is not Whiskas.
         probes = (
-            (query, index.suggest_text, fuzz.WRatio),
-            (pinyin_key(query), index.suggest_sound, fuzz.ratio),
+            (query, index.suggest_text, fuzz.WRatio, _SUGGEST_TEXT),
+            (pinyin_key(query), index.suggest_sound, fuzz.ratio, _SUGGEST_SOUND),
         )
-        for probe, (choices, owners), scorer in probes:
+        for probe, (choices, owners), scorer, cutoff in probes:
             if not probe:
                 continue
-            found = process.extract(probe, choices, scorer=scorer, limit=30, score_cutoff=60.0)
+            found = process.extract(probe, choices, scorer=scorer, limit=30, score_cutoff=cutoff)
             for _, score, at in found:
                 owner = owners[at]
                 scored[owner] = max(scored.get(owner, 0.0), score)

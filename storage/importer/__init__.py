@@ -1,11 +1,13 @@
 """Catalog and streamer-sales imports: CSV (UTF-8, UTF-8 with BOM, GB18030) or XLSX.
 
-The seams, in the order a file flows through them: `readers` (bytes -> rows of cells), `cells`
+The seams, in the order a file flows through them: `limits` (what one upload may cost, checked
+before and while parsing), `readers` (bytes -> rows of cells), `cells`
 (one cell -> a value, or the reason it is refused), `schemas` (the columns of each kind),
 `validation` (one streaming pass: errors and the good rows spilled to disk), `writer` (grade and
 upsert in one transaction), `report` (what comes back: plain values; bot/import_report.py words them).
 """
 
+from storage.importer.limits import ImportLimits
 from storage.importer.report import (
     FileProblem,
     ImportFileError,
@@ -14,7 +16,13 @@ from storage.importer.report import (
     Reason,
     RowError,
 )
-from storage.importer.validation import BATCH_SIZE, ValidatedRows, validate_file, validate_rows
+from storage.importer.validation import (
+    BATCH_SIZE,
+    MAX_ERRORS_KEPT,
+    ValidatedRows,
+    validate_file,
+    validate_rows,
+)
 from storage.importer.writer import (
     import_file,
     import_product_rows,
@@ -27,9 +35,11 @@ from storage.regrade import TierChangeInfo
 
 __all__ = [
     "BATCH_SIZE",
+    "MAX_ERRORS_KEPT",
     "FileProblem",
     "ImportFileError",
     "ImportKind",
+    "ImportLimits",
     "ImportReport",
     "Reason",
     "RowError",

@@ -18,6 +18,12 @@ from storage.importer.report import Reason
 
 INT4_MAX = 2_147_483_647
 INT8_MAX = 9_223_372_036_854_775_807
+COUNT_MAX = 10_000_000  # more streamers than Douyin has is a typo, not a count
+FACTOR_MAX = 1000.0  # price_index, lowest_price_ratio: ratios near 1
+
+# Bidi embeddings/overrides/isolates and zero-width characters: they make a title read as
+# something else in chat, and nobody types them on purpose.
+_INVISIBLE = dict.fromkeys([*range(0x202A, 0x202F), *range(0x2066, 0x206A), *range(0x200B, 0x2010), 0xFEFF])
 
 _SPACE = re.compile(r"\s")
 _THOUSANDS = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d*)?")
@@ -52,6 +58,11 @@ def cell_text(raw: Any) -> str:
     return str(raw)
 
 
+def clean(s: str) -> str:
+    """`s` without bidi controls and zero-width characters."""
+    return s if s.isascii() else s.translate(_INVISIBLE)
+
+
 def norm(raw: Any) -> str:
     """Stripped text with full-width digits, letters and punctuation folded (NFKC)."""
     s = (raw if raw.__class__ is str else cell_text(raw)).strip()
@@ -82,18 +93,39 @@ def _number(raw: Any, reason: Reason, **params: object) -> float:
     return value
 
 
-def positive(raw: Any) -> float:
-    value = _number(raw, Reason.POSITIVE)
-    if value <= 0:
-        raise Invalid(Reason.POSITIVE)
-    return value
+def _shown(bound: float) -> int | float:
+    return int(bound) if float(bound).is_integer() else bound
 
 
-def non_negative(raw: Any) -> float:
-    value = _number(raw, Reason.NON_NEGATIVE)
-    if value < 0:
-        raise Invalid(Reason.NON_NEGATIVE)
-    return value
+def positive_up_to(bound: float) -> Callable[[Any], float]:
+    """A number > 0 and at most `bound` (a price, a ratio)."""
+
+    def parse(raw: Any) -> float:
+        value = _number(raw, Reason.POSITIVE)
+        if value <= 0:
+            raise Invalid(Reason.POSITIVE)
+        if value > bound:
+            raise Invalid(Reason.TOO_BIG, n=_shown(bound))
+        return value
+
+    return parse
+
+
+def non_negative_up_to(bound: float) -> Callable[[Any], float]:
+    """A number >= 0 and at most `bound` (a GMV)."""
+
+    def parse(raw: Any) -> float:
+        value = _number(raw, Reason.NON_NEGATIVE)
+        if value < 0:
+            raise Invalid(Reason.NON_NEGATIVE)
+        if value > bound:
+            raise Invalid(Reason.TOO_BIG, n=_shown(bound))
+        return value
+
+    return parse
+
+
+positive = positive_up_to(FACTOR_MAX)
 
 
 def between(lo: float, hi: float) -> Callable[[Any], float]:
@@ -125,8 +157,8 @@ def count(raw: Any) -> int:
     value = _number(raw, Reason.COUNT)
     if value < 0 or not value.is_integer():
         raise Invalid(Reason.COUNT)
-    if value > INT4_MAX:
-        raise Invalid(Reason.TOO_BIG, n=INT4_MAX)
+    if value > COUNT_MAX:
+        raise Invalid(Reason.TOO_BIG, n=COUNT_MAX)
     return int(value)
 
 
@@ -159,6 +191,8 @@ def telegram_id(raw: Any) -> int:
         s = norm(raw)
         if not s:
             raise Invalid(Reason.REQUIRED)
+        if len(s) > 19:  # more digits than any int8; int() refuses over 4,300 digits anyway
+            raise Invalid(Reason.TOO_BIG, n=INT8_MAX)
         if s.isdigit():
             value = int(s)
         else:
@@ -177,7 +211,7 @@ def text(max_len: int, *, fold: bool = False) -> Callable[[Any], str]:
     """Required text; `fold` applies NFKC (keys and names users type: sku, merchant, category)."""
 
     def parse(raw: Any) -> str:
-        s = norm(raw) if fold else cell_text(raw).strip()
+        s = norm(clean(cell_text(raw))) if fold else clean(cell_text(raw)).strip()
         if not s:
             raise Invalid(Reason.REQUIRED)
         if len(s) > max_len:
@@ -203,7 +237,7 @@ def url(raw: Any) -> str | None:
 
 
 def tags(raw: Any) -> str:
-    s = norm(raw)  # NFKC turns the full-width '；' into ';'
+    s = norm(clean(cell_text(raw)))  # NFKC turns the full-width '；' into ';'
     if not s:
         return ""
     found: list[str] = []

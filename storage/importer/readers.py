@@ -11,11 +11,17 @@ from pathlib import Path
 from typing import IO, Any
 from xml.etree.ElementTree import ParseError
 
+from storage.importer.limits import ImportLimits
 from storage.importer.report import FileProblem, ImportFileError
 
-__all__ = ["detect_encoding", "file_rows", "mapping_rows"]
+__all__ = ["check_zip", "detect_encoding", "file_rows", "mapping_rows"]
 
 Rows = Iterator[tuple[int, Sequence[Any]]]
+
+MAX_PARTS = 1000  # a workbook has a dozen parts; thousands is a trick, not a spreadsheet
+_RATIO_FLOOR = 1 << 20  # parts smaller than this may compress as well as they like
+_CHUNK = 1 << 20
+_ROW_TAGS = (b"<row ", b"<row>", b"<row/", b":row ", b":row>", b":row/")  # prefixed in strict OOXML
 
 
 def detect_encoding(path: Path) -> str:
@@ -71,8 +77,8 @@ def xlsx_rows(path: Path) -> Rows:
             # Files from WPS or Numbers often lack a default style; openpyxl only warns about it.
             warnings.simplefilter("ignore", UserWarning)
             workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError) as exc:
-        raise ImportFileError(FileProblem.XLSX, detail=str(exc)) from exc
+    except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError, ValueError) as exc:
+        raise ImportFileError(FileProblem.XLSX, detail=str(exc)[:200]) from exc
     try:
         if not workbook.worksheets:
             return
@@ -80,21 +86,99 @@ def xlsx_rows(path: Path) -> Rows:
         sheet.reset_dimensions()  # some writers store a wrong sheet size; read what is there
         try:
             yield from enumerate(sheet.iter_rows(values_only=True), start=1)
-        except (ParseError, zipfile.BadZipFile, KeyError) as exc:
-            raise ImportFileError(FileProblem.SHEET, detail=str(exc)) from exc
+        except (ParseError, zipfile.BadZipFile, KeyError, ValueError, OverflowError) as exc:
+            raise ImportFileError(FileProblem.SHEET, detail=str(exc)[:200]) from exc
     finally:
         workbook.close()
 
 
-def file_rows(path: Path) -> Rows:
-    """The rows of a CSV or XLSX file, told apart by their first bytes (or the suffix)."""
+def _check_ratio(part: str, size: int, compressed: int, limits: ImportLimits) -> None:
+    ratio = size / max(compressed, 1)
+    if size > _RATIO_FLOOR and ratio > limits.max_ratio:
+        raise ImportFileError(FileProblem.RATIO, part=part[:100], ratio=round(ratio), limit=limits.max_ratio)
+
+
+def check_zip(path: Path, limits: ImportLimits) -> None:
+    """Refuse a zip bomb before a parser sees it: part count, declared sizes and ratios, then
+    the real decompressed bytes (a directory can lie), counted a chunk at a time."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            parts = archive.infolist()
+            if len(parts) > MAX_PARTS:
+                raise ImportFileError(FileProblem.TOO_MANY_PARTS, n=len(parts), limit=MAX_PARTS)
+            declared = sum(p.file_size for p in parts)
+            if declared > limits.max_unzipped_bytes:
+                raise ImportFileError(
+                    FileProblem.UNZIPPED_TOO_LARGE, size=declared, limit=limits.max_unzipped_bytes
+                )
+            for p in parts:
+                _check_ratio(p.filename, p.file_size, p.compress_size, limits)
+            total = 0
+            for p in parts:
+                size, rows, tail = 0, 0, b""
+                is_sheet = p.filename.startswith("xl/worksheets/")
+                with archive.open(p) as stream:
+                    while chunk := stream.read(_CHUNK):
+                        size += len(chunk)
+                        total += len(chunk)
+                        if total > limits.max_unzipped_bytes:
+                            raise ImportFileError(
+                                FileProblem.UNZIPPED_TOO_LARGE, size=total, limit=limits.max_unzipped_bytes
+                            )
+                        _check_ratio(p.filename, size, p.compress_size, limits)
+                        if is_sheet:
+                            # Count the rows here, at C speed, rather than let the parser find out.
+                            window = tail + chunk
+                            rows += sum(window.count(tag) for tag in _ROW_TAGS)
+                            tail = window[-4:]  # shorter than a tag: nothing is counted twice
+                            if rows > limits.max_rows:
+                                raise ImportFileError(FileProblem.TOO_MANY_ROWS, limit=limits.max_rows)
+    except ImportFileError:
+        raise
+    except (zipfile.BadZipFile, NotImplementedError, RuntimeError, EOFError, OSError, ValueError) as exc:
+        # A bad CRC (a part longer or shorter than declared), encryption, an unknown compression.
+        raise ImportFileError(FileProblem.XLSX, detail=str(exc)[:200]) from exc
+
+
+def bounded(rows: Rows, limits: ImportLimits) -> Rows:
+    """`rows`, refused at the first line past the row, column or cell-length limit."""
+    max_rows, max_columns, max_chars = limits.max_rows, limits.max_columns, limits.max_cell_chars
+    try:
+        for line, cells in rows:
+            if line > max_rows:
+                raise ImportFileError(FileProblem.TOO_MANY_ROWS, limit=max_rows)
+            width = len(cells)
+            if width > max_columns:
+                while width and cells[width - 1] in (None, ""):  # a styled but empty tail is no column
+                    width -= 1
+                if width > max_columns:
+                    raise ImportFileError(FileProblem.TOO_MANY_COLUMNS, line=line, n=width, limit=max_columns)
+            for index, cell in enumerate(cells):
+                if cell.__class__ is str and len(cell) > max_chars:
+                    raise ImportFileError(
+                        FileProblem.CELL_TOO_LONG, line=line, column=index + 1, n=len(cell), limit=max_chars
+                    )
+            yield line, cells
+    finally:
+        close = getattr(rows, "close", None)
+        if close is not None:
+            close()  # the workbook now, not when the generator is collected
+
+
+def file_rows(path: Path, limits: ImportLimits | None = None) -> Rows:
+    """The rows of a CSV or XLSX file, told apart by their first bytes (or the suffix), within `limits`."""
+    limits = limits or ImportLimits()
+    size = path.stat().st_size
+    if size > limits.max_bytes:
+        raise ImportFileError(FileProblem.TOO_LARGE, size=size, limit=limits.max_bytes)
     with open(path, "rb") as fh:
         magic = fh.read(8)
     if magic.startswith(b"PK\x03\x04") or path.suffix.lower() in (".xlsx", ".xlsm"):
-        return xlsx_rows(path)
+        check_zip(path, limits)
+        return bounded(xlsx_rows(path), limits)
     if magic.startswith(b"\xd0\xcf\x11\xe0"):
         raise ImportFileError(FileProblem.XLS)
-    return csv_rows(path)
+    return bounded(csv_rows(path), limits)
 
 
 def mapping_rows(rows: Iterable[Mapping[str, Any]], columns: Sequence[str]) -> Rows:

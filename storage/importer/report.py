@@ -48,6 +48,14 @@ class FileProblem(StrEnum):
     SHEET = "import.file.sheet"  # detail
     XLS = "import.file.xls"
     EMPTY = "import.file.empty"
+    # Limits (storage/importer/limits.py); `limit` is the setting's value.
+    TOO_LARGE = "import.file.too_large"  # size, limit (bytes)
+    UNZIPPED_TOO_LARGE = "import.file.unzipped_too_large"  # size, limit (bytes)
+    RATIO = "import.file.ratio"  # part, ratio, limit
+    TOO_MANY_PARTS = "import.file.too_many_parts"  # n, limit
+    TOO_MANY_ROWS = "import.file.too_many_rows"  # limit
+    TOO_MANY_COLUMNS = "import.file.too_many_columns"  # line, n, limit
+    CELL_TOO_LONG = "import.file.cell_too_long"  # line, column, n, limit
 
 
 class ImportFileError(ValueError):
@@ -76,7 +84,8 @@ class ImportReport:
     rows_total: int = 0
     rows_valid: int = 0
     errors: list[RowError] = field(default_factory=list)
-    ignored_columns: list[str] = field(default_factory=list)  # header names no schema column has
+    ignored_columns: list[str] = field(default_factory=list)  # the first few header names no column has
+    ignored_total: int = 0  # how many there are in all
     inserted: int = 0
     updated: int = 0
     unchanged: int = 0

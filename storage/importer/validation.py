@@ -15,14 +15,23 @@ from pathlib import Path
 from typing import IO, Any
 
 from storage.importer.cells import Invalid, cell_text, norm
+from storage.importer.limits import ImportLimits
 from storage.importer.readers import file_rows, mapping_rows
 from storage.importer.report import FileProblem, ImportFileError, ImportKind, Reason, RowError
-from storage.importer.schemas import PRODUCT_AT, SCHEMAS, Schema
+from storage.importer.schemas import PRODUCT_AT, SCHEMAS, Schema, schema_for
 
-__all__ = ["BATCH_SIZE", "MAX_ERRORS_KEPT", "ValidatedRows", "validate_file", "validate_rows"]
+__all__ = [
+    "BATCH_SIZE",
+    "IGNORED_NAMED",
+    "MAX_ERRORS_KEPT",
+    "ValidatedRows",
+    "validate_file",
+    "validate_rows",
+]
 
 BATCH_SIZE = 2000
-MAX_ERRORS_KEPT = 10_000  # a garbage file must not fill memory with errors; the rest are counted
+MAX_ERRORS_KEPT = 1000  # a report lists these; the rest are only counted, so memory stays bounded
+IGNORED_NAMED = 5  # unknown header columns named in the warning; the rest are counted
 _SPILL_IN_MEMORY = 4 << 20  # bytes of parsed rows kept in memory before spilling to disk
 
 
@@ -38,7 +47,8 @@ class ValidatedRows:
         self.rows_valid = 0
         self.errors: list[RowError] = []
         self.errors_total = 0
-        self.ignored_columns: list[str] = []
+        self.ignored_columns: list[str] = []  # the first IGNORED_NAMED
+        self.ignored_total = 0
         self.categories: set[str] = set()
         self.merchants: set[str] = set()
         # Small imports stay in memory; big ones roll over to a temporary file on disk.
@@ -86,24 +96,32 @@ class ValidatedRows:
             yield pickle.load(self._spill)
 
 
-def validate_file(kind: ImportKind, path: str | PathLike[str]) -> ValidatedRows:
+def validate_file(
+    kind: ImportKind, path: str | PathLike[str], limits: ImportLimits | None = None
+) -> ValidatedRows:
     """Read and validate a CSV or XLSX file in one streaming pass (plain CPU work: use a thread).
 
-    Raises `ImportFileError` when the file as a whole cannot be read.
+    Raises `ImportFileError` when the file as a whole cannot be read or breaks one of `limits`.
     """
-    return _validate(kind, file_rows(Path(path)))
-
-
-def validate_rows(kind: ImportKind, rows: Iterable[Mapping[str, Any]]) -> ValidatedRows:
-    """Validate in-memory rows (dicts keyed by column name); line numbers count from 2."""
-    return _validate(kind, mapping_rows(rows, [c.name for c in SCHEMAS[kind].columns]))
-
-
-def _validate(kind: ImportKind, source: Iterator[tuple[int, Sequence[Any]]]) -> ValidatedRows:
+    limits = limits or ImportLimits()
     started = time.perf_counter()
+    return _validate(kind, limits, file_rows(Path(path), limits), started)
+
+
+def validate_rows(
+    kind: ImportKind, rows: Iterable[Mapping[str, Any]], limits: ImportLimits | None = None
+) -> ValidatedRows:
+    """Validate in-memory rows (dicts keyed by column name); line numbers count from 2."""
+    source = mapping_rows(rows, [c.name for c in SCHEMAS[kind].columns])
+    return _validate(kind, limits or ImportLimits(), source, time.perf_counter())
+
+
+def _validate(
+    kind: ImportKind, limits: ImportLimits, source: Iterator[tuple[int, Sequence[Any]]], started: float
+) -> ValidatedRows:
     out = ValidatedRows(kind)
     try:
-        _validate_into(out, SCHEMAS[kind], source)
+        _validate_into(out, schema_for(kind, limits), source)
     except BaseException:
         out.close()
         raise
@@ -147,7 +165,8 @@ def _validate_into(out: ValidatedRows, schema: Schema, source: Iterator[tuple[in
         if column.required and column.name not in positions:
             out.add_error(RowError(header_line, column.name, "", Reason.MISSING_COLUMN))
             header_ok = False
-    out.ignored_columns = [name for name in positions if name not in known]
+    unknown = [name for name in positions if name not in known]
+    out.ignored_columns, out.ignored_total = unknown[:IGNORED_NAMED], len(unknown)
     if not header_ok:
         # Without the columns no row can be checked; count them so the report says what was skipped.
         out.rows_total = sum(1 for _, cells in source if not _blank(cells))

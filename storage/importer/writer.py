@@ -25,6 +25,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.grading import DIMENSIONS, INDICATORS
 from core.policy import Policy, default_policy
+from storage.importer.limits import ImportLimits
 from storage.importer.report import ImportKind, ImportReport
 from storage.importer.schemas import PRODUCT_AT, PRODUCT_DATA, SCHEMAS
 from storage.importer.validation import ValidatedRows, validate_file, validate_rows
@@ -70,6 +71,7 @@ def _report_from(validated: ValidatedRows, *, dry_run: bool) -> ImportReport:
         rows_valid=validated.rows_valid,
         errors=list(validated.errors),
         ignored_columns=list(validated.ignored_columns),
+        ignored_total=validated.ignored_total,
         errors_total=validated.errors_total,
         dry_run=dry_run,
     )
@@ -438,11 +440,16 @@ async def import_file(
     dry_run: bool = False,
     skip_invalid: bool = False,
     policy: Policy | None = None,
+    limits: ImportLimits | None = None,
 ) -> ImportReport:
-    """Validate a CSV/XLSX file (in a worker thread) and write it. Raises `ImportFileError`."""
+    """Validate a CSV/XLSX file (in a worker thread, within `limits`) and write it.
+
+    Raises `ImportFileError`.
+    """
     if kind not in SCHEMAS:
         raise ValueError(f"unknown import kind {kind!r}: use 'products' or 'streamers'")
-    validated = await asyncio.to_thread(validate_file, kind, path)
+    # The parse is CPU work: a thread keeps the event loop answering, and the limits keep it short.
+    validated = await asyncio.to_thread(validate_file, kind, path, limits)
     with validated:
         return await write_validated(
             sessionmaker, validated, dry_run=dry_run, skip_invalid=skip_invalid, policy=policy
@@ -456,10 +463,17 @@ async def import_products(
     dry_run: bool = False,
     skip_invalid: bool = False,
     policy: Policy | None = None,
+    limits: ImportLimits | None = None,
 ) -> ImportReport:
     """Import a products file: upsert by sku, grade every row, keep tier history."""
     return await import_file(
-        sessionmaker, "products", path, dry_run=dry_run, skip_invalid=skip_invalid, policy=policy
+        sessionmaker,
+        "products",
+        path,
+        dry_run=dry_run,
+        skip_invalid=skip_invalid,
+        policy=policy,
+        limits=limits,
     )
 
 
@@ -469,9 +483,12 @@ async def import_streamers(
     *,
     dry_run: bool = False,
     skip_invalid: bool = False,
+    limits: ImportLimits | None = None,
 ) -> ImportReport:
     """Import streamer sales: one row per streamer and category, upserted."""
-    return await import_file(sessionmaker, "streamers", path, dry_run=dry_run, skip_invalid=skip_invalid)
+    return await import_file(
+        sessionmaker, "streamers", path, dry_run=dry_run, skip_invalid=skip_invalid, limits=limits
+    )
 
 
 async def import_product_rows(

@@ -1,7 +1,7 @@
 """roles add up; samples (寄样)
 
 Revision ID: 0002_roles_samples
-Revises: 0001
+Revises: 0005_search
 Create Date: 2026-11-29 21:00:00
 
 `user.role` goes: roles are now derived (everyone is a streamer, a bound merchant_id adds
@@ -14,7 +14,7 @@ import sqlmodel
 
 
 revision = "0002_roles_samples"
-down_revision = "0001"
+down_revision = "0005_search"
 branch_labels = None
 depends_on = None
 
