@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from tests.fakes.bot_api import Call, FakeBotAPI
-from tests.test_e2e_run import STARTUP_SECONDS, TOKEN, bot_env, cli, reply_to, wait_reply, write_catalog
+from tests.test_e2e_run import STARTUP_SECONDS, TOKEN, child_env, cli, reply_to, wait_reply, write_catalog
 
 STREAMER, MERCHANT, ADMIN = 4001, 4002, 4999
 
@@ -39,7 +39,7 @@ def sent_to(user: int, method: str, contains: str):
 
 
 async def test_one_whole_sample_against_the_fake_bot_api(tmp_path: Path) -> None:
-    env = bot_env(tmp_path)
+    env = child_env(tmp_path)
     done = cli(tmp_path, env, "import", "products", str(write_catalog(tmp_path / "products.csv")))
     assert done.returncode == 0, done.stderr
     async with FakeBotAPI() as api:
@@ -47,7 +47,7 @@ async def test_one_whole_sample_against_the_fake_bot_api(tmp_path: Path) -> None
         api.message(STREAMER, "/start")
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "bot", "run", cwd=tmp_path,
-            env=bot_env(tmp_path, BOT_TOKEN=TOKEN, TELEGRAM_API_URL=api.base_url),
+            env=child_env(tmp_path, BOT_TOKEN=TOKEN, TELEGRAM_API_URL=api.base_url),
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
         )  # fmt: skip
         try:
