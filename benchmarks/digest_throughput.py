@@ -76,7 +76,7 @@ async def seed(engine, digests: int, rng: random.Random) -> None:
         users, streamers, sales = [], [], []
         for i in range(digests):
             telegram_id = FIRST_ID + i
-            users.append(dict(telegram_id=telegram_id, role="streamer", name=f"s{i}", language="zh",
+            users.append(dict(telegram_id=telegram_id, name=f"s{i}", language="zh",
                               digest_enabled=True, active=True, chosen_categories="",
                               created_at=now, started_at=now))  # fmt: skip
             if i % 5:  # most have imported sales; every fifth gets platform picks

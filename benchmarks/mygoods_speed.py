@@ -94,7 +94,7 @@ async def fill(sessionmaker, products: int, others: int) -> int:
         rows += [product_row(i, 2 + i % 200, rng) for i in range(others)]
         for start in range(0, len(rows), BATCH):
             await conn.execute(insert(Product), rows[start : start + BATCH])
-        session.add(User(telegram_id=MERCHANT_USER, role="merchant", merchant_id=1, name="bench"))
+        session.add(User(telegram_id=MERCHANT_USER, merchant_id=1, name="bench"))
         await session.commit()
     return 1
 

@@ -29,6 +29,7 @@ from storage.catalog import get_product, load_catalog_items
 from storage.engine import open_database
 from storage.importer import ImportFileError, import_file
 from storage.migrate import upgrade
+from storage.samples import SampleView, all_requests
 from storage.synonyms import add_synonyms, list_synonyms
 from storage.tier_changes import tier_history
 
@@ -97,6 +98,11 @@ def _parser() -> argparse.ArgumentParser:
         "import", help="add synonyms and aliases from a CSV of term,same_as (a term also finds same_as)"
     )
     syn_import.add_argument("file", type=Path)
+
+    samples = sub.add_parser("samples", help="sample requests (寄样)")
+    samples_sub = samples.add_subparsers(dest="samples_command", required=True, metavar="ACTION")
+    listing = samples_sub.add_parser("list", help="every sample request")
+    listing.add_argument("--json", action="store_true")
 
     db = sub.add_parser("db", help="database maintenance")
     db_sub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
@@ -299,6 +305,31 @@ async def cmd_digest_send(settings: Settings, args) -> int:
     return 0
 
 
+def sample_json(view: SampleView) -> dict:
+    return {
+        "id": view.id,
+        "sku": view.sku,
+        "streamer": view.streamer_id,
+        "merchant": view.merchant_code,
+        "status": view.status,
+        "tracking": view.tracking,
+    }
+
+
+async def cmd_samples_list(settings: Settings, args) -> int:
+
+    async with await _prepared_db(settings) as (_engine, sessionmaker), sessionmaker() as session:
+        views = await all_requests(session=session)
+    if args.json:
+        print(json.dumps([sample_json(v) for v in views], ensure_ascii=False, indent=2))
+    else:
+        for v in views:
+            print(
+                f"#{v.id}  {v.sku}  {v.streamer_id} -> {v.merchant}  {v.status}  {v.tracking or ''}".rstrip()
+            )
+    return 0
+
+
 async def cmd_digest_status(settings: Settings, args) -> int:
     async with await _prepared_db(settings) as (_engine, sessionmaker), sessionmaker() as session:
         counts = await deliveries.delivery_counts(args.date, session=session)
@@ -352,6 +383,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             handler = cmd_digest_status if args.digest_command == "status" else cmd_digest_send
         elif args.command == "synonyms":
             handler = cmd_synonyms_import
+        elif args.command == "samples":
+            handler = cmd_samples_list
         else:
             handler = COMMANDS[args.command]
         return asyncio.run(handler(settings, args))

@@ -300,9 +300,7 @@ async def prepare_demo_database(settings: Settings, out: TextIO) -> Services:
         ).first()
         user = await session.get(User, MERCHANT_ID)
         if user is None:
-            session.add(
-                User(telegram_id=MERCHANT_ID, role="merchant", merchant_id=merchant_id, name="演示商家")
-            )
+            session.add(User(telegram_id=MERCHANT_ID, merchant_id=merchant_id, name="演示商家"))
         await session.commit()
         merchant = await session.get(Merchant, merchant_id) if merchant_id else None
         if merchant:

@@ -2,7 +2,7 @@
 
 A button carries only what names the thing it opens; whoever presses it, the handler checks
 again who may see or do what. Other features add their own factories in their own modules;
-the prefixes here are taken: `gr`, `mg`, `ad`, `pk`.
+the prefixes here are taken: `gr`, `mg`, `ad`, `pk` (and `sm` in bot/samples.py).
 They live in `bot/` because handlers answer them and jobs (alerts, the digest) send them.
 """
 
@@ -17,6 +17,7 @@ from aiogram.filters.callback_data import CallbackData
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, WebAppInfo
 
 from bot.i18n import t
+from bot.samples import sample_button
 from core.catalog import CatalogItem
 from core.picks import Pick
 
@@ -87,6 +88,7 @@ def card_keyboard(
     back: InlineKeyboardButton | None = None,
     with_grade: bool = True,
     with_share: bool = True,
+    with_sample: bool = True,
     webapp_url: str | None = None,
 ) -> InlineKeyboardMarkup | None:
     """The buttons under a product card, wherever it is shown (search, picks): the one place to add one.
@@ -105,6 +107,8 @@ def card_keyboard(
         actions.append(share_button(item.sku, lang))
     if actions:
         rows.append(actions)
+    if with_sample:  # 申请样品: off for the product's own merchant and outside private chats
+        rows.append([sample_button(item.id, lang)])
     if webapp_url:
         rows.append([webapp_product_button(webapp_url, item.id, lang)])
     return InlineKeyboardMarkup(inline_keyboard=rows) if rows else None

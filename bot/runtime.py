@@ -5,21 +5,15 @@ from __future__ import annotations
 import logging
 
 from aiogram import Bot, Dispatcher
-from aiogram.types import (
-    BotCommand,
-    BotCommandScopeChat,
-    BotCommandScopeDefault,
-    MenuButtonWebApp,
-    WebAppInfo,
-)
+from aiogram.types import MenuButtonWebApp, WebAppInfo
 from aiohttp import web
 
+from bot.commands import set_default_menus
 from bot.dispatcher import build_dispatcher
 from bot.i18n import t
 from bot.services import Services, build_bot, build_catalog_index, outbound_limiter, policy_for
 from bot.settings import Settings
 from bot.web import build_web_app
-from handlers.common import COMMANDS
 from jobs.scheduler import start_scheduler
 from storage.engine import make_engine, make_sessionmaker
 from storage.migrate import upgrade
@@ -28,19 +22,8 @@ logger = logging.getLogger(__name__)
 
 
 async def set_commands(bot: Bot, settings: Settings) -> None:
-    """The command menu: streamer commands for everyone, admin commands for admins."""
-
-    for lang_code, lang in ((None, "zh"), ("en", "en")):
-        await bot.set_my_commands(
-            [BotCommand(command=c, description=t(f"cmd.{c}", lang)[:256]) for c in COMMANDS["streamer"]],
-            scope=BotCommandScopeDefault(),
-            language_code=lang_code,
-        )
-    for admin_id in settings.admin_ids:
-        await bot.set_my_commands(
-            [BotCommand(command=c, description=t(f"cmd.{c}", "zh")[:256]) for c in COMMANDS["admin"]],
-            scope=BotCommandScopeChat(chat_id=admin_id),
-        )
+    """The command menus (bot.commands); each user's own is set after /start and /bind."""
+    await set_default_menus(bot, settings.admin_ids)
 
 
 async def set_menu_button(bot: Bot, settings: Settings) -> None:

@@ -36,6 +36,11 @@ class Settings(BaseSettings):
     webhook_host: str = "0.0.0.0"
     webhook_port: int = 8080
     policy_file: str | None = None
+    # Samples (寄样): limits, and how long a request may wait for the other side.
+    sample_max_open: int = Field(5, ge=1, le=100)
+    sample_per_product_day: int = Field(20, ge=1, le=10_000)
+    sample_remind_hours: float = Field(48, gt=0)
+    sample_expire_hours: float = Field(120, gt=0)
     # What one upload may cost (storage/importer/limits.py); bot/services.import_limits passes them on.
     import_max_bytes: int = Field(20 << 20, gt=0)
     import_max_unzipped_bytes: int = Field(200 << 20, gt=0)

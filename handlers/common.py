@@ -1,78 +1,52 @@
-"""/start, /help, and the answer to a command nobody handles."""
+"""/start, /help, and the answer to a command nobody handles (or one of a role the user lacks)."""
 
 from __future__ import annotations
 
 from aiogram import Bot, Router
 from aiogram.filters import Command, CommandStart
-from aiogram.types import Message
+from aiogram.types import InlineKeyboardMarkup, Message
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.commands import help_text, role_for, set_menu
 from bot.i18n import t
 from bot.render import h
 from handlers.filters import AnyCommand
+from handlers.picks import chooser_keyboard
+from storage import profiles, sales
 from storage.merchants import merchant_name
-from storage.users import ADMIN, MERCHANT, STREAMER, Viewer, register
-
-# Which commands each role may use, in the order /help lists them.
-COMMANDS: dict[str, tuple[str, ...]] = {
-    STREAMER: (
-        "start",
-        "help",
-        "search",
-        "grade",
-        "picks",
-        "categories",
-        "digest",
-        "tz",
-        "watch",
-        "profile",
-        "bind",
-    ),
-    MERCHANT: ("start", "help", "search", "grade", "mygoods", "match", "offer"),
-    ADMIN: (
-        "start",
-        "help",
-        "search",
-        "grade",
-        "mygoods",
-        "match",
-        "offer",
-        "import",
-        "invite",
-        "regrade",
-        "stats",
-    ),
-}
+from storage.users import Viewer, register
 
 
-def help_text(role: str, lang: str) -> str:
-    lines = [t("help.title", lang)]
-    lines += [f"/{cmd} — {t(f'cmd.{cmd}', lang)}" for cmd in COMMANDS[role]]
-    lines += ["", t("help.footer", lang)]
-    return "\n".join(lines)
-
-
-async def start(message: Message, session: AsyncSession, viewer: Viewer) -> None:
+async def start(message: Message, bot: Bot, session: AsyncSession, viewer: Viewer) -> None:
     tg = message.from_user
     assert tg is not None
     user, was_inactive = await register(
         tg.id, name=tg.full_name, username=tg.username, language=viewer.lang, session=session
     )
     name = h(tg.first_name or tg.full_name)
-    if viewer.role == ADMIN:
+    markup: InlineKeyboardMarkup | None = None
+    if viewer.is_admin:
         text = t("start.admin", viewer.lang, name=name)
-    elif user.role == MERCHANT and user.merchant_id is not None:
+    elif user.merchant_id is not None:
         merchant = await merchant_name(user.merchant_id, session=session)
         text = t("start.merchant", viewer.lang, name=name, merchant=h(merchant or ""))
     else:
         text = t("start.streamer", viewer.lang, name=name)
+        # A streamer we know nothing about: ask what they sell, or their first picks are the average.
+        if not user.chosen_categories and not await sales.streamer_sales(tg.id, session=session):
+            cats = await sales.categories(session=session)
+            if cats:
+                text += "\n\n" + t("start.choose_categories", viewer.lang)
+                markup = chooser_keyboard(cats, profiles.split_list(user.chosen_categories), viewer.lang)
     if was_inactive:
         text += "\n\n" + t("start.again", viewer.lang)
-    await message.answer(text)
+    await message.answer(text, reply_markup=markup)
+    if message.chat.type == "private":
+        await set_menu(bot, tg.id, viewer.roles, viewer.lang)
 
 
 async def help_(message: Message, viewer: Viewer) -> None:
-    await message.answer(help_text(viewer.role, viewer.lang))
+    await message.answer(help_text(viewer.roles, viewer.lang))
 
 
 async def unknown_command(message: Message, viewer: Viewer, bot: Bot) -> None:
@@ -82,6 +56,19 @@ async def unknown_command(message: Message, viewer: Viewer, bot: Bot) -> None:
         mention = command.partition("@")[2].lower()
         if not mention or mention != ((await bot.me()).username or "").lower():
             return
+    name = command[1:].partition("@")[0].lower()
+    role = role_for(name)
+    if role is not None and not viewer.has(role):
+        # The command exists; the user lacks its role: say which, and how to get it.
+        text = t(
+            "role.needed",
+            viewer.lang,
+            command=h(command[:64]),
+            role=t(f"role.{role}", viewer.lang),
+            how=t(f"role.how_{role}", viewer.lang),
+        )
+        await message.answer(text)
+        return
     await message.answer(t("unknown.command", viewer.lang, command=h(command[:64])))
 
 

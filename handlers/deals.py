@@ -155,7 +155,7 @@ async def offer_command(
     if (
         user is None
         or not user.active
-        or user.role != STREAMER
+        or user.merchant_id == record.merchant_id  # roles add up; only one's own goods are out
         or await matching.is_muted(streamer_id, record.merchant_id, session=session)
     ):
         await message.answer(t("deals.cannot_reach", lang, who=h(who[:20])))

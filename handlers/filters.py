@@ -9,13 +9,13 @@ from storage.users import Viewer
 
 
 class RoleFilter(BaseFilter):
-    """Passes when the acting user has one of `roles`. Put it on messages *and* callbacks."""
+    """Passes when the acting user holds one of `roles` (roles add up). Put it on messages *and* callbacks."""
 
     def __init__(self, *roles: str) -> None:
         self.roles = frozenset(roles)
 
     async def __call__(self, event: Message | CallbackQuery | InlineQuery, viewer: Viewer) -> bool:
-        return viewer.role in self.roles
+        return not self.roles.isdisjoint(viewer.roles)
 
 
 class PrivateChat(BaseFilter):

@@ -125,11 +125,16 @@ async def chart_for(session: AsyncSession, item: CatalogItem, result: Grade, lan
 def chart_keyboard(
     record: ProductRecord, viewer: Viewer, *, in_private: bool, webapp_url: str | None = None
 ) -> InlineKeyboardMarkup | None:
-    """Under the chart: the card's buttons (share...), in private the product in the Mini App (when
-    there is one: Telegram allows those buttons in private chats only), and for its owner or an
-    admin in private, a way back to all of that merchant's goods."""
+    """Under the chart: the card's buttons (share, 申请样品 in private), in private the product in the
+    Mini App (when there is one: Telegram allows those buttons in private chats only), and for its
+    owner or an admin in private, a way back to all of that merchant's goods."""
+    own = viewer.owns(record.merchant_id)
     markup = card_keyboard(
-        record.item, viewer.lang, with_grade=False, webapp_url=webapp_url if in_private else None
+        record.item,
+        viewer.lang,
+        with_grade=False,
+        with_sample=in_private and not own,
+        webapp_url=webapp_url if in_private else None,
     )
     rows = list(markup.inline_keyboard) if markup is not None else []
     if in_private and viewer.may_see_private(record.merchant_id):

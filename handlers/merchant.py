@@ -14,6 +14,7 @@ from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.commands import set_menu
 from bot.i18n import t
 from bot.keyboards import ALL_TIERS, GradeCb, MyGoodsCb, Prefixed, valid_id
 from bot.render import h, score_text, shorten, tier_label
@@ -43,7 +44,12 @@ TITLE_CHARS = 40
 
 
 async def bind_command(
-    message: Message, command: CommandObject, session: AsyncSession, services: Services, viewer: Viewer
+    message: Message,
+    command: CommandObject,
+    bot: Bot,
+    session: AsyncSession,
+    services: Services,
+    viewer: Viewer,
 ) -> None:
     code = (command.args or "").strip()
     lang = viewer.lang
@@ -63,15 +69,19 @@ async def bind_command(
     shown = h(code[:32])
     merchant = h(result.merchant.name) if result.merchant else ""
     if result.status == BindStatus.BOUND:
-        text = t("bind.bound", lang, merchant=merchant)
+        text = t("bind.bound", lang, merchant=merchant) + "\n\n" + t("bind.kept", lang)
     elif result.status == BindStatus.SWITCHED:
         previous = h(result.previous.name) if result.previous else ""
         text = t("bind.switched", lang, merchant=merchant, previous=previous)
     elif result.status == BindStatus.ALREADY:
         text = t("bind.already", lang, merchant=merchant)
-    else:  # unknown, used, expired
+    elif result.status == BindStatus.USED_BY_YOU:
+        text = t("bind.used_by_you", lang, code=shown, merchant=merchant)
+    else:  # unknown, used, revoked, expired
         text = t(f"bind.{result.status.value}", lang, code=shown)
     await message.answer(text)
+    if result.status in (BindStatus.BOUND, BindStatus.SWITCHED):
+        await set_menu(bot, tg.id, viewer.roles | {MERCHANT}, lang)
 
 
 # --------------------------------------------------------------------------- /mygoods

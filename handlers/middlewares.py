@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from bot.i18n import lang_of
 from bot.settings import Settings
-from storage.users import ADMIN, MERCHANT, STREAMER, Viewer, get_user
+from storage.users import STREAMER, Viewer, get_user, viewer_of
 
 logger = logging.getLogger(__name__)
 
@@ -47,16 +47,4 @@ async def _viewer(session, settings: Settings, tg_user: TgUser | None) -> Viewer
         return Viewer(telegram_id=0, role=STREAMER, lang="zh")
     lang = lang_of(tg_user.language_code)
     user = await get_user(tg_user.id, session=session)
-    if settings.is_admin(tg_user.id):
-        role = ADMIN
-    elif user is not None and user.role == MERCHANT and user.merchant_id is not None:
-        role = MERCHANT
-    else:
-        role = STREAMER
-    return Viewer(
-        telegram_id=tg_user.id,
-        role=role,
-        lang=lang,
-        merchant_id=user.merchant_id if user is not None else None,
-        registered=user is not None,
-    )
+    return viewer_of(user, tg_user.id, lang, is_admin=settings.is_admin(tg_user.id))

@@ -159,7 +159,9 @@ async def pick_detail(
         await query.answer(t("picks.gone", viewer.lang), show_alert=True)
         return
     item = record.item
-    markup = card_keyboard(item, viewer.lang, webapp_url=settings.webapp_url)  # sent to a private chat
+    markup = card_keyboard(  # sent to a private chat
+        item, viewer.lang, with_sample=not viewer.owns(record.merchant_id), webapp_url=settings.webapp_url
+    )
     offer = await offers.offer_for(viewer.telegram_id, item.id, now=utcnow(), session=session)
     card = product_card(item, viewer.lang, exclusive=offer.rate if offer else None)
     await send_card(bot, query.from_user.id, card, markup, item.image_url)

@@ -234,6 +234,7 @@ def card_view(
     key: str,
     page: int,
     with_grade: bool,
+    with_sample: bool = True,
     webapp_url: str | None = None,
 ) -> View:
     """The product card, with a way back to the results it was opened from (and, given `webapp_url`,
@@ -245,7 +246,14 @@ def card_view(
         back = InlineKeyboardButton(
             text=t("search.back", lang), callback_data=SearchPage(q=key, p=page).pack()
         )
-    markup = card_keyboard(item, lang, back=back, with_grade=with_grade, webapp_url=webapp_url)
+    markup = card_keyboard(
+        item,
+        lang,
+        back=back,
+        with_grade=with_grade,
+        with_sample=with_sample and with_grade,
+        webapp_url=webapp_url,
+    )
     return View(text, markup, item.image_url)
 
 
@@ -366,6 +374,7 @@ class SearchHandlers:
             key=callback_data.q,
             page=page,
             with_grade=True,  # the grade card (public view for strangers) + radar chart
+            with_sample=not viewer.owns(record.merchant_id),  # nobody asks themselves for a sample
             webapp_url=settings.webapp_url if in_private else None,  # Telegram allows it in private only
         )
         await _show(callback, bot, view)

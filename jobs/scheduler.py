@@ -1,5 +1,6 @@
 """APScheduler wiring: a digest pass every minute (and one at start-up, to catch up missed slots),
-and a look every 30 s for catalog changes made by another process (jobs/catalog_watch.py).
+a look every 30 s for catalog changes made by another process (jobs/catalog_watch.py), and
+a sample pass every 10 minutes (reminders, then expiry: jobs/samples.py).
 
 Schedules come from the database (each streamer's time zone and digest time), not from job
 stores: the job only says "look now". A pass that is still running when the next tick comes is
@@ -20,11 +21,13 @@ from apscheduler.triggers.interval import IntervalTrigger
 from bot.services import Services
 from jobs.catalog_watch import check_catalog
 from jobs.digest import run_digest_pass
+from jobs.samples import run_sample_pass
 
 logger = logging.getLogger(__name__)
 
 PASS_INTERVAL_SECONDS = 60
 CATALOG_CHECK_SECONDS = 30
+SAMPLE_PASS_SECONDS = 600  # reminders and expiry count in hours: every 10 minutes is plenty
 
 
 class DigestTicker:
@@ -83,6 +86,13 @@ async def _check_catalog(bot: Bot, services: Services) -> None:
         logger.exception("catalog check failed")
 
 
+async def _sample_pass(bot: Bot, services: Services) -> None:
+    try:
+        await run_sample_pass(services.sessionmaker, services.settings, services.sender_for(bot))
+    except Exception:  # noqa: BLE001 - a failed pass is retried on the next tick
+        logger.exception("sample pass failed")
+
+
 def start_scheduler(
     bot: Bot, services: Services, *, interval_seconds: float = PASS_INTERVAL_SECONDS
 ) -> DigestScheduler:
@@ -104,6 +114,15 @@ def start_scheduler(
         IntervalTrigger(seconds=CATALOG_CHECK_SECONDS, timezone=UTC),
         args=(bot, services),
         id="catalog-check",
+        coalesce=True,
+        max_instances=1,
+        replace_existing=True,
+    )
+    scheduler.add_job(
+        _sample_pass,
+        IntervalTrigger(seconds=SAMPLE_PASS_SECONDS, timezone=UTC),
+        args=(bot, services),
+        id="sample-pass",
         coalesce=True,
         max_instances=1,
         replace_existing=True,

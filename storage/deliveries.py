@@ -55,7 +55,7 @@ _LIVE = (PENDING, SENDING)
 
 def _eligible():
     """Who gets digests: streamers who started the bot, still reachable, with digests on."""
-    return and_(col(User.role) == STREAMER, col(User.digest_enabled).is_(True), col(User.active).is_(True))
+    return and_(col(User.digest_enabled).is_(True), col(User.active).is_(True))  # every user streams
 
 
 async def digest_groups(*, session: AsyncSession) -> list[tuple[str | None, str | None]]:
@@ -246,7 +246,7 @@ async def claim_rows(
         profile = profile_of(user) if user is not None else StreamerProfile(int(telegram_id), active=False)
         claimed.append(
             ClaimedRow(
-                int(row_id), int(telegram_id), local_date, profile, user.role if user is not None else ""
+                int(row_id), int(telegram_id), local_date, profile, STREAMER if user is not None else ""
             )
         )
     return claimed

@@ -17,7 +17,6 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.merchants import MerchantRef, get_merchant
 from storage.tables import InviteCode, User, utcnow
-from storage.users import MERCHANT
 
 INVITE_TTL = timedelta(days=7)
 CODE_LENGTH = 8
@@ -68,7 +67,9 @@ class BindStatus(StrEnum):
     SWITCHED = "switched"  # was linked to another merchant, now to this one
     ALREADY = "already"  # already linked to this merchant; the code is left unused
     UNKNOWN = "unknown"
-    USED = "used"
+    USED = "used"  # someone else used it
+    USED_BY_YOU = "used_by_you"  # this user used it before (a re-sent code)
+    REVOKED = "revoked"
     EXPIRED = "expired"
 
 
@@ -91,6 +92,8 @@ async def bind_invite(
 ) -> BindResult:
     """Use a one-time code: the user becomes a merchant user of the code's merchant.
 
+    Roles add up: the user stays a streamer with their picks, digest, watches and history; only
+    `merchant_id` is set. A failing code says why: unknown, used, revoked or expired.
     The code is taken with one conditional UPDATE, so two people racing for it cannot both win.
     """
     now = now or utcnow()
@@ -100,9 +103,12 @@ async def bind_invite(
         return BindResult(BindStatus.UNKNOWN)
     merchant = await get_merchant(invite.merchant_id, session=session)
     user = await session.get(User, telegram_id)
-    already = user is not None and user.role == MERCHANT and user.merchant_id == invite.merchant_id
+    already = user is not None and user.merchant_id == invite.merchant_id
     if invite.used_by is not None:
-        return BindResult(BindStatus.ALREADY if already else BindStatus.USED, merchant)
+        mine = invite.used_by == telegram_id
+        return BindResult(BindStatus.USED_BY_YOU if mine else BindStatus.USED, merchant)
+    if invite.revoked_at is not None:
+        return BindResult(BindStatus.REVOKED, merchant)
     if _aware(invite.expires_at) <= now:
         return BindResult(BindStatus.EXPIRED, merchant)
     if already:
@@ -120,9 +126,8 @@ async def bind_invite(
     if user is None:
         user = User(telegram_id=telegram_id, name=name, username=username, language=language)
         session.add(user)
-    elif user.role == MERCHANT and user.merchant_id is not None:
+    elif user.merchant_id is not None:
         previous = await get_merchant(user.merchant_id, session=session)
-    user.role = MERCHANT
     user.merchant_id = invite.merchant_id
     await session.flush()
     return BindResult(BindStatus.SWITCHED if previous else BindStatus.BOUND, merchant, previous)
@@ -130,21 +135,25 @@ async def bind_invite(
 
 class RevokeStatus(StrEnum):
     REVOKED = "revoked"
+    ALREADY_REVOKED = "already_revoked"
     USED = "used"
     EXPIRED = "expired"
     UNKNOWN = "unknown"
 
 
 async def revoke_invite(code: str, *, now: datetime | None = None, session: AsyncSession) -> RevokeStatus:
-    """Make an unused code expire now."""
+    """Withdraw an unused code: it stops working now and says "revoked" when tried."""
     now = now or utcnow()
     invite = await session.get(InviteCode, normalise_code(code))
     if invite is None:
         return RevokeStatus.UNKNOWN
     if invite.used_by is not None:
         return RevokeStatus.USED
+    if invite.revoked_at is not None:
+        return RevokeStatus.ALREADY_REVOKED
     if _aware(invite.expires_at) <= now:
         return RevokeStatus.EXPIRED
+    invite.revoked_at = now
     invite.expires_at = now
     await session.flush()
     return RevokeStatus.REVOKED

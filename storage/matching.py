@@ -41,10 +41,10 @@ async def set_discoverable(telegram_id: int, on: bool, *, language: str, session
 
 
 async def findable_streamers(*, session: AsyncSession) -> list[Findable]:
-    """Every active user who agreed to be found (merchant users are never streamers here)."""
+    """Every active user who agreed to be found (roles add up: a merchant user who streams counts)."""
     rows = await session.exec(
         select(User.telegram_id, User.name, User.language, User.chosen_categories)
-        .where(col(User.discoverable).is_(True), col(User.active).is_(True), User.role == "streamer")
+        .where(col(User.discoverable).is_(True), col(User.active).is_(True))
         .order_by(col(User.telegram_id))
     )
     return [
@@ -55,7 +55,7 @@ async def findable_streamers(*, session: AsyncSession) -> list[Findable]:
 
 async def findable(telegram_id: int, *, session: AsyncSession) -> Findable | None:
     user = await session.get(User, telegram_id)
-    if user is None or not (user.discoverable and user.active and user.role == "streamer"):
+    if user is None or not (user.discoverable and user.active):
         return None
     return Findable(int(user.telegram_id), user.name, user.language, split_list(user.chosen_categories))
 

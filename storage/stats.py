@@ -15,7 +15,6 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.catalog import TIERS
 from storage.tables import Category, DigestDelivery, Merchant, Product, Streamer, User
-from storage.users import MERCHANT, STREAMER
 
 
 @dataclass
@@ -51,7 +50,7 @@ async def catalog_stats(
     ).all()
     stats.by_category = [(name, int(n)) for name, n in cats]
     admins = sorted(set(admin_ids))
-    streamer = select(func.count()).select_from(User).where(User.role == STREAMER)
+    streamer = select(func.count()).select_from(User)  # roles add up: every user streams
     if admins:
         streamer = streamer.where(col(User.telegram_id).not_in(admins))
     stats.streamers_started = int((await session.exec(streamer)).one())
@@ -63,7 +62,7 @@ async def catalog_stats(
     stats.streamers_imported = int((await session.exec(select(func.count()).select_from(Streamer))).one())
     stats.merchants = int((await session.exec(select(func.count()).select_from(Merchant))).one())
     bound = select(func.count(distinct(col(User.merchant_id))), func.count()).where(
-        User.role == MERCHANT, col(User.merchant_id).is_not(None)
+        col(User.merchant_id).is_not(None)
     )
     merchants_bound, merchant_users = (await session.exec(bound)).one()
     stats.merchants_bound, stats.merchant_users = int(merchants_bound), int(merchant_users)

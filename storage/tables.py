@@ -101,7 +101,7 @@ class User(SQLModel, table=True):
     """Anyone who has started the bot."""
 
     telegram_id: int = _tg_id(primary_key=True)
-    role: str = Field(default="streamer", max_length=16)  # streamer | merchant | admin
+    # Roles add up (storage.users.roles_of): everyone is a streamer; a merchant_id makes a merchant too.
     merchant_id: int | None = Field(default=None, foreign_key="merchant.id")
     name: str = Field(default="", max_length=200)
     username: str | None = Field(default=None, max_length=64)
@@ -146,6 +146,7 @@ class InviteCode(SQLModel, table=True):
     expires_at: datetime
     used_by: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
     used_at: datetime | None = None
+    revoked_at: datetime | None = None  # an admin withdrew it (told apart from expiry)
 
 
 class DigestDelivery(SQLModel, table=True):
@@ -282,3 +283,40 @@ class SearchSynonym(SQLModel, table=True):
     term: str = Field(max_length=100)
     same_as: str = Field(max_length=100)
     created_at: datetime = Field(default_factory=utcnow)
+
+
+class SampleRequest(SQLModel, table=True):
+    """A streamer's request for a product sample (寄样) and where it stands (core.samples.Status)."""
+
+    __tablename__ = "sample_request"
+    __table_args__ = (
+        Index("ix_sample_request_streamer_status", "streamer_id", "status"),
+        Index("ix_sample_request_merchant_status", "merchant_id", "status"),
+        Index("ix_sample_request_product_created", "product_id", "created_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    product_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("product.id", ondelete="CASCADE"), nullable=False)
+    )
+    merchant_id: int = Field(foreign_key="merchant.id")
+    streamer_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+    status: str = Field(default="requested", max_length=16, index=True)
+    tracking: str | None = Field(default=None, max_length=64)
+    reason: str | None = Field(default=None, max_length=300)  # why it was rejected
+    created_at: datetime = Field(default_factory=utcnow)
+    changed_at: datetime = Field(default_factory=utcnow)  # entered the current status
+    reminded_at: datetime | None = None  # the reminder for the current status went out
+
+
+class SampleRule(SQLModel, table=True):
+    """A merchant's rule for samples in one category: the streamer's 30-day GMV there must reach min_gmv."""
+
+    __tablename__ = "sample_rule"
+    __table_args__ = (UniqueConstraint("merchant_id", "category_id", name="uq_sample_rule"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    merchant_id: int = Field(foreign_key="merchant.id")
+    category_id: int = Field(foreign_key="category.id")
+    min_gmv_30d: float
+    updated_at: datetime = Field(default_factory=utcnow)

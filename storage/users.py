@@ -1,12 +1,16 @@
 """Users and roles: who is acting, registration on /start, merchant users to alert, blocked chats.
 
+Roles add up: everyone who has started the bot is a streamer, a bound merchant is a merchant too,
+and the ADMIN_IDS are admins. `roles_of` is the one place that says which roles a user holds
+(issue 13 adds 团长 there).
+
 Every function takes the caller's session (keyword-only) and never commits.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import update
 from sqlmodel import col, select
@@ -16,21 +20,48 @@ from storage.sql import chunks
 from storage.tables import Merchant, User, utcnow
 
 STREAMER, MERCHANT, ADMIN = "streamer", "merchant", "admin"
+ROLE_ORDER = (ADMIN, MERCHANT, STREAMER)  # the first one held is a user's `role` (the main one)
+
+
+def roles_of(user: User | None, *, is_admin: bool = False) -> frozenset[str]:
+    """Every role a user holds; they add up, none replaces another."""
+    roles = {STREAMER}
+    if user is not None and user.merchant_id is not None:
+        roles.add(MERCHANT)
+    if is_admin:
+        roles.add(ADMIN)
+    return frozenset(roles)
+
+
+def main_role(roles: frozenset[str]) -> str:
+    return next((role for role in ROLE_ORDER if role in roles), STREAMER)
 
 
 @dataclass(frozen=True, slots=True)
 class Viewer:
-    """Who is acting, as the handlers need it: id, role, bound merchant and reply language."""
+    """Who is acting, as the handlers need it: id, roles, bound merchant and reply language.
+
+    `roles` is the set held; `role` is the main one (admin > merchant > streamer) for callers
+    that need a single word. Built with only `role`, the set is what that role implies.
+    """
 
     telegram_id: int
     role: str
     lang: str
     merchant_id: int | None = None
     registered: bool = False
+    roles: frozenset[str] = field(default_factory=frozenset)
+
+    def __post_init__(self) -> None:
+        if not self.roles:
+            object.__setattr__(self, "roles", frozenset({STREAMER, self.role}))
+
+    def has(self, role: str) -> bool:
+        return role in self.roles
 
     @property
     def is_admin(self) -> bool:
-        return self.role == ADMIN
+        return ADMIN in self.roles
 
     def owns(self, merchant_id: int) -> bool:
         return self.merchant_id is not None and self.merchant_id == merchant_id
@@ -38,6 +69,19 @@ class Viewer:
     def may_see_private(self, merchant_id: int) -> bool:
         """Raw indicators are for the owning merchant and admins only."""
         return self.is_admin or self.owns(merchant_id)
+
+
+def viewer_of(user: User | None, telegram_id: int, lang: str, *, is_admin: bool) -> Viewer:
+    """The Viewer for a user row (None: never started), wherever a request comes from (chat, Mini App)."""
+    roles = roles_of(user, is_admin=is_admin)
+    return Viewer(
+        telegram_id=telegram_id,
+        role=main_role(roles),
+        roles=roles,
+        lang=lang,
+        merchant_id=user.merchant_id if user is not None else None,
+        registered=user is not None,
+    )
 
 
 async def get_user(telegram_id: int, *, session: AsyncSession) -> User | None:
@@ -84,7 +128,7 @@ async def alert_recipients(merchant_ids: Iterable[int], *, session: AsyncSession
             await session.exec(
                 select(User.telegram_id, User.language, User.merchant_id, Merchant.name)
                 .join(Merchant, col(Merchant.id) == col(User.merchant_id))
-                .where(User.role == MERCHANT, col(User.merchant_id).in_(chunk), col(User.active).is_(True))
+                .where(col(User.merchant_id).in_(chunk), col(User.active).is_(True))
                 .order_by(col(User.telegram_id))
             )
         ).all()

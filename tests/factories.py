@@ -90,7 +90,7 @@ async def add_product(
 
 async def bind_merchant(session: AsyncSession, telegram_id: int, merchant_code: str) -> None:
     merchant = (await session.exec(select(Merchant).where(Merchant.code == merchant_code))).one()
-    session.add(User(telegram_id=telegram_id, role="merchant", merchant_id=merchant.id, name="merchant"))
+    session.add(User(telegram_id=telegram_id, merchant_id=merchant.id, name="merchant"))
     await session.flush()
 
 

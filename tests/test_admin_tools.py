@@ -149,7 +149,7 @@ async def test_stats(chat, services) -> None:
     sent = await chat.message(ADMIN_ID, "/stats")
     text = texts(sent)[0]
     assert "共 2 个" in text and "美妆个护: 1" in text and "食品饮料: 1" in text
-    assert "已启动机器人 1 位" in text  # the admin is not counted as a streamer
+    assert "已启动机器人 2 位" in text  # the merchant user streams too; the admin is not counted
     assert "2 家，已绑定 1 家" in text and "送达 1" in text
     refresh = buttons(of(sent, "SendMessage")[0])[0][1]
     again = await chat.callback(ADMIN_ID, refresh)
@@ -178,6 +178,6 @@ async def test_revoke_button_works_for_admins_only(chat, services) -> None:
     pressed = await chat.callback(ADMIN_ID, second)
     assert "已作废" in of(pressed, "AnswerCallbackQuery")[0].text and of(pressed, "EditMessageReplyMarkup")
     code2 = second.rsplit(":", 1)[1]
-    assert "过期" in texts(await chat.message(444, f"/bind {code2}"))[0]
+    assert "作废" in texts(await chat.message(444, f"/bind {code2}"))[0]  # revoked, not "expired"
     async with services.sessionmaker() as session:
         assert (await session.get(User, 444)) is None

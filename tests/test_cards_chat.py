@@ -61,7 +61,7 @@ async def test_a_card_with_a_photo_replaces_the_results_with_the_photo(chat, cat
     assert not of(requests, "EditMessageText")
     assert len(of(requests, "DeleteMessage")) == 1  # the results it stands in for
     labels = [label for label, _ in buttons(photo)]
-    assert labels == ["« 返回结果", "📊 评分", "↗️ 分享"]
+    assert labels == ["« 返回结果", "📊 评分", "↗️ 分享", "📦 申请样品"]
 
     # « back from the photo: a photo cannot be edited into text, so the page comes anew, the photo goes
     back = dict(buttons(photo))["« 返回结果"]
@@ -131,7 +131,7 @@ async def test_pick_detail_sends_the_photo_card_with_share(chat, catalog) -> Non
     requests = await chat.callback(STREAMER, PickCb(action="d", id=pid).pack())
     [photo] = of(requests, "SendPhoto")
     assert photo.photo == PHOTO and "DY-1" in plain(photo.caption)
-    assert [label for label, _ in buttons(photo)] == ["📊 评分", "↗️ 分享"]
+    assert [label for label, _ in buttons(photo)] == ["📊 评分", "↗️ 分享", "📦 申请样品"]
     requests = await chat.callback(STREAMER, PickCb(action="d", id=await product_id(catalog, "DY-2")).pack())
     assert of(requests, "SendMessage") and not of(requests, "SendPhoto")
 

@@ -26,7 +26,7 @@ async def test_a_cli_import_is_noticed_searched_and_alerted_once(chat, services)
         from sqlmodel import select
 
         merchant = (await session.exec(select(Merchant).where(Merchant.code == rows[0]["merchant"]))).one()
-        session.add(User(telegram_id=MERCHANT_USER, role="merchant", merchant_id=merchant.id))
+        session.add(User(telegram_id=MERCHANT_USER, merchant_id=merchant.id))
         await session.commit()
 
     # Another process imports: one product turns out counterfeit (its tier drops to L0), one is new.

@@ -84,7 +84,9 @@ async def test_match_lists_only_discoverable_streamers_with_bands_never_figures(
     [denied] = sent_to(await chat.message(RIVAL, "/match FOOD-L4-A"), RIVAL)
     assert "user4001" not in denied.text and "没有找到你名下的商品" in denied.text
     [streamer] = sent_to(await chat.message(A, "/match FOOD-L4-A"), A)
-    assert "没有这个命令" in streamer.text
+    assert (
+        "没有这个命令" not in streamer.text and "商家" in streamer.text and "/bind" in streamer.text
+    )  # role
 
 
 async def test_invitations_recheck_rights_limits_and_mutes(chat, services, deals) -> None:
@@ -131,14 +133,15 @@ async def test_invitations_recheck_rights_limits_and_mutes(chat, services, deals
 
 
 async def test_an_offer_reaches_its_streamer_alone_and_lapses(chat, services, deals) -> None:
-    # Bad input: a rival's product, a rate not above the public one, a merchant as the streamer.
+    # Bad input: a rival's product, a rate not above the public one, the merchant's own user.
     assert (
         "没有找到你名下的商品"
         in sent_to(await chat.message(RIVAL, f"/offer FOOD-L5-B {A} 35 7"), RIVAL)[0].text
     )
     assert "高于公开佣金" in sent_to(await chat.message(OWNER, f"/offer FOOD-L5-B {A} 10 7"), OWNER)[0].text
     assert "天数" in sent_to(await chat.message(OWNER, f"/offer FOOD-L5-B {A} 35 0"), OWNER)[0].text
-    assert "无法" in sent_to(await chat.message(OWNER, f"/offer FOOD-L5-B {RIVAL} 35 7"), OWNER)[0].text
+    # Roles add up: a merchant user streams too, but nobody gets an offer on their own merchant's goods.
+    assert "无法" in sent_to(await chat.message(OWNER, f"/offer FOOD-L5-B {OWNER} 35 7"), OWNER)[0].text
     assert "用法" in sent_to(await chat.message(OWNER, "/offer FOOD-L5-B"), OWNER)[0].text
 
     requests = await chat.message(OWNER, f"/offer FOOD-L5-B {A} 35% 7")

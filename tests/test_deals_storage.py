@@ -74,8 +74,10 @@ async def test_discoverability_mutes_and_invitation_counts(db) -> None:
         await session.commit()
     async with db.sessionmaker() as session:
         assert [f.telegram_id for f in await matching.findable_streamers(session=session)] == [S1]
-        await matching.set_discoverable(7, True, language="zh", session=session)  # a merchant is never listed
-        assert await matching.findable(7, session=session) is None
+        await matching.set_discoverable(
+            7, True, language="zh", session=session
+        )  # roles add up: it streams too
+        assert (found := await matching.findable(7, session=session)) is not None and found.telegram_id == 7
         assert await matching.total_gmv([S1, S2], session=session) == {S1: 1_500.0}
         await matching.mute(S1, product.merchant_id, session=session)
         await matching.mute(S1, product.merchant_id, session=session)  # twice is once

@@ -108,9 +108,6 @@ async def test_each_streamer_gets_one_digest_at_their_local_time(platform) -> No
     await _streamers(db, 3, timezone="Europe/London", digest_time="08:00")  # 08:00 UTC in winter
     await _streamers(db, 4, digest_enabled=False)
     await _streamers(db, 5, active=False)
-    async with db.sessionmaker() as session:
-        session.add(User(telegram_id=6, role="merchant"))
-        await session.commit()
     sender = RecordingSender()
 
     report = await _pass(db, sender, at=utc(2026, 11, 24, 0, 59))

@@ -17,7 +17,7 @@ async def test_start_registers_a_streamer_and_greets_in_chinese(chat, services) 
     assert "选品助手" in texts(sent)[0]
     async with services.sessionmaker() as session:
         user = await session.get(User, STREAMER)
-    assert user is not None and user.role == "streamer" and user.active
+    assert user is not None and user.merchant_id is None and user.active
 
 
 async def test_english_users_get_english(chat) -> None:

@@ -83,12 +83,12 @@ async def test_admin_invites_and_a_streamer_binds_with_the_code(chat, services) 
     assert "已绑定商家" in bound and "M-A" in bound
     async with services.sessionmaker() as session:
         user = await session.get(User, STREAMER)
-    assert user is not None and user.role == "merchant"
+    assert user is not None and user.merchant_id is not None
     assert "M-A" in texts(await chat.message(STREAMER, "/start"))[0]  # greeted as the merchant now
     assert "SKU-9" in "\n".join(texts(await chat.message(STREAMER, "/mygoods")))
 
     again = texts(await chat.message(STREAMER, f"/bind {invite.code}"))[0]
-    assert "已经绑定" in again
+    assert "已经被你使用" in again and "M-A" in again  # a re-sent code says "used", not "unused"
     used = texts(await chat.message(444, f"/bind {invite.code}"))[0]
     assert "已经被使用" in used
 
@@ -188,7 +188,10 @@ async def test_grade_sends_the_card_then_a_radar_chart(chat, services) -> None:
     assert "美妆个护" in photo.caption and "&lt;牙膏&gt;" in photo.caption
     assert [label for label, _ in buttons(photo)][-1] == "📦 该商家的全部商品"  # owner: back to all goods
     public = of(await chat.message(STREAMER, "/grade SKU-9"), "SendPhoto")[0]
-    assert [label for label, _ in buttons(public)] == ["↗️ 分享"]  # a stranger: only to share it
+    assert [label for label, _ in buttons(public)] == [
+        "↗️ 分享",
+        "📦 申请样品",
+    ]  # a stranger: share, ask a sample
 
 
 async def test_grade_button_re_checks_who_presses(chat, services) -> None:

@@ -170,7 +170,8 @@ async def test_number_button_opens_the_card_and_back_returns_to_the_page(chat, c
     ):
         assert expected in text, expected
     assert "退款率" not in text, "raw indicators are not for streamers"
-    assert [label for label, _ in buttons(card)] == ["« 返回结果", "📊 评分", "↗️ 分享"]  # grade: chart
+    labels = [label for label, _ in buttons(card)]
+    assert labels == ["« 返回结果", "📊 评分", "↗️ 分享", "📦 申请样品"]  # grade: chart
     back = sent(await chat.callback(STREAMER, buttons(card)[0][1]), "EditMessageText")[0]
     assert plain(back.text).startswith("🔎 戴森") and "1. 戴森 Dyson 吸尘器 V12" in plain(back.text)
 
@@ -345,7 +346,7 @@ async def bind_merchant(services, telegram_id: int, sku: str) -> None:
     async with services.sessionmaker() as session:
         record = await get_product(sku, session=session)
         assert record is not None
-        session.add(User(telegram_id=telegram_id, role="merchant", merchant_id=record.merchant_id, name="m"))
+        session.add(User(telegram_id=telegram_id, merchant_id=record.merchant_id, name="m"))
         await session.commit()
 
 
@@ -358,6 +359,9 @@ async def test_a_hidden_product_opens_for_its_own_merchant_only(chat, catalog):
     [card] = sent(await chat.callback(owner, data), "EditMessageText")
     assert "HIDE-FAKE" in plain(card.text)
     assert any(d and d.startswith("gr:") for _, d in buttons(card)), "the owner gets the grade button"
+    assert not any(d and d.startswith("sm:") for _, d in buttons(card)), (
+        "but no sample button for their own goods"
+    )
 
     requests = await chat.callback(stranger, data)
     assert not sent(requests, "EditMessageText")
@@ -367,7 +371,7 @@ async def test_a_hidden_product_opens_for_its_own_merchant_only(chat, catalog):
         await chat.callback(STREAMER, SearchOpen(id=await product_id(catalog, "DY-1"), q="A", p=0).pack()),
         "EditMessageText",
     )
-    assert [label for label, _ in buttons(card)] == ["📊 评分", "↗️ 分享"]
+    assert [label for label, _ in buttons(card)] == ["📊 评分", "↗️ 分享", "📦 申请样品"]
 
 
 # --------------------------------------------------------------------------- forged and stale buttons
@@ -417,7 +421,8 @@ async def test_a_card_button_works_even_when_the_query_is_forgotten(chat, catalo
     requests = await chat.callback(OTHER, SearchOpen(id=pid, q="AAAAAAAA", p=0).pack())
     [card] = sent(requests, "EditMessageText")
     assert "DY-1" in plain(card.text)
-    assert [label for label, _ in buttons(card)] == ["📊 评分", "↗️ 分享"], "no way back to an unknown search"
+    labels = [label for label, _ in buttons(card)]
+    assert labels == ["📊 评分", "↗️ 分享", "📦 申请样品"], "no way back to an unknown search"
 
 
 async def test_forged_huge_page_shows_the_last_page(chat, catalog):

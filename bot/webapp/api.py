@@ -39,7 +39,7 @@ from storage.merchants import (
     tier_counts,
 )
 from storage.tier_changes import merchant_tier_history, tier_history
-from storage.users import ADMIN, MERCHANT, STREAMER, Viewer, get_user
+from storage.users import MERCHANT, Viewer, get_user, viewer_of
 
 logger = logging.getLogger(__name__)
 
@@ -63,22 +63,10 @@ def _json_error(status: int, code: str) -> web.Response:
 
 
 async def _viewer(services: Services, user_id: int, language_code: str | None) -> Viewer:
-    """The Viewer as the chat's middleware builds it: admin by settings, merchant when bound."""
+    """The Viewer as the chat's middleware builds it: the roles a user holds add up."""
     async with services.sessionmaker() as session:
         user = await get_user(user_id, session=session)
-    if services.settings.is_admin(user_id):
-        role = ADMIN
-    elif user is not None and user.role == MERCHANT and user.merchant_id is not None:
-        role = MERCHANT
-    else:
-        role = STREAMER
-    return Viewer(
-        telegram_id=user_id,
-        role=role,
-        lang=lang_of(language_code),
-        merchant_id=user.merchant_id if user is not None else None,
-        registered=user is not None,
-    )
+    return viewer_of(user, user_id, lang_of(language_code), is_admin=services.settings.is_admin(user_id))
 
 
 @web.middleware
