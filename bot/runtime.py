@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from aiogram import Bot, Dispatcher
 from aiogram.types import BotCommand, BotCommandScopeChat, BotCommandScopeDefault
+from aiohttp import web
 
 from bot.dispatcher import build_dispatcher
 from bot.i18n import t
-from bot.services import Services, build_bot, build_catalog_index, policy_for
+from bot.logs import configure_logging
+from bot.services import Services, build_bot, build_catalog_index, make_redis, policy_for
 from bot.settings import Settings
+from bot.web import build_web_app
 from handlers.common import COMMANDS
 from jobs.scheduler import start_scheduler
 from storage.engine import make_engine, make_sessionmaker
@@ -37,14 +41,21 @@ async def set_commands(bot: Bot, settings: Settings) -> None:
 
 async def run_bot(settings: Settings) -> None:
     token = settings.require_token()
+    if settings.log_format == "json":
+        configure_logging("json")
     logger.info("applying migrations")
     await upgrade(settings.database_url)
     engine = make_engine(settings.database_url)
     sessionmaker = make_sessionmaker(engine)
     catalog = build_catalog_index()
     await catalog.refresh(sessionmaker)
+    redis = make_redis(settings)
     services = Services(
-        settings=settings, sessionmaker=sessionmaker, policy=policy_for(settings), catalog=catalog
+        settings=settings,
+        sessionmaker=sessionmaker,
+        policy=policy_for(settings),
+        catalog=catalog,
+        redis=redis,
     )
     bot = build_bot(token, api_url=settings.telegram_api_url)
     dp = build_dispatcher(services)
@@ -56,29 +67,48 @@ async def run_bot(settings: Settings) -> None:
         except Exception as exc:  # noqa: BLE001 - a menu that fails to set must not stop the bot
             logger.warning("could not set the command menu: %s", exc)
         if settings.webhook_url:
-            await _run_webhook(bot, dp, settings)
+            await _run_webhook(bot, dp, settings, services)
         else:
-            await bot.delete_webhook(drop_pending_updates=False)
-            logger.info("polling %s", settings.telegram_api_url)
-            await dp.start_polling(bot, allowed_updates=dp.resolve_used_update_types())
+            await _run_polling(bot, dp, settings, services)
     finally:
         if scheduler is not None:
             scheduler.shutdown(wait=False)
         await services.cancel_jobs()
         await bot.session.close()
         await engine.dispose()
+        if redis is not None:
+            await redis.aclose()
 
 
-async def _run_webhook(bot: Bot, dp: Dispatcher, settings: Settings) -> None:
-    import asyncio
+async def _run_polling(bot: Bot, dp: Dispatcher, settings: Settings, services: Services) -> None:
+    """Long polling, with /healthz, /readyz and /metrics on WEBHOOK_HOST:WEBHOOK_PORT beside it."""
+    runner = web.AppRunner(build_web_app(services))
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, settings.webhook_host, settings.webhook_port).start()
+        logger.info("health and metrics on %s:%s", settings.webhook_host, settings.webhook_port)
+    except OSError as exc:  # the port is taken: the bot still serves its users, unwatched
+        logger.warning(
+            "could not serve /healthz and /metrics on %s:%s: %s",
+            settings.webhook_host,
+            settings.webhook_port,
+            exc,
+        )
+    try:
+        await bot.delete_webhook(drop_pending_updates=False)
+        logger.info("polling %s", settings.telegram_api_url)
+        await dp.start_polling(bot, allowed_updates=dp.resolve_used_update_types())
+    finally:
+        await runner.cleanup()
 
-    from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
-    from aiohttp import web
 
+async def _run_webhook(
+    bot: Bot, dp: Dispatcher, settings: Settings, services: Services | None = None
+) -> None:
     url, secret = settings.require_webhook()
-    app = web.Application()
-    SimpleRequestHandler(dispatcher=dp, bot=bot, secret_token=secret).register(app, path="/webhook")
-    setup_application(app, dp, bot=bot)
+    if services is None:
+        services = dp["services"]
+    app = build_web_app(services, dispatcher=dp, bot=bot, webhook_secret=secret)
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, settings.webhook_host, settings.webhook_port)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,9 +17,12 @@ from aiogram.client.session.base import BaseSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 from aiogram.types import LinkPreviewOptions
+from redis.asyncio import Redis
+from redis.exceptions import LockError, RedisError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.dedup import UpdateDedup
 from bot.settings import Settings
 from core.catalog import CatalogItem
 from core.policy import Policy, default_policy, load_policy
@@ -33,6 +38,9 @@ logger = logging.getLogger(__name__)
 AfterCatalogChange = Callable[[Bot | None, "Services", Sequence[Any]], Awaitable[None]]
 
 JOBS_WAIT_SECONDS = 60.0
+# How long one replica may hold the catalog fan-out across processes before Redis lets another in
+# (a replica killed mid fan-out must not block the others for ever).
+FANOUT_LOCK_SECONDS = 900
 
 
 @dataclass
@@ -45,10 +53,60 @@ class Services:
     catalog: CatalogIndex
     sender: Sender | None = None  # made once a bot exists
     after_catalog_change: AfterCatalogChange | None = None
+    redis: Redis | None = None  # REDIS_URL: shared by the replicas (de-duplication, catalog notices)
     # Held while the index is rebuilt and merchants and watchers are told, by the post-import job or
     # the catalog watch: one fan-out at a time, so a change is not told twice.
     catalog_lock: asyncio.Lock = field(default_factory=asyncio.Lock, init=False, repr=False)
     _jobs: set[asyncio.Task[None]] = field(default_factory=set, init=False, repr=False)
+    dedup: UpdateDedup = field(init=False, repr=False)
+    # Tells this process's own catalog notices from other replicas'.
+    instance_id: str = field(default_factory=lambda: uuid.uuid4().hex, init=False)
+
+    def __post_init__(self) -> None:
+        self.dedup = UpdateDedup(self.redis, prefix=self.settings.redis_prefix)
+
+    @property
+    def catalog_channel(self) -> str:
+        """The Redis channel on which a replica that changed the catalog tells the others."""
+        return f"{self.settings.redis_prefix}:catalog-changed"
+
+    async def announce_catalog_change(self) -> bool:
+        """Tell the other replicas the catalog changed (they refresh at once); False without Redis."""
+        if self.redis is None:
+            return False
+        try:
+            await self.redis.publish(self.catalog_channel, self.instance_id)
+        except (RedisError, OSError) as exc:  # the slow catalog poll still catches the change
+            logger.warning("could not announce the catalog change: %s", exc)
+            return False
+        return True
+
+    @asynccontextmanager
+    async def catalog_fanout(self) -> AsyncIterator[None]:
+        """Held while the index is rebuilt and merchants and watchers are told: one fan-out at a time
+        in this process (catalog_lock) and, with Redis, across the replicas, so only one tells."""
+        async with self.catalog_lock:
+            if self.redis is None:
+                yield
+                return
+            lock = self.redis.lock(
+                f"{self.settings.redis_prefix}:catalog-fanout",
+                timeout=FANOUT_LOCK_SECONDS,
+                blocking_timeout=FANOUT_LOCK_SECONDS,
+            )
+            try:
+                held = await lock.acquire()
+            except (RedisError, OSError) as exc:
+                logger.warning("catalog fan-out without the shared lock (Redis: %s)", exc)
+                held = False
+            try:
+                yield
+            finally:
+                if held:
+                    try:
+                        await lock.release()
+                    except (LockError, RedisError, OSError) as exc:  # expired: another may hold it now
+                        logger.warning("could not release the catalog fan-out lock: %s", exc)
 
     def sender_for(self, bot: Bot) -> Sender:
         """The one shared rate-limited sender (digest and alerts), made on first use for this bot."""
@@ -70,6 +128,7 @@ class Services:
                 await self.after_catalog_change(bot, self, tier_changes)
             else:  # nothing plugged in: searches at least see the new catalog
                 await self.catalog.refresh(self.sessionmaker)
+            await self.announce_catalog_change()
         except Exception:  # noqa: BLE001 - a background job has nobody to raise to; the catalog watch retries
             logger.exception("the job after a catalog change failed")
 
@@ -90,6 +149,14 @@ class Services:
 def make_sender(bot: Bot, settings: Settings) -> Sender:
     """A sender within Telegram's limits, at DIGEST_RATE (paid broadcast when the operator enabled it)."""
     return Sender(bot, rate_per_second=settings.digest_rate, paid_broadcast=settings.digest_paid_broadcast)
+
+
+def make_redis(settings: Settings) -> Redis | None:
+    """The one Redis client of the process (REDIS_URL), or None when the bot runs alone without it."""
+    if not settings.redis_url:
+        return None
+    # Timeouts keep a Redis that stopped answering from stalling every update behind it.
+    return Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=5)
 
 
 def policy_for(settings: Settings) -> Policy:
