@@ -346,3 +346,27 @@ def test_json_logs_are_one_object_per_line() -> None:
 def test_metrics_registry_is_shared() -> None:
     names = {metric.name for metric in REGISTRY.collect()}
     assert {"messages_sent", "telegram_429", "updates_handled", "update_handling_seconds"} <= names
+
+
+def test_container_recipe_runs_two_replicas_with_postgres_and_redis() -> None:
+    """Docker cannot run here: the files are checked for what they must say."""
+    import yaml
+
+    from tests.processes import ROOT
+
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "FROM python:3.11-slim" in dockerfile
+    assert "\nUSER xuanpin" in dockerfile and 'CMD ["python", "-m", "bot", "run"]' in dockerfile
+
+    compose = yaml.safe_load((ROOT / "compose.yaml").read_text())
+    services = compose["services"]
+    assert {"postgres", "redis", "bot1", "bot2", "nginx"} <= set(services)
+    for name in ("bot1", "bot2"):
+        env = services[name]["environment"]
+        assert env["DATABASE_URL"].startswith("postgresql+asyncpg://") and "@postgres:" in env["DATABASE_URL"]
+        assert env["REDIS_URL"].startswith("redis://redis:")
+        assert set(env) <= {name.upper() for name in Settings.model_fields}, "only real settings"
+        assert services[name]["env_file"] == ".env"  # WEBHOOK_URL/SECRET and the token come from there
+    nginx = (ROOT / "deploy" / "nginx.conf").read_text()
+    assert "server bot1:8080" in nginx and "server bot2:8080" in nginx and "location /webhook" in nginx
+    assert any("nginx.conf" in volume for volume in services["nginx"]["volumes"])
