@@ -67,19 +67,13 @@ class Services:
 
     @property
     def catalog_channel(self) -> str:
-        """The Redis channel on which a replica that changed the catalog tells the others."""
-        return f"{self.settings.redis_prefix}:catalog-changed"
+        return catalog_channel(self.settings)
 
     async def announce_catalog_change(self) -> bool:
         """Tell the other replicas the catalog changed (they refresh at once); False without Redis."""
         if self.redis is None:
             return False
-        try:
-            await self.redis.publish(self.catalog_channel, self.instance_id)
-        except (RedisError, OSError) as exc:  # the slow catalog poll still catches the change
-            logger.warning("could not announce the catalog change: %s", exc)
-            return False
-        return True
+        return await announce_catalog_change(self.redis, self.settings, sender=self.instance_id)
 
     @asynccontextmanager
     async def catalog_fanout(self) -> AsyncIterator[None]:
@@ -149,6 +143,21 @@ class Services:
 def make_sender(bot: Bot, settings: Settings) -> Sender:
     """A sender within Telegram's limits, at DIGEST_RATE (paid broadcast when the operator enabled it)."""
     return Sender(bot, rate_per_second=settings.digest_rate, paid_broadcast=settings.digest_paid_broadcast)
+
+
+def catalog_channel(settings: Settings) -> str:
+    """The Redis channel on which whoever changed the catalog tells the running replicas."""
+    return f"{settings.redis_prefix}:catalog-changed"
+
+
+async def announce_catalog_change(redis: Redis, settings: Settings, *, sender: str) -> bool:
+    """Publish a catalog notice; False when Redis did not take it (the slow catalog poll still will)."""
+    try:
+        await redis.publish(catalog_channel(settings), sender)
+    except (RedisError, OSError) as exc:
+        logger.warning("could not announce the catalog change: %s", exc)
+        return False
+    return True
 
 
 def make_redis(settings: Settings) -> Redis | None:

@@ -370,3 +370,35 @@ def test_container_recipe_runs_two_replicas_with_postgres_and_redis() -> None:
     nginx = (ROOT / "deploy" / "nginx.conf").read_text()
     assert "server bot1:8080" in nginx and "server bot2:8080" in nginx and "location /webhook" in nginx
     assert any("nginx.conf" in volume for volume in services["nginx"]["volumes"])
+
+
+async def test_a_cli_import_announces_the_change_to_running_replicas(
+    sqlite_db, shared_redis: SharedRedis, tmp_path
+) -> None:
+    from argparse import Namespace
+
+    from bot.cli import cmd_import
+    from bot.services import catalog_channel
+
+    rows = _shop_rows()[:2]
+    header = list(rows[0])
+    lines = [",".join(header)] + [",".join(str(r[c]).replace(",", " ") for c in header) for r in rows]
+    path = tmp_path / "products.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    settings = Settings(
+        database_url=sqlite_db.url,
+        redis_url=shared_redis.url,
+        redis_prefix=shared_redis.prefix,
+        _env_file=None,
+    )  # type: ignore[call-arg]
+    pubsub = shared_redis.client.pubsub()
+    await pubsub.subscribe(catalog_channel(settings))
+    try:
+        args = Namespace(kind="products", file=path, dry_run=True, skip_invalid=False)
+        assert await cmd_import(settings, args) == 0
+        assert await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.5) is None, "a dry run"
+        assert await cmd_import(settings, Namespace(**{**vars(args), "dry_run": False})) == 0
+        message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=5.0)
+        assert message is not None and message["data"] == b"cli"
+    finally:
+        await pubsub.aclose()
