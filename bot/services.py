@@ -17,7 +17,7 @@ from aiogram.client.session.base import BaseSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 from aiogram.types import LinkPreviewOptions
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.exceptions import LockError, RedisError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -41,6 +41,7 @@ JOBS_WAIT_SECONDS = 60.0
 # How long one replica may hold the catalog fan-out across processes before Redis lets another in
 # (a replica killed mid fan-out must not block the others for ever).
 FANOUT_LOCK_SECONDS = 900
+REDIS_CONNECTIONS = 64  # per process: de-duplication, the catalog subscription and lock, others' uses
 
 
 @dataclass
@@ -164,8 +165,17 @@ def make_redis(settings: Settings) -> Redis | None:
     """The one Redis client of the process (REDIS_URL), or None when the bot runs alone without it."""
     if not settings.redis_url:
         return None
-    # Timeouts keep a Redis that stopped answering from stalling every update behind it.
-    return Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=5)
+    # A blocking pool: a burst of updates waits a moment for a connection instead of failing with
+    # "Too many connections" (redis-py's default pool raises at 100). Timeouts keep a Redis that
+    # stopped answering from stalling every update behind it.
+    pool = BlockingConnectionPool.from_url(
+        settings.redis_url,
+        max_connections=REDIS_CONNECTIONS,
+        timeout=5,
+        socket_timeout=5,
+        socket_connect_timeout=5,
+    )
+    return Redis.from_pool(pool)
 
 
 def policy_for(settings: Settings) -> Policy:
