@@ -121,8 +121,15 @@ async def post(http: aiohttp.ClientSession, port: int, update: dict) -> int:
 
 
 async def digest_rows(sessionmaker) -> Counter[str]:
+    return Counter((await digest_statuses(sessionmaker)).values())
+
+
+async def digest_statuses(sessionmaker) -> dict[int, str]:
+    """Each digest row's streamer and status: whom a digest was due to (a /start whose reply was
+    lost to a 429 rolled back, so that user is not a streamer and is owed no digest)."""
     async with sessionmaker() as session:
-        return Counter(r.status for r in (await session.exec(select(DigestDelivery))).all())
+        rows = (await session.exec(select(DigestDelivery))).all()
+        return {int(r.telegram_id): r.status for r in rows}
 
 
 async def main() -> int:
@@ -202,7 +209,8 @@ async def main() -> int:
             replies = Counter(int(c.chat_id) for c in sent if REPLY_MARK in str(c.params.get("text")))
             digested = Counter(int(c.chat_id) for c in sent if DIGEST_MARK in str(c.params.get("text")))
             peak = peak_window(sorted(c.at for c in sent))
-            rows = await digest_rows(sessionmaker)
+            statuses = await digest_statuses(sessionmaker)
+            rows = Counter(statuses.values())
             organic_429 = api.organic_429s
         await engine.dispose()
     finally:
@@ -217,7 +225,8 @@ async def main() -> int:
         await drop_database(admin_url, name)
 
     answered = Counter(min(replies.get(u, 0), 2) for u in users)
-    told = Counter(min(digested.get(d, 0), 2) for d in [*digests, *users])
+    told = Counter(min(digested.get(d, 0), 2) for d in statuses)
+    unknown = sum(1 for d, status in statuses.items() if status == "sending" and not digested.get(d))
     print(f"two replicas, webhook mode, PostgreSQL + Redis; {wall:.1f}s wall")
     print(f"peak accepted sends in any 1 s window: {peak} (Telegram allows 30); 429s answered: {organic_429}")
     print(
@@ -225,9 +234,9 @@ async def main() -> int:
         f"{answered[1]}, twice or more {answered[2]}, never {answered[0]}"
     )
     print(
-        f"digests: {args.digests} seeded + {len(users)} new streamers; replica 1 SIGKILLed after {killed_at} "
-        f"seeded digests; delivered once {told[1]}, "
-        f"twice or more {told[2]}, never {told[0]}; rows {dict(rows)}"
+        f"digests: {len(statuses)} due ({args.digests} seeded + the /start users who got registered); "
+        f"replica 1 SIGKILLed after {killed_at} seeded digests; delivered once {told[1]}, twice or more "
+        f"{told[2]}, never {told[0]} ({unknown} of them left `sending` by the kill); rows {dict(rows)}"
     )
     print(f"replica logs: {folder}")
     return 0
