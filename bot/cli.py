@@ -18,7 +18,7 @@ from bot.picks import picks_context, picks_for
 from bot.render import grade_card, grade_json
 from bot.runtime import run_bot
 from bot.seed import seed_demo
-from bot.services import import_limits, policy_for
+from bot.services import announce_catalog_change, import_limits, make_redis, policy_for
 from bot.settings import Settings, SettingsError, load_settings
 from core.grading import grade
 from core.search import SearchIndex, search
@@ -140,11 +140,24 @@ async def cmd_import(settings: Settings, args) -> int:
             )
         except ImportFileError as exc:
             raise CliError(file_error_text(exc, "en")) from exc
+    if report.written and not args.dry_run:
+        await _announce_catalog_change(settings)
     print(import_summary(report, "en"))
     if report.errors:
         print(error_list(report, "en"), file=sys.stderr)
     # Bad rows fail the command (a dry run included, so it can gate a pipeline) unless --skip-invalid.
     return 1 if report.errors and not args.skip_invalid else 0
+
+
+async def _announce_catalog_change(settings: Settings) -> None:
+    """With REDIS_URL, running replicas hear of the import at once instead of at their next poll."""
+    redis = make_redis(settings)
+    if redis is None:
+        return
+    try:
+        await announce_catalog_change(redis, settings, sender="cli")
+    finally:
+        await redis.aclose()
 
 
 async def cmd_seed_demo(settings: Settings, _args) -> int:

@@ -9,6 +9,7 @@ from aiogram import Dispatcher
 from aiogram.exceptions import TelegramAPIError
 from aiogram.types import ErrorEvent
 
+from bot.dedup import UpdateGateMiddleware
 from bot.i18n import lang_of, t
 from bot.services import Services
 from handlers import setup_routers
@@ -30,6 +31,8 @@ def build_dispatcher(services: Services, **extra: Any) -> Dispatcher:
         services=services,
         **extra,
     )
+    # De-duplication first: a duplicate never opens a database session.
+    dp.update.outer_middleware(UpdateGateMiddleware(services.dedup))
     dp.update.outer_middleware(DbSessionMiddleware())
     dp.include_router(setup_routers())
     dp.errors.register(_on_error)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from aiogram import Bot, Dispatcher
@@ -11,7 +12,8 @@ from aiohttp import web
 from bot.commands import set_default_menus
 from bot.dispatcher import build_dispatcher
 from bot.i18n import t
-from bot.services import Services, build_bot, build_catalog_index, outbound_limiter, policy_for
+from bot.logs import configure_logging
+from bot.services import Services, build_bot, build_catalog_index, make_redis, outbound_limiter, policy_for
 from bot.settings import Settings
 from bot.web import build_web_app
 from jobs.scheduler import start_scheduler
@@ -38,14 +40,21 @@ async def set_menu_button(bot: Bot, settings: Settings) -> None:
 
 async def run_bot(settings: Settings) -> None:
     token = settings.require_token()
+    if settings.log_format == "json":
+        configure_logging("json")
     logger.info("applying migrations")
     await upgrade(settings.database_url)
     engine = make_engine(settings.database_url)
     sessionmaker = make_sessionmaker(engine)
     catalog = build_catalog_index()
     await catalog.refresh(sessionmaker)
+    redis = make_redis(settings)
     services = Services(
-        settings=settings, sessionmaker=sessionmaker, policy=policy_for(settings), catalog=catalog
+        settings=settings,
+        sessionmaker=sessionmaker,
+        policy=policy_for(settings),
+        catalog=catalog,
+        redis=redis,
     )
     limiter = outbound_limiter(settings)
     bot = build_bot(token, api_url=settings.telegram_api_url, limiter=limiter)
@@ -61,18 +70,10 @@ async def run_bot(settings: Settings) -> None:
             await set_menu_button(bot, settings)
         except Exception as exc:  # noqa: BLE001 - the chat works without the menu button
             logger.warning("could not set the Mini App menu button: %s", exc)
-        app = build_web_app(services, token=token)
         if settings.webhook_url:
-            await _run_webhook(bot, dp, settings, app)
+            await _run_webhook(bot, dp, settings, services, token)
         else:
-            await bot.delete_webhook(drop_pending_updates=False)
-            runner = await _serve(app, settings) if settings.webapp_url else None
-            logger.info("polling %s", settings.telegram_api_url)
-            try:
-                await dp.start_polling(bot, allowed_updates=dp.resolve_used_update_types())
-            finally:
-                if runner is not None:
-                    await runner.cleanup()
+            await _run_polling(bot, dp, settings, services, token)
     finally:
         if scheduler is not None:
             scheduler.shutdown(wait=False)
@@ -82,31 +83,46 @@ async def run_bot(settings: Settings) -> None:
         await bot.session.close()
         await limiter.close()
         await engine.dispose()
+        if redis is not None:
+            await redis.aclose()
 
 
-async def _serve(app: web.Application, settings: Settings) -> web.AppRunner:
-    """Listen on WEBHOOK_HOST:WEBHOOK_PORT; the caller cleans the runner up."""
+async def _serve(app: web.Application, settings: Settings) -> web.AppRunner | None:
+    """Listen on WEBHOOK_HOST:WEBHOOK_PORT; None (logged) when the port is taken."""
     runner = web.AppRunner(app)
     await runner.setup()
-    site = web.TCPSite(runner, settings.webhook_host, settings.webhook_port)
-    await site.start()
+    try:
+        await web.TCPSite(runner, settings.webhook_host, settings.webhook_port).start()
+    except OSError as exc:
+        logger.warning("could not listen on %s:%s: %s", settings.webhook_host, settings.webhook_port, exc)
+        await runner.cleanup()
+        return None
     logger.info("http listening on %s:%s", settings.webhook_host, settings.webhook_port)
     return runner
 
 
-async def _run_webhook(
-    bot: Bot, dp: Dispatcher, settings: Settings, app: web.Application | None = None
-) -> None:
-    """The webhook on `app` (the Mini App's, so both share WEBHOOK_PORT), or on an app of its own."""
-    import asyncio
+async def _run_polling(bot: Bot, dp: Dispatcher, settings: Settings, services: Services, token: str) -> None:
+    """Long polling, with the Mini App, /healthz, /readyz and /metrics on WEBHOOK_PORT beside it (a
+    taken port costs those, not the chat)."""
+    runner = await _serve(build_web_app(services, token=token), settings)
+    try:
+        await bot.delete_webhook(drop_pending_updates=False)
+        logger.info("polling %s", settings.telegram_api_url)
+        await dp.start_polling(bot, allowed_updates=dp.resolve_used_update_types())
+    finally:
+        if runner is not None:
+            await runner.cleanup()
 
-    from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
 
+async def _run_webhook(bot: Bot, dp: Dispatcher, settings: Settings, services: Services, token: str) -> None:
+    """The webhook, the Mini App and the operator's endpoints on one app at WEBHOOK_PORT."""
     url, secret = settings.require_webhook()
-    app = app if app is not None else web.Application()
-    SimpleRequestHandler(dispatcher=dp, bot=bot, secret_token=secret).register(app, path="/webhook")
-    setup_application(app, dp, bot=bot)
-    runner = await _serve(app, settings)
+    app = build_web_app(services, token=token, dispatcher=dp, bot=bot, webhook_secret=secret)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(
+        runner, settings.webhook_host, settings.webhook_port
+    ).start()  # must listen: no fallback
     await bot.set_webhook(url, secret_token=secret, allowed_updates=dp.resolve_used_update_types())
     logger.info("webhook listening on %s:%s for %s", settings.webhook_host, settings.webhook_port, url)
     try:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,9 +17,12 @@ from aiogram.client.session.base import BaseSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 from aiogram.types import LinkPreviewOptions
+from redis.asyncio import BlockingConnectionPool, Redis
+from redis.exceptions import LockError, RedisError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.dedup import UpdateDedup
 from bot.outbound import Limiter, LocalLimiter, build_limiter, install
 from bot.settings import Settings
 from bot.throttle import Throttle, make_throttle
@@ -39,6 +44,10 @@ logger = logging.getLogger(__name__)
 AfterCatalogChange = Callable[[Bot | None, "Services", Sequence[Any]], Awaitable[None]]
 
 JOBS_WAIT_SECONDS = 60.0
+# How long one replica may hold the catalog fan-out across processes before Redis lets another in
+# (a replica killed mid fan-out must not block the others for ever).
+FANOUT_LOCK_SECONDS = 900
+REDIS_CONNECTIONS = 64  # per process: de-duplication, the catalog subscription and lock, others' uses
 
 
 @dataclass
@@ -52,10 +61,54 @@ class Services:
     sender: Sender | None = None  # made once a bot exists
     after_catalog_change: AfterCatalogChange | None = None
     throttle: Throttle | None = None  # guessable commands (/bind); made on first use
+    redis: Redis | None = None  # REDIS_URL: shared by the replicas (de-duplication, catalog notices)
     # Held while the index is rebuilt and merchants and watchers are told, by the post-import job or
     # the catalog watch: one fan-out at a time, so a change is not told twice.
     catalog_lock: asyncio.Lock = field(default_factory=asyncio.Lock, init=False, repr=False)
     _jobs: set[asyncio.Task[None]] = field(default_factory=set, init=False, repr=False)
+    dedup: UpdateDedup = field(init=False, repr=False)
+    # Tells this process's own catalog notices from other replicas'.
+    instance_id: str = field(default_factory=lambda: uuid.uuid4().hex, init=False)
+
+    def __post_init__(self) -> None:
+        self.dedup = UpdateDedup(self.redis, prefix=self.settings.redis_prefix)
+
+    @property
+    def catalog_channel(self) -> str:
+        return catalog_channel(self.settings)
+
+    async def announce_catalog_change(self) -> bool:
+        """Tell the other replicas the catalog changed (they refresh at once); False without Redis."""
+        if self.redis is None:
+            return False
+        return await announce_catalog_change(self.redis, self.settings, sender=self.instance_id)
+
+    @asynccontextmanager
+    async def catalog_fanout(self) -> AsyncIterator[None]:
+        """Held while the index is rebuilt and merchants and watchers are told: one fan-out at a time
+        in this process (catalog_lock) and, with Redis, across the replicas, so only one tells."""
+        async with self.catalog_lock:
+            if self.redis is None:
+                yield
+                return
+            lock = self.redis.lock(
+                f"{self.settings.redis_prefix}:catalog-fanout",
+                timeout=FANOUT_LOCK_SECONDS,
+                blocking_timeout=FANOUT_LOCK_SECONDS,
+            )
+            try:
+                held = await lock.acquire()
+            except (RedisError, OSError) as exc:
+                logger.warning("catalog fan-out without the shared lock (Redis: %s)", exc)
+                held = False
+            try:
+                yield
+            finally:
+                if held:
+                    try:
+                        await lock.release()
+                    except (LockError, RedisError, OSError) as exc:  # expired: another may hold it now
+                        logger.warning("could not release the catalog fan-out lock: %s", exc)
 
     def guess_throttle(self) -> Throttle:
         """The throttle for commands whose argument can be guessed, shared across replicas via Redis."""
@@ -90,6 +143,7 @@ class Services:
                 await self.after_catalog_change(bot, self, tier_changes)
             else:  # nothing plugged in: searches at least see the new catalog
                 await self.catalog.refresh(self.sessionmaker)
+            await self.announce_catalog_change()
         except Exception:  # noqa: BLE001 - a background job has nobody to raise to; the catalog watch retries
             logger.exception("the job after a catalog change failed")
 
@@ -127,6 +181,38 @@ def import_limits(settings: Settings) -> ImportLimits:
         max_price=settings.import_max_price,
         max_gmv=settings.import_max_gmv,
     )
+
+
+def catalog_channel(settings: Settings) -> str:
+    """The Redis channel on which whoever changed the catalog tells the running replicas."""
+    return f"{settings.redis_prefix}:catalog-changed"
+
+
+async def announce_catalog_change(redis: Redis, settings: Settings, *, sender: str) -> bool:
+    """Publish a catalog notice; False when Redis did not take it (the slow catalog poll still will)."""
+    try:
+        await redis.publish(catalog_channel(settings), sender)
+    except (RedisError, OSError) as exc:
+        logger.warning("could not announce the catalog change: %s", exc)
+        return False
+    return True
+
+
+def make_redis(settings: Settings) -> Redis | None:
+    """The one Redis client of the process (REDIS_URL), or None when the bot runs alone without it."""
+    if not settings.redis_url:
+        return None
+    # A blocking pool: a burst of updates waits a moment for a connection instead of failing with
+    # "Too many connections" (redis-py's default pool raises at 100). Timeouts keep a Redis that
+    # stopped answering from stalling every update behind it.
+    pool = BlockingConnectionPool.from_url(
+        settings.redis_url,
+        max_connections=REDIS_CONNECTIONS,
+        timeout=5,
+        socket_timeout=5,
+        socket_connect_timeout=5,
+    )
+    return Redis.from_pool(pool)
 
 
 def policy_for(settings: Settings) -> Policy:

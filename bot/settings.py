@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import time
-from typing import Annotated
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator, model_validator
@@ -26,6 +26,8 @@ class Settings(BaseSettings):
     telegram_api_url: str = TELEGRAM_API_URL
     database_url: str = "sqlite+aiosqlite:///xuanpin.db"
     redis_url: str | None = None
+    redis_prefix: str = "xuanpin"  # every Redis key and channel starts with it (one Redis, many bots)
+    log_format: Literal["text", "json"] = "text"
     admin_ids: Annotated[frozenset[int], NoDecode] = frozenset()
     default_timezone: str = "Asia/Shanghai"
     digest_time: time = time(9, 0)

@@ -1,5 +1,6 @@
 """APScheduler wiring: a digest pass every minute (and one at start-up, to catch up missed slots),
-a look every 30 s for catalog changes made by another process (jobs/catalog_watch.py), and
+a look every 30 s for catalog changes made by another process (jobs/catalog_watch.py; with Redis,
+other replicas' changes are heard at once and the look slows to a fallback every 5 minutes), and
 a sample pass every 10 minutes (reminders, then expiry: jobs/samples.py).
 
 Schedules come from the database (each streamer's time zone and digest time), not from job
@@ -18,8 +19,9 @@ from aiogram import Bot
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from bot.metrics import DIGEST_LAST_PASS, DIGEST_PASSES, DIGEST_ROWS
 from bot.services import Services
-from jobs.catalog_watch import check_catalog
+from jobs.catalog_watch import check_catalog, follow_catalog_notices
 from jobs.digest import run_digest_pass
 from jobs.samples import run_sample_pass
 
@@ -28,6 +30,9 @@ logger = logging.getLogger(__name__)
 PASS_INTERVAL_SECONDS = 60
 CATALOG_CHECK_SECONDS = 30
 SAMPLE_PASS_SECONDS = 600  # reminders and expiry count in hours: every 10 minutes is plenty
+# With Redis, replicas are told of catalog changes at once (catalog notices); the look is then only
+# a fallback for a notice missed.
+CATALOG_FALLBACK_SECONDS = 300
 
 
 class DigestTicker:
@@ -48,12 +53,16 @@ class DigestTicker:
     async def _run(self) -> None:
         self.passes += 1
         try:
-            await run_digest_pass(
+            report = await run_digest_pass(
                 self.services.sessionmaker,
                 self.services.settings,
                 self.services.sender_for(self.bot),
                 bot=self.bot,
             )
+            DIGEST_PASSES.inc()
+            DIGEST_LAST_PASS.set_to_current_time()
+            for outcome, n in report.outcomes.items():
+                DIGEST_ROWS.labels(outcome).inc(n)
         except asyncio.CancelledError:
             raise
         except Exception:  # noqa: BLE001 - one failed pass must not stop tomorrow's
@@ -67,9 +76,12 @@ class DigestTicker:
 class DigestScheduler:
     """The running scheduler and its ticker; `shutdown(wait=False)` stops both."""
 
-    def __init__(self, scheduler: AsyncIOScheduler, ticker: DigestTicker) -> None:
+    def __init__(
+        self, scheduler: AsyncIOScheduler, ticker: DigestTicker, notices: asyncio.Task[None] | None = None
+    ) -> None:
         self.scheduler = scheduler
         self.ticker = ticker
+        self.notices = notices  # following other replicas' catalog notices (Redis)
 
     def shutdown(self, wait: bool = False) -> None:
         if self.scheduler.running:
@@ -77,6 +89,8 @@ class DigestScheduler:
         # A pass cut here gives back the rows it had not yet sent; a row whose request was on the
         # wire stays `sending` and is failed (not re-sent) by a later pass: see jobs/digest.py.
         self.ticker.cancel()
+        if self.notices is not None:
+            self.notices.cancel()
 
 
 async def _check_catalog(bot: Bot, services: Services) -> None:
@@ -111,7 +125,10 @@ def start_scheduler(
     )
     scheduler.add_job(
         _check_catalog,
-        IntervalTrigger(seconds=CATALOG_CHECK_SECONDS, timezone=UTC),
+        IntervalTrigger(
+            seconds=CATALOG_FALLBACK_SECONDS if services.redis is not None else CATALOG_CHECK_SECONDS,
+            timezone=UTC,
+        ),
         args=(bot, services),
         id="catalog-check",
         coalesce=True,
@@ -128,5 +145,8 @@ def start_scheduler(
         replace_existing=True,
     )
     scheduler.start()
+    notices = None
+    if services.redis is not None:
+        notices = asyncio.create_task(follow_catalog_notices(bot, services), name="catalog-notices")
     logger.info("digest passes every %ss", interval_seconds)
-    return DigestScheduler(scheduler, ticker)
+    return DigestScheduler(scheduler, ticker, notices)

@@ -17,6 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.merchants import MerchantRef, get_merchant
 from storage.tables import InviteCode, User, utcnow
+from storage.users import insert_user_if_absent, load_user
 
 INVITE_TTL = timedelta(days=7)
 CODE_LENGTH = 8
@@ -124,8 +125,10 @@ async def bind_invite(
         return BindResult(BindStatus.USED, merchant)
     previous = None
     if user is None:
-        user = User(telegram_id=telegram_id, name=name, username=username, language=language)
-        session.add(user)
+        await insert_user_if_absent(
+            telegram_id, name=name, username=username, language=language, session=session
+        )
+        user = await load_user(telegram_id, session=session)
     elif user.merchant_id is not None:
         previous = await get_merchant(user.merchant_id, session=session)
     user.merchant_id = invite.merchant_id

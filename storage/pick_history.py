@@ -11,7 +11,7 @@ from datetime import date
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.sql import chunks
+from storage.sql import chunks, dialect_insert, rows_written, table_of
 from storage.tables import (
     NotInterested,
     PickSent,
@@ -43,21 +43,13 @@ async def record_picks(telegram_id: int, skus: Sequence[str], on: date, *, sessi
     wanted = list(dict.fromkeys(skus))
     if not wanted:
         return 0
-    known = set(
-        (
-            await session.exec(
-                select(PickSent.sku).where(
-                    col(PickSent.telegram_id) == telegram_id,
-                    col(PickSent.sent_on) == on,
-                    col(PickSent.sku).in_(wanted),
-                )
-            )
-        ).all()
+    # One upsert: a digest and a /picks of the same streamer (maybe in two processes) may race.
+    statement = (
+        dialect_insert(session, table_of(PickSent))
+        .values([{"telegram_id": telegram_id, "sku": sku, "sent_on": on} for sku in wanted])
+        .on_conflict_do_nothing(index_elements=["telegram_id", "sku", "sent_on"])
     )
-    new = [PickSent(telegram_id=telegram_id, sku=sku, sent_on=on) for sku in wanted if sku not in known]
-    session.add_all(new)
-    await session.flush()
-    return len(new)
+    return await rows_written(statement, session=session)
 
 
 async def not_interested_skus(telegram_ids: Collection[int], *, session: AsyncSession) -> dict[int, set[str]]:
@@ -74,16 +66,11 @@ async def not_interested_skus(telegram_ids: Collection[int], *, session: AsyncSe
 
 
 async def mark_not_interested(telegram_id: int, sku: str, *, session: AsyncSession) -> bool:
-    """Remember 不感兴趣; False when it was already remembered."""
-    exists = (
-        await session.exec(
-            select(col(NotInterested.id)).where(
-                col(NotInterested.telegram_id) == telegram_id, col(NotInterested.sku) == sku
-            )
-        )
-    ).first()
-    if exists is not None:
-        return False
-    session.add(NotInterested(telegram_id=telegram_id, sku=sku))
-    await session.flush()
-    return True
+    """Remember 不感兴趣; False when it was already remembered (by this tap or a concurrent one)."""
+    row = NotInterested(telegram_id=telegram_id, sku=sku).model_dump(exclude={"id"})
+    statement = (
+        dialect_insert(session, table_of(NotInterested))
+        .values(**row)
+        .on_conflict_do_nothing(index_elements=["telegram_id", "sku"])
+    )
+    return await rows_written(statement, session=session) > 0

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.tables import User
+from storage.users import insert_user_if_absent, load_user
 
 MAX_CHOSEN = 20
 
@@ -55,11 +56,11 @@ async def get_profile(telegram_id: int, *, session: AsyncSession) -> StreamerPro
 async def ensure_user(telegram_id: int, *, language: str, session: AsyncSession) -> User:
     """The user's row, created if they talk to the bot before /start (settings need somewhere to live)."""
     user = await session.get(User, telegram_id)
-    if user is None:
-        user = User(telegram_id=telegram_id, language=language)
-        session.add(user)
-        await session.flush()
-    return user
+    if user is not None:
+        return user
+    # Another process may create it between the look and the insert: an upsert, never a duplicate key.
+    await insert_user_if_absent(telegram_id, language=language, session=session)
+    return await load_user(telegram_id, session=session)
 
 
 async def set_digest(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any, TypeVar
 
+from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -23,3 +24,14 @@ def dialect_insert(session: AsyncSession, table: Any) -> Any:
     """An INSERT that knows `ON CONFLICT` on the session's database (SQLite or PostgreSQL)."""
     dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+
+
+def table_of(model: Any) -> Table:
+    """The Core table under a SQLModel table class (for INSERT … ON CONFLICT)."""
+    return model.__table__
+
+
+async def rows_written(statement: Any, *, session: AsyncSession) -> int:
+    """Run an INSERT/UPDATE; how many rows it wrote (0 when ON CONFLICT DO NOTHING skipped them)."""
+    result: Any = await session.exec(statement)
+    return max(result.rowcount or 0, 0)

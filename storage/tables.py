@@ -174,7 +174,8 @@ class PickSent(SQLModel, table=True):
     """A product shown to a streamer as a pick (so it is not repeated within 14 days)."""
 
     __tablename__ = "pick_sent"
-    __table_args__ = (Index("ix_pick_sent_streamer_day", "telegram_id", "sent_on"),)
+    # Unique, so recording a pick is an upsert; leads with (telegram_id, sent_on) for the day's lookups.
+    __table_args__ = (Index("uq_pick_sent_streamer_day_sku", "telegram_id", "sent_on", "sku", unique=True),)
 
     id: int | None = Field(default=None, primary_key=True)
     telegram_id: int = Field(sa_column=Column(BigInteger, nullable=False))

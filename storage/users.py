@@ -16,7 +16,7 @@ from sqlalchemy import update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.sql import chunks
+from storage.sql import chunks, dialect_insert, table_of
 from storage.tables import Merchant, User, utcnow
 
 STREAMER, MERCHANT, ADMIN = "streamer", "merchant", "admin"
@@ -88,21 +88,44 @@ async def get_user(telegram_id: int, *, session: AsyncSession) -> User | None:
     return await session.get(User, telegram_id)
 
 
+async def insert_user_if_absent(
+    telegram_id: int, *, language: str, name: str = "", username: str | None = None, session: AsyncSession
+) -> bool:
+    """Create the user's row unless it exists; True when this call created it.
+
+    One `INSERT … ON CONFLICT DO NOTHING`, so two processes meeting a new user at the same moment
+    (two replicas, a re-posted update) both succeed and exactly one creates the row.
+    """
+    row = User(telegram_id=telegram_id, name=name, username=username, language=language).model_dump()
+    result = await session.exec(
+        dialect_insert(session, table_of(User))
+        .values(**row)
+        .on_conflict_do_nothing(index_elements=["telegram_id"])
+    )
+    return (result.rowcount or 0) > 0
+
+
+async def load_user(telegram_id: int, *, session: AsyncSession) -> User:
+    """The user's row as it is in the database now (after an upsert the session has not seen)."""
+    user = await session.get(User, telegram_id, populate_existing=True)
+    assert user is not None, f"user {telegram_id} vanished"
+    return user
+
+
 async def register(
     telegram_id: int, *, name: str, username: str | None, language: str, session: AsyncSession
 ) -> tuple[User, bool]:
     """Create or refresh the user on /start; returns (user, was_inactive). Re-activates a blocked user."""
-    user = await session.get(User, telegram_id)
-    was_inactive = False
-    if user is None:
-        user = User(telegram_id=telegram_id, name=name, username=username, language=language)
-        session.add(user)
-    else:
-        was_inactive = not user.active
+    created = await insert_user_if_absent(
+        telegram_id, name=name, username=username, language=language, session=session
+    )
+    user = await load_user(telegram_id, session=session)
+    was_inactive = not created and not user.active
+    if not created:
         user.name, user.username, user.language = name, username, language
         user.active = True
         user.started_at = utcnow()
-    await session.flush()
+        await session.flush()
     return user, was_inactive
 
 

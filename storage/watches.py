@@ -12,6 +12,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.profiles import ensure_user
+from storage.sql import chunks, dialect_insert, rows_written, table_of
 from storage.tables import (
     Product,
     User,
@@ -47,32 +48,58 @@ async def add_watch(
     rise after this moment alerts.
     """
     await ensure_user(telegram_id, language=language, session=session)
-    existing = (
-        await session.exec(
-            select(Watch).where(
-                col(Watch.telegram_id) == telegram_id, col(Watch.kind) == kind, col(Watch.target) == target
-            )
-        )
-    ).first()
+    existing = await _find_watch(telegram_id, kind, target, session=session)
     if existing is not None:
-        return WatchInfo(int(existing.id or 0), existing.kind, existing.target), False
+        return existing, False
     count = (await session.exec(select(func.count()).where(col(Watch.telegram_id) == telegram_id))).one()
     if count >= MAX_WATCHES:
         return None
-    watch = Watch(telegram_id=telegram_id, kind=kind, target=target)
-    session.add(watch)
-    await session.flush()
-    assert watch.id is not None
+    # An upsert: the same tap handled twice (or by two replicas) makes one watch, and no error.
+    created = await rows_written(
+        dialect_insert(session, table_of(Watch))
+        .values(**Watch(telegram_id=telegram_id, kind=kind, target=target).model_dump(exclude={"id"}))
+        .on_conflict_do_nothing(index_elements=["telegram_id", "kind", "target"]),
+        session=session,
+    )
+    watch = await _find_watch(telegram_id, kind, target, session=session)
+    assert watch is not None
+    if not created:
+        return watch, False
     condition = col(Product.sku) == target if kind == "product" else col(Product.brand) == target
     rows = (
         await session.exec(select(Product.sku, Product.tier, Product.commission_rate).where(condition))
     ).all()
-    session.add_all(
-        WatchState(watch_id=watch.id, sku=sku, tier=tier, commission_rate=float(rate))
-        for sku, tier, rate in rows
+    await _upsert_states(
+        [
+            {"watch_id": watch.id, "sku": sku, "tier": tier, "commission_rate": float(rate)}
+            for sku, tier, rate in rows
+        ],
+        session=session,
     )
-    await session.flush()
-    return WatchInfo(watch.id, kind, target), True
+    return watch, True
+
+
+async def _find_watch(telegram_id: int, kind: str, target: str, *, session: AsyncSession) -> WatchInfo | None:
+    row = (
+        await session.exec(
+            select(Watch.id, Watch.kind, Watch.target).where(  # type: ignore[call-overload]
+                col(Watch.telegram_id) == telegram_id, col(Watch.kind) == kind, col(Watch.target) == target
+            )
+        )
+    ).first()
+    return WatchInfo(int(row[0] or 0), row[1], row[2]) if row is not None else None
+
+
+async def _upsert_states(rows: list[dict], *, session: AsyncSession) -> None:
+    """Insert watch states, or move existing ones to these values (another process wrote them first)."""
+    for chunk in chunks(rows, 200):
+        statement = dialect_insert(session, table_of(WatchState)).values(list(chunk))
+        await session.exec(
+            statement.on_conflict_do_update(
+                index_elements=["watch_id", "sku"],
+                set_={"tier": statement.excluded.tier, "commission_rate": statement.excluded.commission_rate},
+            )
+        )
 
 
 async def remove_watch(telegram_id: int, watch_id: int, *, session: AsyncSession) -> WatchInfo | None:
@@ -164,10 +191,11 @@ async def watched_products(*, session: AsyncSession) -> list[WatchedProduct]:
 async def save_watch_states(products: Iterable[WatchedProduct], *, session: AsyncSession) -> int:
     """Remember each product's tier and commission as told (or as a silent baseline)."""
     changed = 0
+    new_states = []
     for p in products:
         if p.state_id is None:
-            session.add(
-                WatchState(watch_id=p.watch_id, sku=p.sku, tier=p.tier, commission_rate=p.commission_rate)
+            new_states.append(
+                {"watch_id": p.watch_id, "sku": p.sku, "tier": p.tier, "commission_rate": p.commission_rate}
             )
             changed += 1
         elif p.last_tier != p.tier or p.last_commission != p.commission_rate:
@@ -177,5 +205,7 @@ async def save_watch_states(products: Iterable[WatchedProduct], *, session: Asyn
                 .values(tier=p.tier, commission_rate=p.commission_rate)
             )
             changed += 1
+    if new_states:
+        await _upsert_states(new_states, session=session)
     await session.flush()
     return changed

@@ -17,6 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.engine import make_engine, make_sessionmaker
 from storage.migrate import upgrade_sync
+from tests.redisutil import shared_redis  # noqa: F401 - a fixture for every test module
 
 DEFAULT_PG = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 

@@ -13,7 +13,6 @@ from bot.dispatcher import build_dispatcher
 from bot.runtime import _run_webhook
 from bot.services import Services, bot_defaults
 from bot.settings import Settings, SettingsError
-from bot.web import build_web_app
 from tests.fakes import FakeBotAPI
 
 SECRET = "a-webhook-secret-of-32-characters"
@@ -38,9 +37,8 @@ async def test_webhook_registers_with_secret_and_answers_posted_updates(services
     async with FakeBotAPI() as api:
         bot = api.make_bot(default=bot_defaults())
         dp = build_dispatcher(services)
-        # The Mini App's app: the webhook joins it, so both answer on WEBHOOK_PORT.
-        app = build_web_app(services, token="123456:TEST")
-        server = asyncio.create_task(_run_webhook(bot, dp, settings, app))
+        # One app: the webhook, the Mini App and the operator's endpoints all answer on WEBHOOK_PORT.
+        server = asyncio.create_task(_run_webhook(bot, dp, settings, services, "123456:TEST"))
         try:
             registered = await api.wait_for("setWebhook", timeout=10)
             assert registered.params["url"] == "https://bot.example.test/webhook"
@@ -57,6 +55,7 @@ async def test_webhook_registers_with_secret_and_answers_posted_updates(services
                 assert ok.status == 200
                 assert (await http.get(f"http://127.0.0.1:{port}/app/")).status == 200
                 assert (await http.get(f"http://127.0.0.1:{port}/app/api/me")).status == 401
+                assert (await http.get(f"http://127.0.0.1:{port}/healthz")).status == 200
             reply = await api.wait_for(
                 lambda c: c.method == "sendMessage" and str(c.chat_id) == "4242", timeout=10
             )
