@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from aiogram import Bot, Dispatcher
 from aiogram.types import BotCommand, BotCommandScopeChat, BotCommandScopeDefault
@@ -17,6 +18,8 @@ from storage.engine import make_engine, make_sessionmaker
 from storage.migrate import upgrade
 
 logger = logging.getLogger(__name__)
+
+UPDATES_IN_FLIGHT = 32  # handlers running at once when polling (the database pool holds 15 connections)
 
 
 async def set_commands(bot: Bot, settings: Settings) -> None:
@@ -33,6 +36,19 @@ async def set_commands(bot: Bot, settings: Settings) -> None:
             [BotCommand(command=c, description=t(f"cmd.{c}", "zh")[:256]) for c in COMMANDS["admin"]],
             scope=BotCommandScopeChat(chat_id=admin_id),
         )
+
+
+def polling_options(dp: Dispatcher) -> dict[str, Any]:
+    """How `run_bot` long-polls (benchmarks/updates_throughput.py polls the same way).
+
+    A backlog of updates must not start thousands of handlers at once: they would all queue for the
+    database pool, time out after 30 s and answer "something went wrong". A bounded number in flight
+    keeps the rest waiting in Telegram's queue, in order.
+    """
+    return {
+        "allowed_updates": dp.resolve_used_update_types(),
+        "tasks_concurrency_limit": UPDATES_IN_FLIGHT,
+    }
 
 
 async def run_bot(settings: Settings) -> None:
@@ -61,7 +77,7 @@ async def run_bot(settings: Settings) -> None:
         else:
             await bot.delete_webhook(drop_pending_updates=False)
             logger.info("polling %s", settings.telegram_api_url)
-            await dp.start_polling(bot, allowed_updates=dp.resolve_used_update_types())
+            await dp.start_polling(bot, **polling_options(dp))
     finally:
         if scheduler is not None:
             scheduler.shutdown(wait=False)

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.outbound import Limiter, LocalLimiter, build_limiter, install
+from bot.response_types import KeepResponseTypes
 from bot.settings import Settings
 from bot.throttle import Throttle, make_throttle
 from core.catalog import CatalogItem
@@ -167,6 +168,7 @@ def build_bot(
     bot = Bot(token=token, session=session, default=bot_defaults())
     if limiter is not None:
         install(bot, limiter)
+    bot.session.middleware(KeepResponseTypes())  # parsing answers must not rebuild pydantic classes
     return bot
 
 

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from bot.i18n import lang_of
 from bot.settings import Settings
-from storage.users import ADMIN, MERCHANT, STREAMER, Viewer, get_user
+from storage.users import ADMIN, MERCHANT, STREAMER, Viewer, role_of
 
 logger = logging.getLogger(__name__)
 
@@ -35,8 +35,12 @@ class DbSessionMiddleware(BaseMiddleware):
         tg_user: TgUser | None = data.get("event_from_user")
         async with sessionmaker() as session:
             data["session"] = session
+            if tg_user is not None:
+                # One statement needs no transaction: reading the user in autocommit saves the BEGIN and
+                # COMMIT round trips on every update; the handler's own work starts a transaction as usual.
+                await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
             data["viewer"] = await _viewer(session, settings, tg_user)
-            await session.commit()  # end the read transaction: long handlers must not hold one open
+            await session.commit()  # hand the connection back: long handlers must not hold one
             result = await handler(event, data)
             await session.commit()
             return result
@@ -46,10 +50,12 @@ async def _viewer(session, settings: Settings, tg_user: TgUser | None) -> Viewer
     if tg_user is None:
         return Viewer(telegram_id=0, role=STREAMER, lang="zh")
     lang = lang_of(tg_user.language_code)
-    user = await get_user(tg_user.id, session=session)
+    # Read on every update, never cached: /bind in another process may have just changed the role.
+    found = await role_of(tg_user.id, session=session)
+    stored, merchant_id = found if found is not None else (None, None)
     if settings.is_admin(tg_user.id):
         role = ADMIN
-    elif user is not None and user.role == MERCHANT and user.merchant_id is not None:
+    elif stored == MERCHANT and merchant_id is not None:
         role = MERCHANT
     else:
         role = STREAMER
@@ -57,6 +63,6 @@ async def _viewer(session, settings: Settings, tg_user: TgUser | None) -> Viewer
         telegram_id=tg_user.id,
         role=role,
         lang=lang,
-        merchant_id=user.merchant_id if user is not None else None,
-        registered=user is not None,
+        merchant_id=merchant_id,
+        registered=found is not None,
     )

@@ -44,6 +44,15 @@ async def get_user(telegram_id: int, *, session: AsyncSession) -> User | None:
     return await session.get(User, telegram_id)
 
 
+async def role_of(telegram_id: int, *, session: AsyncSession) -> tuple[str, int | None] | None:
+    """(role, merchant id) of a registered user, None for a stranger: two columns, no ORM object
+    (this runs on every update)."""
+    row = (
+        await session.exec(select(User.role, User.merchant_id).where(col(User.telegram_id) == telegram_id))
+    ).first()
+    return None if row is None else (row[0], row[1])
+
+
 async def register(
     telegram_id: int, *, name: str, username: str | None, language: str, session: AsyncSession
 ) -> tuple[User, bool]:
