@@ -37,6 +37,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/webapp_speed.py
 	$(BIN)/python benchmarks/sender_throughput.py
 	$(BIN)/python benchmarks/digest_throughput.py
+	$(BIN)/python benchmarks/updates_throughput.py
 
 clean:
 	rm -rf $(VENV) .demo .pytest_cache .hypothesis

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 from aiogram import Bot, Dispatcher
 from aiogram.types import MenuButtonWebApp, WebAppInfo
@@ -22,6 +23,8 @@ from storage.migrate import upgrade
 
 logger = logging.getLogger(__name__)
 
+UPDATES_IN_FLIGHT = 32  # handlers running at once when polling (the database pool holds 15 connections)
+
 
 async def set_commands(bot: Bot, settings: Settings) -> None:
     """The command menus (bot.commands); each user's own is set after /start and /bind."""
@@ -36,6 +39,19 @@ async def set_menu_button(bot: Bot, settings: Settings) -> None:
     await bot.set_chat_menu_button(
         menu_button=MenuButtonWebApp(text=t("app.menu_button", "zh")[:64], web_app=WebAppInfo(url=url))
     )
+
+
+def polling_options(dp: Dispatcher) -> dict[str, Any]:
+    """How `run_bot` long-polls (benchmarks/updates_throughput.py polls the same way).
+
+    A backlog of updates must not start thousands of handlers at once: they would all queue for the
+    database pool, time out after 30 s and answer "something went wrong". A bounded number in flight
+    keeps the rest waiting in Telegram's queue, in order.
+    """
+    return {
+        "allowed_updates": dp.resolve_used_update_types(),
+        "tasks_concurrency_limit": UPDATES_IN_FLIGHT,
+    }
 
 
 async def run_bot(settings: Settings) -> None:
@@ -108,7 +124,7 @@ async def _run_polling(bot: Bot, dp: Dispatcher, settings: Settings, services: S
     try:
         await bot.delete_webhook(drop_pending_updates=False)
         logger.info("polling %s", settings.telegram_api_url)
-        await dp.start_polling(bot, allowed_updates=dp.resolve_used_update_types())
+        await dp.start_polling(bot, **polling_options(dp))
     finally:
         if runner is not None:
             await runner.cleanup()

@@ -24,6 +24,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.dedup import UpdateDedup
 from bot.outbound import Limiter, LocalLimiter, build_limiter, install
+from bot.response_types import KeepResponseTypes
 from bot.settings import Settings
 from bot.throttle import Throttle, make_throttle
 from core.catalog import CatalogItem
@@ -253,6 +254,7 @@ def build_bot(
     bot = Bot(token=token, session=session, default=bot_defaults())
     if limiter is not None:
         install(bot, limiter)
+    bot.session.middleware(KeepResponseTypes())  # parsing answers must not rebuild pydantic classes
     return bot
 
 

@@ -35,8 +35,12 @@ class DbSessionMiddleware(BaseMiddleware):
         tg_user: TgUser | None = data.get("event_from_user")
         async with sessionmaker() as session:
             data["session"] = session
+            if tg_user is not None:
+                # One statement needs no transaction: reading the user in autocommit saves the BEGIN and
+                # COMMIT round trips on every update; the handler's own work starts a transaction as usual.
+                await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
             data["viewer"] = await _viewer(session, settings, tg_user)
-            await session.commit()  # end the read transaction: long handlers must not hold one open
+            await session.commit()  # hand the connection back: long handlers must not hold one
             result = await handler(event, data)
             await session.commit()
             return result
@@ -46,5 +50,6 @@ async def _viewer(session, settings: Settings, tg_user: TgUser | None) -> Viewer
     if tg_user is None:
         return Viewer(telegram_id=0, role=STREAMER, lang="zh")
     lang = lang_of(tg_user.language_code)
+    # Read on every update, never cached: /bind in another process may have just changed the roles.
     user = await get_user(tg_user.id, session=session)
     return viewer_of(user, tg_user.id, lang, is_admin=settings.is_admin(tg_user.id))
