@@ -7,6 +7,9 @@ from typing import Any
 
 from aiogram import Dispatcher
 from aiogram.exceptions import TelegramAPIError
+from aiogram.fsm.storage.base import BaseStorage
+from aiogram.fsm.storage.memory import MemoryStorage
+from aiogram.fsm.storage.redis import DefaultKeyBuilder, RedisStorage
 from aiogram.types import ErrorEvent
 
 from bot.dedup import UpdateGateMiddleware
@@ -24,6 +27,7 @@ def build_dispatcher(services: Services, **extra: Any) -> Dispatcher:
     if services.after_catalog_change is None:  # what the handlers' catalog_changed() starts
         services.after_catalog_change = after_catalog_change
     dp = Dispatcher(
+        storage=fsm_storage(services),
         settings=services.settings,
         sessionmaker=services.sessionmaker,
         policy=services.policy,
@@ -37,6 +41,17 @@ def build_dispatcher(services: Services, **extra: Any) -> Dispatcher:
     dp.include_router(setup_routers())
     dp.errors.register(_on_error)
     return dp
+
+
+def fsm_storage(services: Services) -> BaseStorage:
+    """Where a conversation's state lives (a tracking number awaited...): in Redis when the replicas
+    share one, since the answer may reach another replica than the question; else in the process."""
+    if services.redis is None:
+        return MemoryStorage()
+    prefix = f"{services.settings.redis_prefix}:fsm"
+    return RedisStorage(
+        services.redis, key_builder=DefaultKeyBuilder(prefix=prefix), state_ttl=86400, data_ttl=86400
+    )
 
 
 async def _on_error(event: ErrorEvent) -> bool:

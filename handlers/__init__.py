@@ -12,6 +12,7 @@ def setup_routers() -> Router:
 
     root = Router(name="handlers")
     root.include_routers(
+        common.make_wait_router(),  # first: a command ends any wait for typed input
         common.make_router(),
         admin.make_router(),
         merchant.make_router(),

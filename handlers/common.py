@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from aiogram import Bot, Router
-from aiogram.filters import Command, CommandStart
+from aiogram.dispatcher.event.bases import SkipHandler
+from aiogram.filters import BaseFilter, Command, CommandStart
+from aiogram.fsm.context import FSMContext
 from aiogram.types import InlineKeyboardMarkup, Message
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -70,6 +72,29 @@ async def unknown_command(message: Message, viewer: Viewer, bot: Bot) -> None:
         await message.answer(text)
         return
     await message.answer(t("unknown.command", viewer.lang, command=h(command[:64])))
+
+
+class WaitingForInput(BaseFilter):
+    """The bot waits for this user's text (a tracking number, a reason...) and they sent a command
+    other than /cancel (which the waiting feature answers itself)."""
+
+    async def __call__(self, message: Message, state: FSMContext) -> bool:
+        text = message.text or ""
+        command = text.split(maxsplit=1)[0].split("@")[0] if text.startswith("/") else ""
+        return bool(command) and command != "/cancel" and await state.get_state() is not None
+
+
+async def end_waiting(message: Message, state: FSMContext) -> None:
+    """A command ends the wait, so the next plain text is not taken as the awaited answer."""
+    await state.clear()
+    raise SkipHandler  # and the command goes on to its own handler
+
+
+def make_wait_router() -> Router:
+    """Registered first: a command sent while the bot waits for an answer ends that wait."""
+    router = Router(name=f"{__name__}.wait")
+    router.message.register(end_waiting, WaitingForInput())
+    return router
 
 
 def make_router() -> Router:

@@ -10,6 +10,7 @@ import sys
 import time
 
 import pytest
+from aiogram.fsm.storage.base import StorageKey
 from aiogram.types import Chat, Message, Update
 from aiogram.types import User as TgUser
 from aiohttp.test_utils import TestClient, TestServer
@@ -18,6 +19,7 @@ from sqlmodel import select
 
 from bot.dedup import UpdateDedup
 from bot.demo_data import demo_products
+from bot.dispatcher import fsm_storage
 from bot.logs import JsonFormatter
 from bot.metrics import MESSAGES_SENT, REGISTRY, TELEGRAM_429
 from bot.services import Services, build_catalog_index
@@ -402,3 +404,15 @@ async def test_a_cli_import_announces_the_change_to_running_replicas(
         assert message is not None and message["data"] == b"cli"
     finally:
         await pubsub.aclose()
+
+
+async def test_a_conversation_waits_in_redis_so_any_replica_takes_the_answer(sqlite_db, shared_redis) -> None:
+    asking = fsm_storage(make_services(sqlite_db, redis=shared_redis.client, prefix=shared_redis.prefix))
+    answering = fsm_storage(make_services(sqlite_db, redis=shared_redis.client, prefix=shared_redis.prefix))
+    alone = fsm_storage(make_services(sqlite_db))  # no Redis: the process keeps it
+    key = StorageKey(bot_id=1, chat_id=7001, user_id=7001)
+    await asking.set_state(key, "SampleInput:tracking")
+    await asking.set_data(key, {"sample_id": 5})
+    assert await answering.get_state(key) == "SampleInput:tracking"
+    assert await answering.get_data(key) == {"sample_id": 5}
+    assert await alone.get_state(key) is None

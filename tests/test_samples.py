@@ -409,3 +409,18 @@ def test_cli_lists_every_request_as_json(tmp_path: Path, monkeypatch, capsys) ->
             "tracking": "YT 9988",
         }
     ]
+
+
+async def test_a_command_ends_the_wait_for_a_tracking_number(chat, services) -> None:
+    pid = await _chat_seed(services)
+    sent, rid = await _request_from_a_card(chat, pid)
+    approved = await chat.callback(MERCHANT, data_of(to(sent, MERCHANT)[0], "同意"))
+    edited = [
+        r for r in approved if getattr(r, "chat_id", None) == MERCHANT and getattr(r, "reply_markup", None)
+    ]
+    asked = await chat.callback(MERCHANT, data_of(edited[0], "已寄出"))
+    assert "快递单号" in "\n".join(texts(asked))
+    helped = "\n".join(texts(await chat.message(MERCHANT, "/help")))  # the command is answered...
+    assert "/samples" in helped
+    await chat.message(MERCHANT, "SF1234567890")  # ...and the next text is no longer the tracking number
+    assert await _status(services, rid) == ("approved", None)
