@@ -434,49 +434,77 @@ def _plan(
 ) -> tuple[list[_Match], int, list[tuple[np.ndarray, int]]]:
     """The query's term matches as (word ids, unit mask, quality class), its unit count, and the
     words that hold a Han token only inside something longer (to demote)."""
-    matches: list[_Match] = []
-    inner: list[tuple[np.ndarray, int]] = []
-    spans: list[tuple[str, int, int]] = []  # (token, first bit, units)
-    next_bit = 0
-    pinyin_run: list[tuple[str, int]] = []  # (syllable, bit) across adjacent pinyin tokens
-
-    def add(wids: np.ndarray | None, mask: int, klass: int) -> None:
-        if wids is not None and len(wids) and mask:
-            matches.append((wids, mask, klass))
-
-    def flush_pinyin() -> None:
-        if len(pinyin_run) == 1:
-            syllable, bit = pinyin_run[0]
-            if len(syllable) >= 2:
-                add(index.words_for("q" + syllable), 1 << bit, _SOUND)
-        for (a, abit), (b, bbit) in zip(pinyin_run, pinyin_run[1:], strict=False):
-            add(index.words_for(f"p{a} {b}"), (1 << abit) | (1 << bbit), _SOUND)
-        pinyin_run.clear()
-
+    plan = _Plan(index)
     for tok in query_tokens:
-        if next_bit >= _MAX_UNITS:
+        if plan.next_bit >= _MAX_UNITS:
             break
         if is_han(tok):
-            flush_pinyin()
-            tok = tok[: _MAX_UNITS - next_bit]
-            base = next_bit
-            next_bit += len(tok)
-            spans.append((tok, base, len(tok)))
-            syllables = han_pinyin(tok)
-            if len(tok) == 1:
-                add(index.words_for("u" + tok), 1 << base, _EXACT)
-                add(index.words_for("q" + syllables[0]), 1 << base, _SOUND)
-                continue
-            for i in range(len(tok) - 1):
-                mask = 3 << (base + i)
-                add(index.words_for("b" + tok[i : i + 2]), mask, _EXACT)
-                add(index.words_for(f"p{syllables[i]} {syllables[i + 1]}"), mask, _SOUND)
-                add(index.words_for("s" + tok[i : i + 2]), mask, _SOUND)  # 纯奶 → 纯牛奶
-            for i, ch in enumerate(tok):
-                add(index.words_for("u" + ch), 1 << (base + i), _LONE)
-            _inner_words(index, tok, base, inner)
-            continue
+            plan.han(tok)
+        else:
+            plan.latin(tok)
+    plan.flush_pinyin()
+    _alternative_matches(index, plan.spans, plan.add)
+    return plan.matches, plan.next_bit, plan.inner
 
+
+class _Plan:
+    """The units and terms of a query, read token by token: each token takes the next bits of the
+    unit mask, and each of its terms adds the words it reaches with the bits it covers."""
+
+    def __init__(self, index: SearchIndex) -> None:
+        self.index = index
+        self.matches: list[_Match] = []
+        self.inner: list[tuple[np.ndarray, int]] = []  # words holding a Han token not at their end
+        self.spans: list[tuple[str, int, int]] = []  # (token, first bit, units)
+        self.next_bit = 0
+        self._pinyin_run: list[tuple[str, int]] = []  # (syllable, bit) across adjacent pinyin tokens
+
+    def add(self, wids: np.ndarray | None, mask: int, klass: int) -> None:
+        if wids is not None and len(wids) and mask:
+            self.matches.append((wids, mask, klass))
+
+    def _take(self, tok: str, units: int) -> int:
+        """The first of the `units` bits the token takes."""
+        base = self.next_bit
+        self.next_bit += units
+        self.spans.append((tok, base, units))
+        return base
+
+    def flush_pinyin(self) -> None:
+        """Syllable pairs across the pinyin tokens just read (`ya gao`), or a lone syllable."""
+        run = self._pinyin_run
+        if len(run) == 1:
+            syllable, bit = run[0]
+            if len(syllable) >= 2:
+                self.add(self.index.words_for("q" + syllable), 1 << bit, _SOUND)
+        for (a, abit), (b, bbit) in zip(run, run[1:], strict=False):
+            self.add(self.index.words_for(f"p{a} {b}"), (1 << abit) | (1 << bbit), _SOUND)
+        run.clear()
+
+    def han(self, tok: str) -> None:
+        """A unit per character: its bigrams, their pinyin and skip-bigrams, its lone characters."""
+        self.flush_pinyin()
+        tok = tok[: _MAX_UNITS - self.next_bit]
+        base = self._take(tok, len(tok))
+        words_for, add = self.index.words_for, self.add
+        syllables = han_pinyin(tok)
+        if len(tok) == 1:
+            add(words_for("u" + tok), 1 << base, _EXACT)
+            add(words_for("q" + syllables[0]), 1 << base, _SOUND)
+            return
+        for i in range(len(tok) - 1):
+            mask = 3 << (base + i)
+            add(words_for("b" + tok[i : i + 2]), mask, _EXACT)
+            add(words_for(f"p{syllables[i]} {syllables[i + 1]}"), mask, _SOUND)
+            add(words_for("s" + tok[i : i + 2]), mask, _SOUND)  # 纯奶 → 纯牛奶
+        for i, ch in enumerate(tok):
+            add(words_for("u" + ch), 1 << (base + i), _LONE)
+        _inner_words(self.index, tok, base, self.inner)
+
+    def latin(self, tok: str) -> None:
+        """A Latin/digit token: the catalog word itself, words it begins, close typos, its pinyin
+        syllables (paired with the next token's), and the words whose initials it spells."""
+        index = self.index
         exact = index.latin_ids.get(tok)
         prefixed = index.latin_prefixed(tok, exclude=exact) if len(tok) >= 2 else None
         # `ynby` is initials; `dyson` (a catalog word) and `dys` (the start of one) are not
@@ -484,35 +512,33 @@ def _plan(
             len(tok) <= 3 or (exact is None and (prefixed is None or not len(prefixed)))
         )
         sounds = split_pinyin(tok)
-        units = min(len(tok) if initials and not sounds else _latin_units(tok), _MAX_UNITS - next_bit)
-        base = next_bit
-        next_bit += units
-        spans.append((tok, base, units))
+        units = min(len(tok) if initials and not sounds else _latin_units(tok), _MAX_UNITS - self.next_bit)
+        base = self._take(tok, units)
         all_bits = ((1 << units) - 1) << base
         if sounds:
             for j, syllable in enumerate(sounds):
-                pinyin_run.append((syllable, base + j * units // len(sounds)))
+                self._pinyin_run.append((syllable, base + j * units // len(sounds)))
         else:
-            flush_pinyin()
+            self.flush_pinyin()
         if exact is not None:
-            add(np.array([exact], dtype=np.int32), all_bits, _EXACT)
+            self.add(np.array([exact], dtype=np.int32), all_bits, _EXACT)
         mention = index.latin_mention_ids.get(tok)
         if mention is not None:
-            add(np.array([mention], dtype=np.int32), all_bits, _EXACT)
-        add(prefixed, all_bits, _PREFIX)
+            self.add(np.array([mention], dtype=np.int32), all_bits, _EXACT)
+        self.add(prefixed, all_bits, _PREFIX)
         if exact is None and len(tok) >= 3 and tok.isalpha():
-            cutoff = 85.0 if len(tok) == 3 else 75.0 if len(tok) < 8 else 80.0
-            found = process.extract(
-                tok, index.latin_sorted, scorer=fuzz.ratio, limit=_FUZZY_LIMIT, score_cutoff=cutoff
-            )
-            for _, score, i in found:
-                wid = index.latin_sorted_ids[i : i + 1]
-                add(wid, all_bits, _SOUND if score >= 85.0 else _LOOSE)
+            self._typos(tok, all_bits)
         if initials:
-            _initials(index, tok, base, units, add)
-    flush_pinyin()
-    _alternative_matches(index, spans, add)
-    return matches, next_bit, inner
+            _initials(index, tok, base, units, self.add)
+
+    def _typos(self, tok: str, bits: int) -> None:
+        """Catalog words a typo or two away: close ones count as sound (0.8), looser ones 0.7."""
+        cutoff = 85.0 if len(tok) == 3 else 75.0 if len(tok) < 8 else 80.0
+        found = process.extract(
+            tok, self.index.latin_sorted, scorer=fuzz.ratio, limit=_FUZZY_LIMIT, score_cutoff=cutoff
+        )
+        for _, score, i in found:
+            self.add(self.index.latin_sorted_ids[i : i + 1], bits, _SOUND if score >= 85.0 else _LOOSE)
 
 
 def _inner_words(index: SearchIndex, tok: str, base: int, inner: list[tuple[np.ndarray, int]]) -> None:
