@@ -33,6 +33,7 @@
 from __future__ import annotations
 
 from bisect import bisect_left
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -79,6 +80,7 @@ _PRUNE = True  # skip items that cannot reach the cutoff (tests turn it off to c
 _FUZZY_LIMIT = 8
 _TIER_INDEX = {t: i for i, t in enumerate(TIERS)}
 _Match = tuple[np.ndarray, int, int]  # a term's words, the unit mask they earn, their quality class
+_Add = Callable[[np.ndarray | None, int, int], None]  # takes a match (`_Plan.add`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -564,45 +566,36 @@ def _inner_words(index: SearchIndex, tok: str, base: int, inner: list[tuple[np.n
             inner.append((longer, ((1 << len(piece)) - 1) << (base + at)))
 
 
-def _alternative_matches(index: SearchIndex, spans: list[tuple[str, int, int]], add) -> None:
+def _alternative_matches(index: SearchIndex, spans: list[tuple[str, int, int]], add: _Add) -> None:
     """Synonyms, aliases and English words: a vocabulary term in the query also finds, as if typed,
     what it stands for (卫生纸 → 卷纸, sk2 → SK-II, power bank → 充电宝 and 移动电源)."""
     alternatives = index.vocabulary.alternatives()
     if not alternatives:
         return
-
-    def bits(base: int, units: int) -> int:
-        return ((1 << units) - 1) << base
-
-    def find(mask: int, targets: tuple[str, ...]) -> None:
-        for target in targets:
+    for key, mask in _vocabulary_keys(spans):
+        for target in alternatives.get(key, ()):
             parts = target.split()
             positions = [b for b in range(_MAX_UNITS) if mask >> b & 1]
             for k, part in enumerate(parts):  # each word of the target covers its share of the term
                 lo = k * len(positions) // len(parts)
                 hi = max(lo + 1, (k + 1) * len(positions) // len(parts))
-                sub = sum(1 << b for b in positions[lo:hi])
-                add(index.words_containing(part), sub, _EXACT)
+                add(index.words_containing(part), sum(1 << b for b in positions[lo:hi]), _EXACT)
 
+
+def _vocabulary_keys(spans: list[tuple[str, int, int]]) -> Iterator[tuple[str, int]]:
+    """Every stretch of the query a vocabulary term could be, with the units it covers: one to
+    three tokens (electric tooth brush), or a few characters inside a longer Han token."""
     for i, (tok, base, _units) in enumerate(spans):
         mask = 0
-        for n in range(1, _MAX_KEY_TOKENS + 1):
-            if i + n > len(spans):
-                break
+        for n in range(1, min(_MAX_KEY_TOKENS, len(spans) - i) + 1):
             _, b, u = spans[i + n - 1]
-            mask |= bits(b, u)
-            key = tok if n == 1 else " ".join(s[0] for s in spans[i : i + n])
-            targets = alternatives.get(key)
-            if targets:
-                find(mask, targets)
+            mask |= ((1 << u) - 1) << b
+            yield (tok if n == 1 else " ".join(s[0] for s in spans[i : i + n])), mask
         if is_han(tok) and len(tok) > 2:
             for a in range(len(tok) - 1):
                 for z in range(a + 2, min(len(tok), a + _MAX_KEY_CHARS) + 1):
-                    if z - a == len(tok):
-                        continue
-                    targets = alternatives.get(tok[a:z])
-                    if targets:
-                        find(bits(base + a, z - a), targets)
+                    if z - a != len(tok):
+                        yield tok[a:z], ((1 << (z - a)) - 1) << (base + a)
 
 
 def _query_tokens(index: SearchIndex, text: str) -> list[str]:
@@ -710,7 +703,7 @@ def _pinyin_with_word(index: SearchIndex, tok: str) -> tuple[str, ...] | None:
     return None
 
 
-def _initials(index: SearchIndex, tok: str, base: int, units: int, add) -> None:
+def _initials(index: SearchIndex, tok: str, base: int, units: int, add: _Add) -> None:
     """`ynbyyg` → the words whose initials are pieces of it (云南白药 ynby, 牙膏 yg).
 
     A whole word's initials of 3+ letters, or the whole token, count 0.7; of two letters 0.6; part
