@@ -284,6 +284,7 @@ class _Words:
         inner: list[tuple[np.ndarray, int]],
         query_tokens: list[str],
     ) -> _Words:
+        """Gather the matches by word; then demote mentions and words holding a token inside."""
         lens = np.fromiter((len(m[0]) for m in matches), dtype=np.int64, count=len(matches))
         all_w = np.concatenate([m[0] for m in matches])
         all_m = np.repeat(np.array([m[1] for m in matches], dtype=np.uint64), lens)
@@ -313,7 +314,8 @@ class _Required:
     cheapest (fewest items to look at per point they could add) until what is left could not reach
     the cutoff even at the best quality any word offers (2024款, 500ml and 户外 are never required
     next to a rare brand or product). Weak matches do not count towards the cutoff, so they need no
-    room. Exact either way: a higher cutoff only ever requires more units.
+    room. Exact either way: if the best match turns out weaker than guessed, more units are
+    required under the real cutoff (`_Query._scored`).
     """
 
     def __init__(self, index: SearchIndex, words: _Words, matches: list[_Match], partial: np.ndarray) -> None:
