@@ -10,7 +10,8 @@ A title's gift and compatible-with phrases (送洗发水旅行装, 适用华为M
 words are kept apart (their own word ids, `mention`), so that ranking can put what an item is above
 what it merely mentions. The vocabulary (`core.search.vocab`: synonyms, aliases, English words)
 rides along for the query side. `core.search.rank` reads it to answer queries; nothing here knows
-about queries.
+about queries. `SearchIndex.build` hands the work to `_Builder`, one named step per part: the
+items' words, the filters' fields, skus, ranking keys, postings, words and terms, suggestions.
 """
 
 from __future__ import annotations
@@ -157,205 +158,7 @@ class SearchIndex:
         """Index `items` (title, brand and category). Never touches any other index."""
         self = object.__new__(cls)
         self._frozen = False
-        vocab_data = default_vocabulary() if vocabulary is None else vocabulary
-        self.vocabulary = vocab_data
-        items_t = tuple(items)
-        n = len(items_t)
-        self.items = items_t
-        self._n = n
-
-        vocab: dict[str, int] = {}
-        chunk_cache: dict[str, tuple[int, ...]] = {}
-
-        def ids_of(text: str, mark: str = "") -> list[int]:
-            ids: list[int] = []
-            for tok in tokens(text):
-                key = tok + mark
-                wid = vocab.get(key)
-                if wid is None:
-                    wid = vocab[key] = len(vocab)
-                ids.append(wid)
-            return ids
-
-        def chunk(text: str) -> tuple[int, ...]:
-            info = chunk_cache[text] = tuple(ids_of(normalize(text)))
-            return info
-
-        part_cache: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {}
-
-        def title_part(text: str) -> tuple[tuple[int, ...], tuple[int, ...]]:
-            """A title phrase's words as typed (for the whole-title key) and as indexed (mentions marked)."""
-            norm = normalize(text)
-            typed = tuple(ids_of(norm))
-            head, mentioned, tail = split_mention(norm, vocab_data)
-            indexed = (
-                typed
-                if not mentioned and not tail
-                else (*ids_of(head), *ids_of(mentioned, _MENTION_MARK), *ids_of(tail))
-            )
-            info = part_cache[text] = (typed, tuple(indexed))
-            return info
-
-        # One pass over the items, the per-item work a few dict lookups: titles repeat their words.
-        item_words = array("i")
-        counts = array("i")
-        title_keys = array("q")  # hash of the title's word set: "the whole title typed"
-        get = part_cache.get
-        side_cache: dict[tuple[str, str], tuple[int, ...]] = {}
-        for it in items_t:
-            words: list[int] = []
-            typed: list[int] = []
-            for part in it.title.split():
-                both = get(part)
-                if both is None:
-                    both = title_part(part)
-                typed += both[0]
-                words += both[1]
-            title_keys.append(hash(frozenset(typed)))
-            side = side_cache.get((it.brand, it.category))
-            if side is None:
-                side = side_cache[(it.brand, it.category)] = chunk(it.brand) + chunk(it.category)
-            words += side
-            unique = set(words)
-            item_words.extend(unique)
-            counts.append(len(unique))
-
-        tier_index = _TIER_INDEX
-        self.tier = _readonly(np.array([tier_index.get(it.tier, 0) for it in items_t], dtype=np.int8))
-        self.price = _readonly(np.fromiter((it.price for it in items_t), dtype=np.float64, count=n))
-        commissions = (it.commission_rate for it in items_t)
-        self.commission = _readonly(np.fromiter(commissions, dtype=np.float64, count=n))
-        counterfeit = np.fromiter((it.counterfeit for it in items_t), dtype=bool, count=n)
-        self.visible = _readonly((self.tier > 0) & ~counterfeit)
-        scores = np.fromiter((it.score for it in items_t), dtype=np.float64, count=n)
-        score_q = np.clip(np.rint(np.nan_to_num(scores) * 100), 0, 10_000).astype(np.int64)
-        self.title_keys = _readonly(np.frombuffer(title_keys, dtype=np.int64).copy())
-        item_ptr = np.zeros(n + 1, dtype=np.int64)
-        np.cumsum(np.frombuffer(counts, dtype=np.int32), out=item_ptr[1:])
-        self._item_ptr = _readonly(item_ptr)
-        self._item_words = _readonly(np.frombuffer(item_words, dtype=np.int32).copy())
-        del item_words, counts
-        # skus by hash, sorted (a dict of a million keys would cost ~100 MB)
-        sku_hashes = np.fromiter((hash(_sku_key(it.sku)) for it in items_t), dtype=np.int64, count=n)
-        sku_order = np.argsort(sku_hashes, kind="stable")
-        self._sku_hashes = _readonly(sku_hashes[sku_order])
-        self._sku_positions = _readonly(sku_order.astype(np.int32))
-        del sku_hashes, sku_order
-        # Suggestions name only what a streamer can find: a brand whose goods are all hidden stays unnamed.
-        shown = [it for it in items_t if it.tier != "L0" and not it.counterfeit]
-        brand_count = Counter(it.brand for it in shown)
-        category_count = Counter(it.category for it in shown)
-
-        # The static part of the ranking key: tier, then score, then catalog order (unique keys keep
-        # paging stable). The query adds the rounded relevance above these bits.
-        id_bits = max(1, n.bit_length())
-        positions = np.arange(n, dtype=np.int64)
-        static = (
-            (self.tier.astype(np.int64) << (_SCORE_BITS + id_bits))
-            | (score_q << id_bits)
-            | ((1 << id_bits) - 1 - positions)
-        )
-        self.static_key = _readonly(static)
-        self.key_shift = 3 + _SCORE_BITS + id_bits
-        self.rank_order = _readonly(np.argsort(-static, kind="stable").astype(np.int32))
-
-        # word → items: sort (word, item) pairs packed in one int64 each
-        v = len(vocab)
-        pairs = self._item_words.astype(np.int64) * max(n, 1)
-        pairs += np.repeat(np.arange(n, dtype=np.int64), np.diff(self._item_ptr))
-        pairs.sort()
-        self._word_items = _readonly((pairs % max(n, 1)).astype(np.int32))
-        del pairs
-        word_ptr = np.zeros(v + 1, dtype=np.int64)
-        np.cumsum(np.bincount(self._item_words, minlength=v), out=word_ptr[1:])
-        self._word_ptr = _readonly(word_ptr)
-
-        # term → words over the vocabulary, and the Latin words for exact/prefix/fuzzy matching
-        words_list = [""] * v
-        mention = np.zeros(v, dtype=bool)
-        for w, i in vocab.items():
-            if w.endswith(_MENTION_MARK):
-                w = w[:-1]
-                mention[i] = True
-            words_list[i] = w
-        self.words = tuple(words_list)
-        self.mention = _readonly(mention)
-        term_lists: dict[str, list[int]] = {}
-        latin: list[tuple[str, int]] = []
-        for wid, word in enumerate(words_list):
-            if not is_han(word):
-                latin.append((word, wid))
-                continue
-            terms = {"u" + ch for ch in word}
-            syllables = han_pinyin(word)
-            if len(word) == 1:
-                terms.add("q" + syllables[0])
-            for i in range(len(word) - 1):
-                terms.add("b" + word[i : i + 2])
-                terms.add(f"p{syllables[i]} {syllables[i + 1]}")
-                if i + 2 < len(word):
-                    terms.add("s" + word[i] + word[i + 2])  # skipping one character
-            for s in syllables:
-                terms.add("q" + s)
-            if len(word) >= 2:
-                initials = "".join(s[0] for s in syllables)
-                terms.add("I" + initials)
-                m = len(initials)
-                if m > 2:
-                    terms.add("K" + initials[:2])  # begun: 2 letters of a longer word
-                    terms.update(  # 3+ letters inside a longer word: xcq in 无线吸尘器
-                        "J" + initials[a:b] for a in range(m - 2) for b in range(a + 3, m + 1) if b - a < m
-                    )
-            for term in terms:
-                bucket = term_lists.get(term)
-                if bucket is None:
-                    term_lists[term] = [wid]
-                else:
-                    bucket.append(wid)
-        term_ids: dict[str, int] = {}
-        term_ptr = array("q", [0])
-        term_words = array("i")
-        for term, wids in term_lists.items():
-            term_ids[term] = len(term_ids)
-            term_words.extend(wids)
-            term_ptr.append(len(term_words))
-        self._terms = term_ids
-        self._term_ptr = _readonly(np.frombuffer(term_ptr, dtype=np.int64).copy())
-        self._term_words = _readonly(np.frombuffer(term_words, dtype=np.int32).copy())
-        latin.sort()
-        self.latin_sorted = tuple(w for w, _ in latin)
-        self.latin_sorted_ids = _readonly(np.array([i for _, i in latin], dtype=np.int32))
-        self.latin_ids = {w: i for w, i in latin if not mention[i]}
-        self.latin_mention_ids = {w: i for w, i in latin if mention[i]}
-        self.vocab = {w: i for w, i in vocab.items() if not mention[i]}
-
-        # "did you mean": brands and categories, by their normalised text and their pinyin
-        names = sorted(brand_count, key=lambda b: -brand_count[b]) + sorted(
-            category_count, key=lambda c: -category_count[c]
-        )
-        names = [name for name in names if name.strip()]
-        self.suggest_names = tuple(names)
-        text_keys: list[tuple[str, int]] = []
-        sound_keys: list[tuple[str, int]] = []
-        for i, name in enumerate(names):
-            # "Dyson/戴森" answers to dyson戴森, dyson, 戴森 and daisen
-            toks = tokens(normalize(name))
-            for key in {"".join(toks), *toks}:
-                text_keys.append((key, i))
-            for key in {pinyin_key("".join(toks)), *(pinyin_key(t) for t in toks if is_han(t))}:
-                sound_keys.append((key, i))
-        self.suggest_text = (tuple(k for k, _ in text_keys), tuple(i for _, i in text_keys))
-        self.suggest_sound = (tuple(k for k, _ in sound_keys), tuple(i for _, i in sound_keys))
-        brand_keys: dict[str, str] = {}
-        for brand in sorted(brand_count, key=lambda b: -brand_count[b]):
-            toks = tokens(normalize(brand))
-            for key in ("".join(toks), *toks):
-                if key:
-                    brand_keys.setdefault(key, brand)
-        self.brand_keys = brand_keys
-        self.top_categories = tuple(
-            sorted(category_count, key=lambda c: (-category_count[c], c))[:SUGGESTIONS]
-        )
+        _Builder(self, default_vocabulary() if vocabulary is None else vocabulary).build(tuple(items))
         self._frozen = True
         return self
 
@@ -445,3 +248,247 @@ class SearchIndex:
                 return pos
             at += 1
         return None
+
+
+class _Builder:
+    """Fills a new SearchIndex, one step per part of it. The steps run in order: word ids are given
+    out as the items are read, and every later step builds on them."""
+
+    def __init__(self, index: SearchIndex, vocabulary: Vocabulary) -> None:
+        self.index = index
+        self.vocabulary = vocabulary
+        self.vocab: dict[str, int] = {}  # word → word id; a mention word carries _MENTION_MARK
+        # Titles repeat their words: each title phrase, and each brand and category, is read once.
+        self._parts: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {}
+        self._sides: dict[tuple[str, str], tuple[int, ...]] = {}
+
+    def build(self, items: tuple[CatalogItem, ...]) -> None:
+        index = self.index
+        index.vocabulary = self.vocabulary
+        index.items = items
+        index._n = len(items)
+        self.item_words(items)
+        self.item_fields(items)
+        self.skus(items)
+        self.ranking_keys(items)
+        self.postings()
+        words, mention = self.words()
+        self.latin_words(words, mention)
+        self.terms(words)
+        shown = [it for it in items if it.tier != "L0" and not it.counterfeit]
+        self.suggestions(Counter(it.brand for it in shown), Counter(it.category for it in shown))
+
+    def item_words(self, items: tuple[CatalogItem, ...]) -> None:
+        """item → words (CSR), and a hash of each title's word set as typed: "the whole title typed"."""
+        item_words = array("i")
+        counts = array("i")
+        title_keys = array("q")
+        parts = self._parts
+        sides = self._sides
+        for it in items:  # a few dict lookups per item
+            words: list[int] = []
+            typed: list[int] = []
+            for part in it.title.split():
+                both = parts.get(part)
+                if both is None:
+                    both = self._title_part(part)
+                typed += both[0]
+                words += both[1]
+            title_keys.append(hash(frozenset(typed)))
+            side = sides.get((it.brand, it.category))
+            if side is None:
+                side = sides[(it.brand, it.category)] = self._side(it.brand, it.category)
+            words += side
+            unique = set(words)
+            item_words.extend(unique)
+            counts.append(len(unique))
+        index = self.index
+        index.title_keys = _readonly(np.frombuffer(title_keys, dtype=np.int64).copy())
+        item_ptr = np.zeros(len(items) + 1, dtype=np.int64)
+        np.cumsum(np.frombuffer(counts, dtype=np.int32), out=item_ptr[1:])
+        index._item_ptr = _readonly(item_ptr)
+        index._item_words = _readonly(np.frombuffer(item_words, dtype=np.int32).copy())
+
+    def _ids(self, text: str, mark: str = "") -> list[int]:
+        """The word ids of a normalised text's tokens; a new word gets the next id."""
+        vocab = self.vocab
+        ids: list[int] = []
+        for tok in tokens(text):
+            key = tok + mark
+            wid = vocab.get(key)
+            if wid is None:
+                wid = vocab[key] = len(vocab)
+            ids.append(wid)
+        return ids
+
+    def _title_part(self, text: str) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """A title phrase's words as typed (for the whole-title key) and as indexed (mentions marked)."""
+        norm = normalize(text)
+        typed = tuple(self._ids(norm))
+        head, mentioned, tail = split_mention(norm, self.vocabulary)
+        indexed = (
+            typed
+            if not mentioned and not tail
+            else (*self._ids(head), *self._ids(mentioned, _MENTION_MARK), *self._ids(tail))
+        )
+        both = self._parts[text] = (typed, tuple(indexed))
+        return both
+
+    def _side(self, brand: str, category: str) -> tuple[int, ...]:
+        return tuple(self._ids(normalize(brand))) + tuple(self._ids(normalize(category)))
+
+    def item_fields(self, items: tuple[CatalogItem, ...]) -> None:
+        """What the filters read: tier, price, commission, and whether a streamer may see the item."""
+        index = self.index
+        n = len(items)
+        index.tier = _readonly(np.array([_TIER_INDEX.get(it.tier, 0) for it in items], dtype=np.int8))
+        index.price = _readonly(np.fromiter((it.price for it in items), dtype=np.float64, count=n))
+        commissions = (it.commission_rate for it in items)
+        index.commission = _readonly(np.fromiter(commissions, dtype=np.float64, count=n))
+        counterfeit = np.fromiter((it.counterfeit for it in items), dtype=bool, count=n)
+        index.visible = _readonly((index.tier > 0) & ~counterfeit)
+
+    def skus(self, items: tuple[CatalogItem, ...]) -> None:
+        """skus by hash, sorted (a dict of a million keys would cost ~100 MB)."""
+        n = len(items)
+        sku_hashes = np.fromiter((hash(_sku_key(it.sku)) for it in items), dtype=np.int64, count=n)
+        sku_order = np.argsort(sku_hashes, kind="stable")
+        self.index._sku_hashes = _readonly(sku_hashes[sku_order])
+        self.index._sku_positions = _readonly(sku_order.astype(np.int32))
+
+    def ranking_keys(self, items: tuple[CatalogItem, ...]) -> None:
+        """The static part of the ranking key: tier, then score, then catalog order (unique keys
+        keep paging stable). The query adds the rounded relevance above these bits."""
+        index = self.index
+        n = len(items)
+        scores = np.fromiter((it.score for it in items), dtype=np.float64, count=n)
+        score_q = np.clip(np.rint(np.nan_to_num(scores) * 100), 0, 10_000).astype(np.int64)
+        id_bits = max(1, n.bit_length())
+        positions = np.arange(n, dtype=np.int64)
+        static = (
+            (index.tier.astype(np.int64) << (_SCORE_BITS + id_bits))
+            | (score_q << id_bits)
+            | ((1 << id_bits) - 1 - positions)
+        )
+        index.static_key = _readonly(static)
+        index.key_shift = 3 + _SCORE_BITS + id_bits
+        index.rank_order = _readonly(np.argsort(-static, kind="stable").astype(np.int32))
+
+    def postings(self) -> None:
+        """word → items (CSR), by sorting (word, item) pairs packed in one int64 each."""
+        index = self.index
+        n = index._n
+        v = len(self.vocab)
+        pairs = index._item_words.astype(np.int64) * max(n, 1)
+        pairs += np.repeat(np.arange(n, dtype=np.int64), np.diff(index._item_ptr))
+        pairs.sort()
+        index._word_items = _readonly((pairs % max(n, 1)).astype(np.int32))
+        del pairs
+        word_ptr = np.zeros(v + 1, dtype=np.int64)
+        np.cumsum(np.bincount(index._item_words, minlength=v), out=word_ptr[1:])
+        index._word_ptr = _readonly(word_ptr)
+
+    def words(self) -> tuple[list[str], np.ndarray]:
+        """Each word id's text, and which are mention words (their mark taken off)."""
+        words = [""] * len(self.vocab)
+        mention = np.zeros(len(self.vocab), dtype=bool)
+        for w, i in self.vocab.items():
+            if w.endswith(_MENTION_MARK):
+                w = w[:-1]
+                mention[i] = True
+            words[i] = w
+        self.index.words = tuple(words)
+        self.index.mention = _readonly(mention)
+        return words, mention
+
+    def latin_words(self, words: list[str], mention: np.ndarray) -> None:
+        """The Latin/digit words, sorted for exact, prefix and fuzzy matching; mention words apart."""
+        latin = sorted((word, wid) for wid, word in enumerate(words) if not is_han(word))
+        index = self.index
+        index.latin_sorted = tuple(w for w, _ in latin)
+        index.latin_sorted_ids = _readonly(np.array([i for _, i in latin], dtype=np.int32))
+        index.latin_ids = {w: i for w, i in latin if not mention[i]}
+        index.latin_mention_ids = {w: i for w, i in latin if mention[i]}
+        index.vocab = {w: i for w, i in self.vocab.items() if not mention[i]}
+
+    def terms(self, words: list[str]) -> None:
+        """term → words (CSR) over the Han words: see `_han_terms`."""
+        term_lists: dict[str, list[int]] = {}
+        for wid, word in enumerate(words):
+            if not is_han(word):
+                continue
+            for term in _han_terms(word):
+                bucket = term_lists.get(term)
+                if bucket is None:
+                    term_lists[term] = [wid]
+                else:
+                    bucket.append(wid)
+        term_ids: dict[str, int] = {}
+        term_ptr = array("q", [0])
+        term_words = array("i")
+        for term, wids in term_lists.items():
+            term_ids[term] = len(term_ids)
+            term_words.extend(wids)
+            term_ptr.append(len(term_words))
+        index = self.index
+        index._terms = term_ids
+        index._term_ptr = _readonly(np.frombuffer(term_ptr, dtype=np.int64).copy())
+        index._term_words = _readonly(np.frombuffer(term_words, dtype=np.int32).copy())
+
+    def suggestions(self, brand_count: Counter[str], category_count: Counter[str]) -> None:
+        """The names offered as "did you mean" (brands, then categories, by text and by pinyin) and
+        the brands by name; the counts are of visible goods, so that no hidden brand is named."""
+        index = self.index
+        names = sorted(brand_count, key=lambda b: -brand_count[b]) + sorted(
+            category_count, key=lambda c: -category_count[c]
+        )
+        names = [name for name in names if name.strip()]
+        index.suggest_names = tuple(names)
+        text_keys: list[tuple[str, int]] = []
+        sound_keys: list[tuple[str, int]] = []
+        for i, name in enumerate(names):
+            # "Dyson/戴森" answers to dyson戴森, dyson, 戴森 and daisen
+            toks = tokens(normalize(name))
+            for key in {"".join(toks), *toks}:
+                text_keys.append((key, i))
+            for key in {pinyin_key("".join(toks)), *(pinyin_key(t) for t in toks if is_han(t))}:
+                sound_keys.append((key, i))
+        index.suggest_text = (tuple(k for k, _ in text_keys), tuple(i for _, i in text_keys))
+        index.suggest_sound = (tuple(k for k, _ in sound_keys), tuple(i for _, i in sound_keys))
+        brand_keys: dict[str, str] = {}
+        for brand in sorted(brand_count, key=lambda b: -brand_count[b]):
+            toks = tokens(normalize(brand))
+            for key in ("".join(toks), *toks):
+                if key:
+                    brand_keys.setdefault(key, brand)
+        index.brand_keys = brand_keys
+        index.top_categories = tuple(
+            sorted(category_count, key=lambda c: (-category_count[c], c))[:SUGGESTIONS]
+        )
+
+
+def _han_terms(word: str) -> set[str]:
+    """The terms that reach a Han word: its characters (`u`), bigrams (`b`) and skip-bigrams (`s`),
+    its syllables (`q`) and syllable pairs (`p`), and its initials whole (`I`), begun (`K`) and in
+    part (`J`)."""
+    terms = {"u" + ch for ch in word}
+    syllables = han_pinyin(word)
+    if len(word) == 1:
+        terms.add("q" + syllables[0])
+    for i in range(len(word) - 1):
+        terms.add("b" + word[i : i + 2])
+        terms.add(f"p{syllables[i]} {syllables[i + 1]}")
+        if i + 2 < len(word):
+            terms.add("s" + word[i] + word[i + 2])  # skipping one character
+    for s in syllables:
+        terms.add("q" + s)
+    if len(word) >= 2:
+        initials = "".join(s[0] for s in syllables)
+        terms.add("I" + initials)
+        m = len(initials)
+        if m > 2:
+            terms.add("K" + initials[:2])  # begun: 2 letters of a longer word
+            terms.update(  # 3+ letters inside a longer word: xcq in 无线吸尘器
+                "J" + initials[a:b] for a in range(m - 2) for b in range(a + 3, m + 1) if b - a < m
+            )
+    return terms

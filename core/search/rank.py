@@ -24,11 +24,16 @@
 * Speed: items holding one word that covers the whole query need no scoring; for the rest,
   only items holding a word for one of the "required" units (picked so that an item without
   them could not reach the cutoff) are scored, all in numpy.
+* Code: `search` parses the query and hands it to `_Query`, whose steps run in this order: a pasted
+  sku; the query's units and terms (`_plan`); the words they match (`_Words`); the items holding
+  one word that covers the whole query; the units required (`_Required`) and the items scored
+  (`_relevance`) under the cutoffs; the page; suggestions when nothing matched (`_suggest`).
 """
 
 from __future__ import annotations
 
 from bisect import bisect_left
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -74,6 +79,8 @@ _RELATIVE_CUTOFF = 0.6  # ... nor below 60% of the best match
 _PRUNE = True  # skip items that cannot reach the cutoff (tests turn it off to check it changes nothing)
 _FUZZY_LIMIT = 8
 _TIER_INDEX = {t: i for i, t in enumerate(TIERS)}
+_Match = tuple[np.ndarray, int, int]  # a term's words, the unit mask they earn, their quality class
+_Add = Callable[[np.ndarray | None, int, int], None]  # takes a match (`_Plan.add`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,77 +120,257 @@ def search(
     text, filters = parse_query(query[:MAX_QUERY_CHARS])
     if len(index) == 0:
         return SearchResult(query, text, filters, suggestions=[])
+    return _Query(index, query, text, filters, include_hidden, limit, offset).answer()
 
-    # A pasted sku finds its item directly.
-    sku_pos = index.sku_position(text) if text else None
-    if sku_pos is not None:
-        cand = np.array([sku_pos], dtype=np.int64)
-        keep = _filter_mask(index, cand, filters, include_hidden)
-        if keep is None or keep.all():
-            hits = [Hit(index.items[sku_pos], 100.0)] if offset == 0 and limit > 0 else []
-            return SearchResult(query, text, filters, hits=hits, total=1)
 
-    query_tokens = _query_tokens(index, text)
-    matches, n_units, inner = _plan(index, query_tokens)
-    if n_units == 0:
-        if not filters:
-            return SearchResult(query, text, filters, suggestions=_suggest(index, text) if text else [])
-        # Only filters: browse everything that passes them, best tier first.
-        order = index.rank_order
-        keep = _filter_mask(index, order, filters, include_hidden)
-        ranked = order if keep is None else order[keep]
-        page = ranked[offset : offset + limit]
-        hits = [Hit(index.items[int(p)], 100.0) for p in page]
-        return SearchResult(query, text, filters, hits=hits, total=int(len(ranked)))
-    if not matches:
-        return SearchResult(query, text, filters, suggestions=_suggest(index, text))
+class _Query:
+    """One parsed query against one index, answered in named steps: the sku, the terms and their
+    units (`_plan`), the words they match (`_Words`), the items found whole, the items worth
+    scoring (`_Required`) and the cutoffs, then the page."""
 
-    # Word level: the mask each matched word earns, per quality class.
-    wid_parts = [m[0] for m in matches]
-    lens = np.fromiter((len(w) for w in wid_parts), dtype=np.int64, count=len(wid_parts))
-    all_w = np.concatenate(wid_parts)
-    all_m = np.repeat(np.array([m[1] for m in matches], dtype=np.uint64), lens)
-    all_c = np.repeat(np.array([m[2] for m in matches], dtype=np.int64), lens)
-    strong = np.repeat(np.array([not _WEAK[m[2]] for m in matches], dtype=bool), lens)
-    uniq, inv = np.unique(all_w, return_inverse=True)
-    table = np.zeros((len(_CLASS_WEIGHT), len(uniq) + 1), dtype=np.uint64)  # column 0: "no match"
-    np.bitwise_or.at(table, (all_c, inv + 1), all_m)
-    local = np.zeros(len(index.words), dtype=np.int32)
-    local[uniq] = np.arange(1, len(uniq) + 1, dtype=np.int32)
-    _demote(index, table, local, uniq, inner)
-    word_ids = [index.vocab.get(tok) for tok in query_tokens]
-    title_key = hash(frozenset(word_ids)) if None not in word_ids else None
+    def __init__(
+        self,
+        index: SearchIndex,
+        query: str,
+        text: str,
+        filters: SearchFilters,
+        include_hidden: bool,
+        limit: int,
+        offset: int,
+    ) -> None:
+        self.index = index
+        self.query = query
+        self.text = text
+        self.filters = filters
+        self.include_hidden = include_hidden
+        self.limit = limit
+        self.offset = offset
+        self._in_whole: np.ndarray | None = None  # bool per item: found whole (built once, if needed)
 
-    # Items holding one word that matches the whole query by its characters (a brand, a category,
-    # 牙膏) all score 97 (100 for the whole title): no need to look at their other words.
-    strong_words = np.unique(all_w[strong])
-    strong_words = strong_words[~index.mention[strong_words]] if len(strong_words) else strong_words
-    mentioned = uniq[index.mention[uniq]]
-    if len(mentioned):
-        strong_words = np.union1d(strong_words, mentioned[table[_MENTION][local[mentioned]] != 0])
-    full = np.uint64((1 << n_units) - 1) if n_units < 64 else np.uint64(2**64 - 1)
-    whole = table[_EXACT][local[strong_words]] == full
-    cand_a = index.items_with(strong_words[whole])
-    keep = _filter_mask(index, cand_a, filters, include_hidden)
-    if keep is not None:
-        cand_a = cand_a[keep]
-    rel_a = np.full(len(cand_a), 100.0 - _EXACT_BONUS)
-    if title_key is not None and len(cand_a):
-        rel_a += _EXACT_BONUS * (index.title_keys[cand_a] == title_key)
-    strong_a = rel_a
-    in_a = None
+    def answer(self) -> SearchResult:
+        by_sku = self._by_sku()
+        if by_sku is not None:
+            return by_sku
+        query_tokens = _query_tokens(self.index, self.text)
+        matches, n_units, inner = _plan(self.index, query_tokens)
+        if n_units == 0:  # nothing to match: only filters, or words that are all filler
+            return self._browse() if self.filters else self._nothing(suggest=bool(self.text))
+        if not matches:
+            return self._nothing()
+        words = _Words.match(self.index, matches, n_units, inner, query_tokens)
+        floor = _MIN_RELEVANCE_HAN if all(is_han(tok) for tok in query_tokens) else _MIN_RELEVANCE
+        cand, relevance = self._matches(words, matches, floor)
+        if len(cand) == 0:
+            return self._nothing()
+        return self._ranked(cand, relevance)
 
-    # The others: an item can only pass the cutoff if it covers enough units, so some units are
-    # *required* and only items holding a word that covers one of them are looked at. The units
-    # required are the cheapest (fewest items to look at per point they could add) until what is
-    # left could not reach the cutoff even at the best quality any word offers (2024款, 500ml and
-    # 户外 are never required next to a rare brand or product). Weak matches do not count towards
-    # the cutoff, so they need no room. Exact either way: if the best match turns out weaker than
-    # guessed, more units are required under the real cutoff.
-    partial = strong_words[~whole]
-    sizes = index.item_counts(partial).tolist()
-    covers = np.bitwise_or.reduce(table, axis=0)[local[partial]].tolist()
-    best_w = [0.0] * n_units  # best quality a (strong) match offers each unit
+    def _result(self, hits: list[Hit], total: int) -> SearchResult:
+        return SearchResult(self.query, self.text, self.filters, hits=hits, total=total)
+
+    def _nothing(self, suggest: bool = True) -> SearchResult:
+        suggestions = _suggest(self.index, self.text) if suggest else []
+        return SearchResult(self.query, self.text, self.filters, suggestions=suggestions)
+
+    def _passing(self, cand: np.ndarray) -> np.ndarray:
+        """The candidates that pass the filters and visibility."""
+        keep = _filter_mask(self.index, cand, self.filters, self.include_hidden)
+        return cand if keep is None else cand[keep]
+
+    def _by_sku(self) -> SearchResult | None:
+        """A pasted sku finds its item directly, if the filters let it."""
+        pos = self.index.sku_position(self.text) if self.text else None
+        if pos is None:
+            return None
+        keep = _filter_mask(self.index, np.array([pos], dtype=np.int64), self.filters, self.include_hidden)
+        if keep is not None and not keep.all():
+            return None
+        hits = [Hit(self.index.items[pos], 100.0)] if self.offset == 0 and self.limit > 0 else []
+        return self._result(hits, 1)
+
+    def _browse(self) -> SearchResult:
+        """Only filters: everything that passes them, best tier first."""
+        ranked = self._passing(self.index.rank_order)
+        page = ranked[self.offset : self.offset + self.limit]
+        hits = [Hit(self.index.items[int(p)], 100.0) for p in page]
+        return self._result(hits, int(len(ranked)))
+
+    def _matches(self, words: _Words, matches: list[_Match], floor: float) -> tuple[np.ndarray, np.ndarray]:
+        """The matching items and their relevance: those found whole, and those scored."""
+        cand_a, rel_a, partial = self._found_whole(words)
+        cand_b, rel_b, strong_b, cutoff = self._scored(words, matches, partial, cand_a, rel_a, floor)
+        if len(cand_a) == 0:
+            cand, relevance, strength = cand_b, rel_b, strong_b
+        elif len(cand_b) == 0:
+            cand, relevance, strength = cand_a, rel_a, rel_a
+        else:
+            cand = np.concatenate((cand_a, cand_b))
+            relevance = np.concatenate((rel_a, rel_b))
+            strength = np.concatenate((rel_a, strong_b))
+        ok = strength >= cutoff - 1e-9
+        return cand[ok], relevance[ok]
+
+    def _found_whole(self, words: _Words) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Items holding one word that matches the whole query by its characters (a brand, a
+        category, 牙膏) all score 97 (100 for the whole title): no need to look at their other
+        words. Returns them, their relevance, and the other strong words (to score)."""
+        n = words.n_units
+        full = np.uint64((1 << n) - 1) if n < 64 else np.uint64(2**64 - 1)
+        whole = words.table[_EXACT][words.local[words.strong]] == full
+        cand = self._passing(self.index.items_with(words.strong[whole]))
+        relevance = np.full(len(cand), 100.0 - _EXACT_BONUS)
+        if words.title_key is not None and len(cand):
+            relevance += _EXACT_BONUS * (self.index.title_keys[cand] == words.title_key)
+        return cand, relevance, words.strong[~whole]
+
+    def _scored(
+        self,
+        words: _Words,
+        matches: list[_Match],
+        partial: np.ndarray,
+        cand_a: np.ndarray,
+        rel_a: np.ndarray,
+        floor: float,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+        """The other items worth scoring, scored: their relevance, their strength (what decides a
+        match), and the cutoff. The cutoff is guessed, then set by the best match; if that is
+        weaker than guessed, more units are required and the items scored again."""
+        required = _Required(self.index, words, matches, partial)
+        best_guess = 100.0 - _EXACT_BONUS if len(cand_a) else required.most() * required.per_point
+        cutoff = max(floor, best_guess * _RELATIVE_CUTOFF)
+        best_a = float(rel_a.max()) if len(cand_a) else 0.0
+        while True:
+            required.until(cutoff)
+            cand_b = self._passing(self._not_in(cand_a, self.index.items_with(required.words())))
+            rel_b, strong_b = _relevance(self.index, cand_b, words)
+            best = max(best_a, float(strong_b.max()) if len(cand_b) else 0.0)
+            real_cutoff = max(floor, best * _RELATIVE_CUTOFF)
+            if not required.could_reach(real_cutoff) or required.all_chosen():
+                return cand_b, rel_b, strong_b, real_cutoff
+            cutoff = real_cutoff
+
+    def _not_in(self, cand_a: np.ndarray, cand_b: np.ndarray) -> np.ndarray:
+        """`cand_b` without the items already found whole."""
+        if not len(cand_a) or not len(cand_b):
+            return cand_b
+        if self._in_whole is None:
+            self._in_whole = np.zeros(len(self.index), dtype=np.bool_)
+            self._in_whole[cand_a] = True
+        return cand_b[~self._in_whole[cand_b]]
+
+    def _ranked(self, cand: np.ndarray, relevance: np.ndarray) -> SearchResult:
+        """The requested page: relevance (rounded), then the index's static key (tier, score, order)."""
+        key = (np.rint(relevance).astype(np.int64) << self.index.key_shift) | self.index.static_key[cand]
+        page = _page(cand, key, self.offset, self.limit)
+        hits = [Hit(self.index.items[int(cand[p])], round(float(relevance[p]), 2)) for p in page]
+        return self._result(hits, int(len(cand)))
+
+
+@dataclass(frozen=True, slots=True)
+class _Words:
+    """The words the query's terms match, and the units each covers in each quality class."""
+
+    table: np.ndarray  # uint64 unit masks: a row per class, a column per matched word (column 0: none)
+    local: np.ndarray  # word id → its column
+    strong: np.ndarray  # the words that can make a match (a mention word, through _MENTION)
+    n_units: int
+    title_key: int | None  # when every token is a catalog word: the hash of their set (a title typed)
+
+    @classmethod
+    def match(
+        cls,
+        index: SearchIndex,
+        matches: list[_Match],
+        n_units: int,
+        inner: list[tuple[np.ndarray, int]],
+        query_tokens: list[str],
+    ) -> _Words:
+        """Gather the matches by word; then demote mentions and words holding a token inside."""
+        lens = np.fromiter((len(m[0]) for m in matches), dtype=np.int64, count=len(matches))
+        all_w = np.concatenate([m[0] for m in matches])
+        all_m = np.repeat(np.array([m[1] for m in matches], dtype=np.uint64), lens)
+        all_c = np.repeat(np.array([m[2] for m in matches], dtype=np.int64), lens)
+        strong = np.repeat(np.array([not _WEAK[m[2]] for m in matches], dtype=bool), lens)
+        uniq, inv = np.unique(all_w, return_inverse=True)
+        table = np.zeros((len(_CLASS_WEIGHT), len(uniq) + 1), dtype=np.uint64)
+        np.bitwise_or.at(table, (all_c, inv + 1), all_m)
+        local = np.zeros(len(index.words), dtype=np.int32)
+        local[uniq] = np.arange(1, len(uniq) + 1, dtype=np.int32)
+        _demote(index, table, local, uniq, inner)
+        word_ids = [index.vocab.get(tok) for tok in query_tokens]
+        title_key = hash(frozenset(word_ids)) if None not in word_ids else None
+        strong_words = np.unique(all_w[strong])
+        strong_words = strong_words[~index.mention[strong_words]] if len(strong_words) else strong_words
+        mentioned = uniq[index.mention[uniq]]
+        if len(mentioned):
+            strong_words = np.union1d(strong_words, mentioned[table[_MENTION][local[mentioned]] != 0])
+        return cls(table, local, strong_words, n_units, title_key)
+
+
+class _Required:
+    """Which units an item must cover to pass a cutoff, and so which items are worth scoring.
+
+    An item can only pass the cutoff if it covers enough units, so some units are *required* and
+    only items holding a word that covers one of them are looked at. The units required are the
+    cheapest (fewest items to look at per point they could add) until what is left could not reach
+    the cutoff even at the best quality any word offers (2024款, 500ml and 户外 are never required
+    next to a rare brand or product). Weak matches do not count towards the cutoff, so they need no
+    room. Exact either way: if the best match turns out weaker than guessed, more units are
+    required under the real cutoff (`_Query._scored`).
+    """
+
+    def __init__(self, index: SearchIndex, words: _Words, matches: list[_Match], partial: np.ndarray) -> None:
+        n_units = words.n_units
+        self.partial = partial  # the strong words not matching the whole query
+        self.sizes = index.item_counts(partial).tolist()
+        covers = np.bitwise_or.reduce(words.table, axis=0)[words.local[partial]].tolist()
+        self.best_w = _best_weights(matches, n_units)
+        self.by_unit = [[i for i, c in enumerate(covers) if c >> b & 1] for b in range(n_units)]
+        self.per_point = (100.0 - _EXACT_BONUS) / n_units
+        self.required = [False] * n_units
+        self.chosen = [False] * len(partial)
+        self.room = sum(self.best_w)  # most points an item outside the chosen words could still get
+
+    def most(self) -> float:
+        """The most points any item could get."""
+        return sum(self.best_w)
+
+    def could_reach(self, cutoff: float) -> bool:
+        """Could an item holding none of the chosen words still reach `cutoff`?"""
+        return self.room * self.per_point >= cutoff - 1e-9
+
+    def all_chosen(self) -> bool:
+        return all(self.chosen)
+
+    def words(self) -> np.ndarray:
+        """The words whose items are to be scored."""
+        return self.partial[np.array(self.chosen, dtype=bool)]
+
+    def until(self, cutoff: float) -> None:
+        """Require the cheapest units until no item without them could reach `cutoff`."""
+        while self.could_reach(cutoff) or not _PRUNE:
+            pick = self._cheapest()
+            if pick < 0:
+                return
+            self.required[pick] = True
+            self.room -= self.best_w[pick]
+            for i in self.by_unit[pick]:
+                self.chosen[i] = True
+
+    def _cheapest(self) -> int:
+        """The unit with the fewest items still to look at per point it could add; -1 if none."""
+        pick, pick_rate = -1, 0.0
+        for b, gain in enumerate(self.best_w):
+            if self.required[b] or gain <= 0 or not self.by_unit[b]:
+                continue
+            rate = sum(self.sizes[i] for i in self.by_unit[b] if not self.chosen[i]) / gain
+            if pick < 0 or rate < pick_rate:
+                pick, pick_rate = b, rate
+        return pick
+
+
+def _best_weights(matches: list[_Match], n_units: int) -> list[float]:
+    """The best quality a strong match offers each unit."""
+    best = [0.0] * n_units
     for _, mask, klass in matches:
         if _WEAK[klass]:
             continue
@@ -191,71 +378,9 @@ def search(
         while mask:
             low = mask & -mask
             b = low.bit_length() - 1
-            best_w[b] = max(best_w[b], weight)
+            best[b] = max(best[b], weight)
             mask ^= low
-    by_unit = [[i for i, c in enumerate(covers) if c >> b & 1] for b in range(n_units)]
-    per_point = (100.0 - _EXACT_BONUS) / n_units
-    required = [False] * n_units
-    chosen = [False] * len(partial)
-    room = sum(best_w)  # most points an item outside the chosen words could still get
-
-    def require_until(cutoff: float) -> None:
-        nonlocal room
-        while room * per_point >= cutoff - 1e-9 or not _PRUNE:
-            pick, pick_rate = -1, 0.0
-            for b in range(n_units):
-                gain = best_w[b]
-                if required[b] or gain <= 0 or not by_unit[b]:
-                    continue
-                rate = sum(sizes[i] for i in by_unit[b] if not chosen[i]) / gain
-                if pick < 0 or rate < pick_rate:
-                    pick, pick_rate = b, rate
-            if pick < 0:
-                return
-            required[pick] = True
-            room -= best_w[pick]
-            for i in by_unit[pick]:
-                chosen[i] = True
-
-    best_guess = 100.0 - _EXACT_BONUS if len(cand_a) else sum(best_w) * per_point
-    floor = _MIN_RELEVANCE_HAN if all(is_han(tok) for tok in query_tokens) else _MIN_RELEVANCE
-    cutoff = max(floor, best_guess * _RELATIVE_CUTOFF)
-    while True:
-        require_until(cutoff)
-        cand_b = index.items_with(partial[np.array(chosen, dtype=bool)])
-        if len(cand_a) and len(cand_b):
-            if in_a is None:
-                in_a = np.zeros(len(index), dtype=np.bool_)
-                in_a[cand_a] = True
-            cand_b = cand_b[~in_a[cand_b]]
-        keep = _filter_mask(index, cand_b, filters, include_hidden)
-        if keep is not None:
-            cand_b = cand_b[keep]
-        rel_b, strong_b = _relevance(index, cand_b, table, local, n_units, title_key)
-        best = max(
-            float(strong_a.max()) if len(cand_a) else 0.0, float(strong_b.max()) if len(cand_b) else 0.0
-        )
-        real_cutoff = max(floor, best * _RELATIVE_CUTOFF)
-        if room * per_point < real_cutoff - 1e-9 or all(chosen):
-            break
-        cutoff = real_cutoff
-    if len(cand_a) == 0:
-        cand, relevance, strength = cand_b, rel_b, strong_b
-    elif len(cand_b) == 0:
-        cand, relevance, strength = cand_a, rel_a, strong_a
-    else:
-        cand = np.concatenate((cand_a, cand_b))
-        relevance = np.concatenate((rel_a, rel_b))
-        strength = np.concatenate((strong_a, strong_b))
-    ok = strength >= real_cutoff - 1e-9
-    cand, relevance = cand[ok], relevance[ok]
-    if len(cand) == 0:
-        return SearchResult(query, text, filters, suggestions=_suggest(index, text))
-
-    key = (np.rint(relevance).astype(np.int64) << index.key_shift) | index.static_key[cand]
-    page = _page(cand, key, offset, limit)
-    hits = [Hit(index.items[int(cand[p])], round(float(relevance[p]), 2)) for p in page]
-    return SearchResult(query, text, filters, hits=hits, total=int(len(cand)))
+    return best
 
 
 def find_brand(index: SearchIndex, text: str) -> str | None:
@@ -310,52 +435,80 @@ def _demote(
 
 def _plan(
     index: SearchIndex, query_tokens: list[str]
-) -> tuple[list[tuple[np.ndarray, int, int]], int, list[tuple[np.ndarray, int]]]:
+) -> tuple[list[_Match], int, list[tuple[np.ndarray, int]]]:
     """The query's term matches as (word ids, unit mask, quality class), its unit count, and the
     words that hold a Han token only inside something longer (to demote)."""
-    matches: list[tuple[np.ndarray, int, int]] = []
-    inner: list[tuple[np.ndarray, int]] = []
-    spans: list[tuple[str, int, int]] = []  # (token, first bit, units)
-    next_bit = 0
-    pinyin_run: list[tuple[str, int]] = []  # (syllable, bit) across adjacent pinyin tokens
-
-    def add(wids: np.ndarray | None, mask: int, klass: int) -> None:
-        if wids is not None and len(wids) and mask:
-            matches.append((wids, mask, klass))
-
-    def flush_pinyin() -> None:
-        if len(pinyin_run) == 1:
-            syllable, bit = pinyin_run[0]
-            if len(syllable) >= 2:
-                add(index.words_for("q" + syllable), 1 << bit, _SOUND)
-        for (a, abit), (b, bbit) in zip(pinyin_run, pinyin_run[1:], strict=False):
-            add(index.words_for(f"p{a} {b}"), (1 << abit) | (1 << bbit), _SOUND)
-        pinyin_run.clear()
-
+    plan = _Plan(index)
     for tok in query_tokens:
-        if next_bit >= _MAX_UNITS:
+        if plan.next_bit >= _MAX_UNITS:
             break
         if is_han(tok):
-            flush_pinyin()
-            tok = tok[: _MAX_UNITS - next_bit]
-            base = next_bit
-            next_bit += len(tok)
-            spans.append((tok, base, len(tok)))
-            syllables = han_pinyin(tok)
-            if len(tok) == 1:
-                add(index.words_for("u" + tok), 1 << base, _EXACT)
-                add(index.words_for("q" + syllables[0]), 1 << base, _SOUND)
-                continue
-            for i in range(len(tok) - 1):
-                mask = 3 << (base + i)
-                add(index.words_for("b" + tok[i : i + 2]), mask, _EXACT)
-                add(index.words_for(f"p{syllables[i]} {syllables[i + 1]}"), mask, _SOUND)
-                add(index.words_for("s" + tok[i : i + 2]), mask, _SOUND)  # 纯奶 → 纯牛奶
-            for i, ch in enumerate(tok):
-                add(index.words_for("u" + ch), 1 << (base + i), _LONE)
-            _inner_words(index, tok, base, inner)
-            continue
+            plan.han(tok)
+        else:
+            plan.latin(tok)
+    plan.flush_pinyin()
+    _alternative_matches(index, plan.spans, plan.add)
+    return plan.matches, plan.next_bit, plan.inner
 
+
+class _Plan:
+    """The units and terms of a query, read token by token: each token takes the next bits of the
+    unit mask, and each of its terms adds the words it reaches with the bits it covers."""
+
+    def __init__(self, index: SearchIndex) -> None:
+        self.index = index
+        self.matches: list[_Match] = []
+        self.inner: list[tuple[np.ndarray, int]] = []  # words holding a Han token not at their end
+        self.spans: list[tuple[str, int, int]] = []  # (token, first bit, units)
+        self.next_bit = 0
+        self._pinyin_run: list[tuple[str, int]] = []  # (syllable, bit) across adjacent pinyin tokens
+
+    def add(self, wids: np.ndarray | None, mask: int, klass: int) -> None:
+        if wids is not None and len(wids) and mask:
+            self.matches.append((wids, mask, klass))
+
+    def _take(self, tok: str, units: int) -> int:
+        """The first of the `units` bits the token takes."""
+        base = self.next_bit
+        self.next_bit += units
+        self.spans.append((tok, base, units))
+        return base
+
+    def flush_pinyin(self) -> None:
+        """Syllable pairs across the pinyin tokens just read (`ya gao`), or a lone syllable."""
+        run = self._pinyin_run
+        if len(run) == 1:
+            syllable, bit = run[0]
+            if len(syllable) >= 2:
+                self.add(self.index.words_for("q" + syllable), 1 << bit, _SOUND)
+        for (a, abit), (b, bbit) in zip(run, run[1:], strict=False):
+            self.add(self.index.words_for(f"p{a} {b}"), (1 << abit) | (1 << bbit), _SOUND)
+        run.clear()
+
+    def han(self, tok: str) -> None:
+        """A unit per character: its bigrams, their pinyin and skip-bigrams, its lone characters."""
+        self.flush_pinyin()
+        tok = tok[: _MAX_UNITS - self.next_bit]
+        base = self._take(tok, len(tok))
+        words_for, add = self.index.words_for, self.add
+        syllables = han_pinyin(tok)
+        if len(tok) == 1:
+            add(words_for("u" + tok), 1 << base, _EXACT)
+            add(words_for("q" + syllables[0]), 1 << base, _SOUND)
+            return
+        for i in range(len(tok) - 1):
+            mask = 3 << (base + i)
+            add(words_for("b" + tok[i : i + 2]), mask, _EXACT)
+            add(words_for(f"p{syllables[i]} {syllables[i + 1]}"), mask, _SOUND)
+            add(words_for("s" + tok[i : i + 2]), mask, _SOUND)  # 纯奶 → 纯牛奶
+        for i, ch in enumerate(tok):
+            add(words_for("u" + ch), 1 << (base + i), _LONE)
+        _inner_words(self.index, tok, base, self.inner)
+
+    def latin(self, tok: str) -> None:
+        """A Latin/digit token: the catalog word itself, words it begins, close typos, its pinyin
+        syllables (paired with the next token's), and the words whose initials it spells."""
+        index = self.index
         exact = index.latin_ids.get(tok)
         prefixed = index.latin_prefixed(tok, exclude=exact) if len(tok) >= 2 else None
         # `ynby` is initials; `dyson` (a catalog word) and `dys` (the start of one) are not
@@ -363,35 +516,33 @@ def _plan(
             len(tok) <= 3 or (exact is None and (prefixed is None or not len(prefixed)))
         )
         sounds = split_pinyin(tok)
-        units = min(len(tok) if initials and not sounds else _latin_units(tok), _MAX_UNITS - next_bit)
-        base = next_bit
-        next_bit += units
-        spans.append((tok, base, units))
+        units = min(len(tok) if initials and not sounds else _latin_units(tok), _MAX_UNITS - self.next_bit)
+        base = self._take(tok, units)
         all_bits = ((1 << units) - 1) << base
         if sounds:
             for j, syllable in enumerate(sounds):
-                pinyin_run.append((syllable, base + j * units // len(sounds)))
+                self._pinyin_run.append((syllable, base + j * units // len(sounds)))
         else:
-            flush_pinyin()
+            self.flush_pinyin()
         if exact is not None:
-            add(np.array([exact], dtype=np.int32), all_bits, _EXACT)
+            self.add(np.array([exact], dtype=np.int32), all_bits, _EXACT)
         mention = index.latin_mention_ids.get(tok)
         if mention is not None:
-            add(np.array([mention], dtype=np.int32), all_bits, _EXACT)
-        add(prefixed, all_bits, _PREFIX)
+            self.add(np.array([mention], dtype=np.int32), all_bits, _EXACT)
+        self.add(prefixed, all_bits, _PREFIX)
         if exact is None and len(tok) >= 3 and tok.isalpha():
-            cutoff = 85.0 if len(tok) == 3 else 75.0 if len(tok) < 8 else 80.0
-            found = process.extract(
-                tok, index.latin_sorted, scorer=fuzz.ratio, limit=_FUZZY_LIMIT, score_cutoff=cutoff
-            )
-            for _, score, i in found:
-                wid = index.latin_sorted_ids[i : i + 1]
-                add(wid, all_bits, _SOUND if score >= 85.0 else _LOOSE)
+            self._typos(tok, all_bits)
         if initials:
-            _initials(index, tok, base, units, add)
-    flush_pinyin()
-    _alternative_matches(index, spans, add)
-    return matches, next_bit, inner
+            _initials(index, tok, base, units, self.add)
+
+    def _typos(self, tok: str, bits: int) -> None:
+        """Catalog words a typo or two away: close ones count as sound (0.8), looser ones 0.7."""
+        cutoff = 85.0 if len(tok) == 3 else 75.0 if len(tok) < 8 else 80.0
+        found = process.extract(
+            tok, self.index.latin_sorted, scorer=fuzz.ratio, limit=_FUZZY_LIMIT, score_cutoff=cutoff
+        )
+        for _, score, i in found:
+            self.add(self.index.latin_sorted_ids[i : i + 1], bits, _SOUND if score >= 85.0 else _LOOSE)
 
 
 def _inner_words(index: SearchIndex, tok: str, base: int, inner: list[tuple[np.ndarray, int]]) -> None:
@@ -417,45 +568,36 @@ def _inner_words(index: SearchIndex, tok: str, base: int, inner: list[tuple[np.n
             inner.append((longer, ((1 << len(piece)) - 1) << (base + at)))
 
 
-def _alternative_matches(index: SearchIndex, spans: list[tuple[str, int, int]], add) -> None:
+def _alternative_matches(index: SearchIndex, spans: list[tuple[str, int, int]], add: _Add) -> None:
     """Synonyms, aliases and English words: a vocabulary term in the query also finds, as if typed,
     what it stands for (卫生纸 → 卷纸, sk2 → SK-II, power bank → 充电宝 and 移动电源)."""
     alternatives = index.vocabulary.alternatives()
     if not alternatives:
         return
-
-    def bits(base: int, units: int) -> int:
-        return ((1 << units) - 1) << base
-
-    def find(mask: int, targets: tuple[str, ...]) -> None:
-        for target in targets:
+    for key, mask in _vocabulary_keys(spans):
+        for target in alternatives.get(key, ()):
             parts = target.split()
             positions = [b for b in range(_MAX_UNITS) if mask >> b & 1]
             for k, part in enumerate(parts):  # each word of the target covers its share of the term
                 lo = k * len(positions) // len(parts)
                 hi = max(lo + 1, (k + 1) * len(positions) // len(parts))
-                sub = sum(1 << b for b in positions[lo:hi])
-                add(index.words_containing(part), sub, _EXACT)
+                add(index.words_containing(part), sum(1 << b for b in positions[lo:hi]), _EXACT)
 
+
+def _vocabulary_keys(spans: list[tuple[str, int, int]]) -> Iterator[tuple[str, int]]:
+    """Every stretch of the query a vocabulary term could be, with the units it covers: one to
+    three tokens (electric tooth brush), or a few characters inside a longer Han token."""
     for i, (tok, base, _units) in enumerate(spans):
         mask = 0
-        for n in range(1, _MAX_KEY_TOKENS + 1):
-            if i + n > len(spans):
-                break
+        for n in range(1, min(_MAX_KEY_TOKENS, len(spans) - i) + 1):
             _, b, u = spans[i + n - 1]
-            mask |= bits(b, u)
-            key = tok if n == 1 else " ".join(s[0] for s in spans[i : i + n])
-            targets = alternatives.get(key)
-            if targets:
-                find(mask, targets)
+            mask |= ((1 << u) - 1) << b
+            yield (tok if n == 1 else " ".join(s[0] for s in spans[i : i + n])), mask
         if is_han(tok) and len(tok) > 2:
             for a in range(len(tok) - 1):
                 for z in range(a + 2, min(len(tok), a + _MAX_KEY_CHARS) + 1):
-                    if z - a == len(tok):
-                        continue
-                    targets = alternatives.get(tok[a:z])
-                    if targets:
-                        find(bits(base + a, z - a), targets)
+                    if z - a != len(tok):
+                        yield tok[a:z], ((1 << (z - a)) - 1) << (base + a)
 
 
 def _query_tokens(index: SearchIndex, text: str) -> list[str]:
@@ -563,7 +705,7 @@ def _pinyin_with_word(index: SearchIndex, tok: str) -> tuple[str, ...] | None:
     return None
 
 
-def _initials(index: SearchIndex, tok: str, base: int, units: int, add) -> None:
+def _initials(index: SearchIndex, tok: str, base: int, units: int, add: _Add) -> None:
     """`ynbyyg` → the words whose initials are pieces of it (云南白药 ynby, 牙膏 yg).
 
     A whole word's initials of 3+ letters, or the whole token, count 0.7; of two letters 0.6; part
@@ -681,20 +823,14 @@ def _suggest(index: SearchIndex, text: str) -> list[str]:
     return out[:SUGGESTIONS]
 
 
-def _relevance(
-    index: SearchIndex,
-    cand: np.ndarray,
-    table: np.ndarray,
-    local: np.ndarray,
-    n_units: int,
-    title_key: int | None,
-) -> tuple[np.ndarray, np.ndarray]:
+def _relevance(index: SearchIndex, cand: np.ndarray, words: _Words) -> tuple[np.ndarray, np.ndarray]:
     """0–100 per candidate: the quality-weighted share of query units its words cover; and the
     same without weak matches (what decides whether it is a match at all)."""
     if len(cand) == 0:
         return np.zeros(0, dtype=np.float64), np.zeros(0, dtype=np.float64)
-    words, offsets = index.words_of_items(cand)
-    cols = local[words]
+    table, n_units, title_key = words.table, words.n_units, words.title_key
+    held, offsets = index.words_of_items(cand)
+    cols = words.local[held]
     # The classes' masks share uint64 lanes (three 21-unit masks fit in one), so one gather and
     # one OR-reduce per item serve several classes.
     classes = np.flatnonzero(table[:, 1:].any(axis=1))
