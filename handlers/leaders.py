@@ -31,6 +31,7 @@ from bot.services import Services
 from bot.settings import Settings
 from core.activities import (
     Floor,
+    Mark,
     ParseError,
     Refusal,
     parse_floors,
@@ -98,6 +99,20 @@ def _cancel_row(lang: str) -> list[InlineKeyboardButton]:
 
 async def _today(viewer: Viewer, settings: Settings, session: AsyncSession) -> date:
     return local_today(utcnow(), await user_zone(viewer.telegram_id, settings, session=session))
+
+
+async def viewer_mark(viewer: Viewer, sku: str, settings: Settings, session: AsyncSession) -> Mark | None:
+    """The viewer's team activity on a product (for their private chat only), if any."""
+    return await activities.mark_of(
+        viewer.telegram_id, sku, today=await _today(viewer, settings, session), session=session
+    )
+
+
+async def viewer_marks(viewer: Viewer, settings: Settings, session: AsyncSession) -> dict[str, Mark]:
+    today = await _today(viewer, settings, session)
+    return (await activities.marks_for([viewer.telegram_id], today=today, session=session)).get(
+        viewer.telegram_id, {}
+    )
 
 
 async def _send(bot: Bot, chat_id: int, text: str, markup: InlineKeyboardMarkup | None = None) -> None:
