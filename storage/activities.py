@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time
 from enum import StrEnum
 
 from sqlalchemy import func, update
@@ -392,7 +392,7 @@ async def figures(activity: ActivityView, *, session: AsyncSession) -> Figures:
         .scalar_subquery()
     )
     team = select(User.telegram_id).where(col(User.team_id) == activity.leader_id).scalar_subquery()
-    since = datetime.combine(activity.starts, datetime.min.time())
+    since = datetime.combine(activity.starts, time.min, tzinfo=UTC)
     samples = (
         await session.exec(
             select(SampleRequest.status, func.count())
