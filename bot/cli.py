@@ -24,7 +24,7 @@ from core.grading import grade
 from core.search import SearchIndex, search
 from core.search.vocab import default_vocabulary, parse_pairs
 from jobs.digest import send_digest_now
-from storage import deliveries
+from storage import activities, deliveries
 from storage.catalog import get_product, load_catalog_items
 from storage.engine import open_database
 from storage.importer import ImportFileError, import_file
@@ -103,6 +103,11 @@ def _parser() -> argparse.ArgumentParser:
     samples_sub = samples.add_subparsers(dest="samples_command", required=True, metavar="ACTION")
     listing = samples_sub.add_parser("list", help="every sample request")
     listing.add_argument("--json", action="store_true")
+
+    activity = sub.add_parser("activity", help="团长 activities (招商活动)")
+    activity_sub = activity.add_subparsers(dest="activity_command", required=True, metavar="ACTION")
+    activity_list = activity_sub.add_parser("list", help="every activity with its counts")
+    activity_list.add_argument("--json", action="store_true")
 
     db = sub.add_parser("db", help="database maintenance")
     db_sub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
@@ -343,6 +348,33 @@ async def cmd_samples_list(settings: Settings, args) -> int:
     return 0
 
 
+async def cmd_activity_list(settings: Settings, args) -> int:
+    async with await _prepared_db(settings) as (_engine, sessionmaker), sessionmaker() as session:
+        views = await activities.all_activities(session=session)
+        counts = await activities.counts([v.id for v in views], session=session)
+    rows = [
+        {
+            "id": v.id,
+            "leader": v.leader,
+            "name": v.name,
+            "starts": v.starts.isoformat(),
+            "ends": v.ends.isoformat(),
+            "approved": counts.get(v.id, (0, 0))[1],
+            "submitted": counts.get(v.id, (0, 0))[0],
+        }
+        for v in views
+    ]
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+    else:
+        for r in rows:
+            print(
+                f"#{r['id']}  {r['name']}  ({r['leader']})  {r['starts']}..{r['ends']}  "
+                f"submitted {r['submitted']}  approved {r['approved']}"
+            )
+    return 0
+
+
 async def cmd_digest_status(settings: Settings, args) -> int:
     async with await _prepared_db(settings) as (_engine, sessionmaker), sessionmaker() as session:
         counts = await deliveries.delivery_counts(args.date, session=session)
@@ -398,6 +430,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             handler = cmd_synonyms_import
         elif args.command == "samples":
             handler = cmd_samples_list
+        elif args.command == "activity":
+            handler = cmd_activity_list
         else:
             handler = COMMANDS[args.command]
         return asyncio.run(handler(settings, args))

@@ -14,7 +14,7 @@ from aiogram.exceptions import TelegramAPIError
 from aiogram.types import BotCommand, BotCommandScopeChat, BotCommandScopeDefault
 
 from bot.i18n import t
-from storage.users import ADMIN, MERCHANT, STREAMER
+from storage.users import ADMIN, LEADER, MERCHANT, STREAMER
 
 logger = logging.getLogger(__name__)
 
@@ -32,12 +32,14 @@ COMMANDS: dict[str, tuple[str, ...]] = {
         "watch",
         "samples",
         "profile",
+        "team",
         "bind",
     ),
-    MERCHANT: ("mygoods", "match", "offer", "samples", "samplerule"),
-    ADMIN: ("mygoods", "match", "offer", "import", "invite", "regrade", "stats"),
+    LEADER: ("activity", "team"),
+    MERCHANT: ("mygoods", "match", "offer", "samples", "samplerule", "activity"),
+    ADMIN: ("mygoods", "match", "offer", "import", "invite", "invite_leader", "regrade", "stats"),
 }
-ROLE_ORDER = (STREAMER, MERCHANT, ADMIN)  # whose commands come first in a union
+ROLE_ORDER = (STREAMER, LEADER, MERCHANT, ADMIN)  # whose commands come first in a union
 NOT_FOR: dict[str, frozenset[str]] = {ADMIN: frozenset({"bind"})}  # admins need not bind
 
 

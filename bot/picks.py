@@ -23,8 +23,9 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.i18n import t
-from bot.render import TELEGRAM_LIMIT, commission_text, h, money, pick_reason, shorten, tier_label
+from bot.render import TELEGRAM_LIMIT, commission_text, h, mark_text, money, pick_reason, shorten, tier_label
 from bot.settings import Settings
+from core.activities import Mark
 from core.picks import (
     Gap,
     Mix,
@@ -38,7 +39,7 @@ from core.picks import (
 )
 from core.picks import picks_for as choose
 from core.schedule import Schedule
-from storage import offers, pick_history, profiles, sales
+from storage import activities, offers, pick_history, profiles, sales
 from storage.tables import utcnow
 
 logger = logging.getLogger(__name__)
@@ -142,6 +143,7 @@ class PicksResult:
     picks: list[Pick]
     has_sales: bool
     page: int = 0
+    marks: dict[str, Mark] = dataclasses.field(default_factory=dict)  # sku -> their team's activity
 
     @property
     def skus(self) -> list[str]:
@@ -150,7 +152,7 @@ class PicksResult:
     def without_exclusive(self) -> PicksResult:
         """The same picks at public rates: for a group chat, where others would read a 专属 rate."""
         picks = [dataclasses.replace(pick, commission=None) for pick in self.picks]
-        return dataclasses.replace(self, picks=picks)
+        return dataclasses.replace(self, picks=picks, marks={})  # a team's activities are theirs too
 
     def as_json(self) -> dict[str, Any]:
         """The `picks --json` shape of PRODUCT.md (plus where the reference came from)."""
@@ -209,8 +211,10 @@ class PicksResult:
                     commission=commission_text(item.commission_rate, pick.commission, lang),
                 ),
                 t("picks.sku", lang, sku=h(item.sku)),
-                f"📈 {h(pick_reason(pick, lang))}",
             ]
+            if item.sku in self.marks:
+                lines.append(mark_text(self.marks[item.sku], lang))
+            lines += [f"📈 {h(pick_reason(pick, lang))}"]
         lines += ["", t("picks.footer", lang)]
         text = "\n".join(lines)
         if len(text) > TELEGRAM_LIMIT and len(self.picks) > 1:  # never with real data; never cut HTML
@@ -237,6 +241,11 @@ async def batch_picks(
     refused = await pick_history.not_interested_skus(ids, session=session)
     # Each streamer's own exclusive rates (专属佣金): ranked and shown for them alone.
     exclusive = await offers.live_rates(ids, now=utcnow(), session=session)
+    # The approved goods of their team's open activities (团长), marked for them alone.
+    marks: dict[int, dict[str, Mark]] = {}
+    for day in sorted(set(days)):
+        on_day = [tid for tid, d in zip(ids, days, strict=True) if d == day]
+        marks.update(await activities.marks_for(on_day, today=day, session=session))
     owns = [context.own_mix(profile.telegram_id, profile.chosen) for profile, _day in wanted]
     references = context.references([(tid, own, sales) for tid, (own, sales) in zip(ids, owns, strict=True)])
     results = []
@@ -258,7 +267,19 @@ async def batch_picks(
             skip=page * count,
             commission=exclusive.get(profile.telegram_id),
         )
-        results.append(PicksResult(profile.telegram_id, day, own, reference, found, chosen, has_sales, page))
+        results.append(
+            PicksResult(
+                profile.telegram_id,
+                day,
+                own,
+                reference,
+                found,
+                chosen,
+                has_sales,
+                page,
+                marks.get(profile.telegram_id, {}),
+            )
+        )
     return results
 
 

@@ -14,6 +14,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from html import escape, unescape
 
 from bot.i18n import catalogue, lang_of, t
+from core.activities import Mark
 from core.catalog import CatalogItem, HistoryEntry
 from core.grading import DIMENSIONS, INDICATORS, Grade, Indicators
 from core.picks import Mix, Pick, Reference
@@ -146,8 +147,16 @@ def category_name(name: str, lang: str = "zh") -> str:
     return catalogue().get(lang, {}).get(f"category.{name}") or name
 
 
-def product_card(item: CatalogItem, lang: str = "zh", *, exclusive: float | None = None) -> str:
-    """The card everyone may see: no raw indicators. `exclusive` is the viewer's own 专属 rate."""
+def mark_text(mark: Mark, lang: str) -> str:
+    """A 团长 activity's mark on an approved product, for the streamers of that 团长's team."""
+    return t("activity.mark", lang, name=h(mark.name), rate=percent(mark.rate))
+
+
+def product_card(
+    item: CatalogItem, lang: str = "zh", *, exclusive: float | None = None, mark: Mark | None = None
+) -> str:
+    """The card everyone may see: no raw indicators. `exclusive` is the viewer's own 专属 rate,
+    `mark` their team's activity on this product."""
     lines = [
         f"<b>{h(item.title)}</b>",
         f"{t('card.sku', lang)}: <code>{h(item.sku)}</code>",
@@ -160,6 +169,8 @@ def product_card(item: CatalogItem, lang: str = "zh", *, exclusive: float | None
     ]
     if item.badges:
         lines.append(f"{t('card.badges', lang)}: {badges_text(item.badges, lang)}")
+    if mark is not None:
+        lines.append(mark_text(mark, lang))
     if item.dimensions:
         lines.append("")
         lines.append(f"<b>{t('card.dimensions', lang)}</b>")
@@ -215,12 +226,13 @@ def grade_card(
     history: Sequence[HistoryEntry] = (),
     zone: tzinfo = UTC,
     exclusive: float | None = None,
+    mark: Mark | None = None,
 ) -> str:
     """The grade card: the public part for everyone; `private` (indicators + grade) for owner and admins.
 
     Tier history is dated in `zone`, the reader's time zone (the same day their picks carry);
     `exclusive` is the viewer's own 专属 rate on the product (shown to that streamer alone)."""
-    lines = [product_card(item, lang, exclusive=exclusive)]
+    lines = [product_card(item, lang, exclusive=exclusive, mark=mark)]
     if private is None:
         return lines[0]
     ind, grade = private

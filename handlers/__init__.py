@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiogram import Router
 
-from handlers import admin, common, deals, grade, inline, merchant, picks, samples, search
+from handlers import admin, common, deals, grade, inline, leaders, merchant, picks, samples, search
 
 
 def setup_routers() -> Router:
@@ -19,6 +19,7 @@ def setup_routers() -> Router:
         grade.make_router(),
         picks.make_router(),
         deals.make_router(),
+        leaders.make_router(),  # before search: a step of the guided chat is plain text
         samples.make_router(),  # before search: a tracking number or a reason is plain text
         inline.make_router(),
         search.make_router(),  # plain text is a search: after every command router

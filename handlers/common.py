@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiogram import Bot, Router
 from aiogram.dispatcher.event.bases import SkipHandler
-from aiogram.filters import BaseFilter, Command, CommandStart
+from aiogram.filters import BaseFilter, Command, CommandObject, CommandStart
 from aiogram.fsm.context import FSMContext
 from aiogram.types import InlineKeyboardMarkup, Message
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -12,14 +12,23 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.commands import help_text, role_for, set_menu
 from bot.i18n import t
 from bot.render import h
+from bot.services import Services
 from handlers.filters import AnyCommand
+from handlers.leaders import TEAM_PREFIX, join_from_link
 from handlers.picks import chooser_keyboard
 from storage import profiles, sales
 from storage.merchants import merchant_name
 from storage.users import Viewer, register
 
 
-async def start(message: Message, bot: Bot, session: AsyncSession, viewer: Viewer) -> None:
+async def start(
+    message: Message,
+    bot: Bot,
+    session: AsyncSession,
+    viewer: Viewer,
+    services: Services,
+    command: CommandObject | None = None,
+) -> None:
     tg = message.from_user
     assert tg is not None
     user, was_inactive = await register(
@@ -45,6 +54,9 @@ async def start(message: Message, bot: Bot, session: AsyncSession, viewer: Viewe
     await message.answer(text, reply_markup=markup)
     if message.chat.type == "private":
         await set_menu(bot, tg.id, viewer.roles, viewer.lang)
+    arg = (command.args or "") if command is not None else ""
+    if arg.startswith(TEAM_PREFIX) and message.chat.type == "private":  # t.me/<bot>?start=team_<code>
+        await join_from_link(message, arg, session, services, viewer)
 
 
 async def help_(message: Message, viewer: Viewer) -> None:

@@ -37,6 +37,7 @@ from core.catalog import CatalogItem
 from core.grading import Grade, grade
 from core.policy import Policy
 from core.search import search
+from handlers.leaders import viewer_mark
 from handlers.replies import user_zone
 from handlers.search import clean_query, send_results
 from storage.catalog import ProductRecord, any_sku, get_product, get_product_by_id
@@ -73,12 +74,11 @@ async def card_for(
         return None  # hidden from everyone but its merchant and admins
     if not owner_view:
         # A streamer's own 专属 rate, in their private chat only: a group must never see it.
-        offer = (
-            await offer_for(viewer.telegram_id, record.item.id, now=utcnow(), session=session)
-            if in_private
-            else None
-        )
-        return grade_card(record.item, viewer.lang, exclusive=offer.rate if offer else None)
+        offer, mark = None, None
+        if in_private:
+            offer = await offer_for(viewer.telegram_id, record.item.id, now=utcnow(), session=session)
+            mark = await viewer_mark(viewer, record.item.sku, settings, session)  # their team's activity
+        return grade_card(record.item, viewer.lang, exclusive=offer.rate if offer else None, mark=mark)
     if not in_private:
         return grade_card(record.item, viewer.lang) + "\n\n" + t("grade.private_in_group", viewer.lang)
     result = grade(record.indicators, policy, record.tags)

@@ -22,8 +22,10 @@ from bot.services import Services
 from core.catalog import TIERS
 from handlers.filters import RoleFilter
 from handlers.guesses import guess_allowed
+from handlers.leaders import leader_bind_text
 from handlers.replies import edit_in_place
 from storage.invites import BindStatus, bind_invite
+from storage.leaders import LeaderBind, bind_leader
 from storage.merchants import (
     PAGE_SIZE,
     GoodsLine,
@@ -34,7 +36,7 @@ from storage.merchants import (
     goods_page,
     tier_counts,
 )
-from storage.users import ADMIN, MERCHANT, Viewer
+from storage.users import ADMIN, LEADER, MERCHANT, Viewer
 
 BUTTONS_PER_ROW = 5
 TITLE_CHARS = 40
@@ -63,6 +65,15 @@ async def bind_command(
         return
     tg = message.from_user
     assert tg is not None
+    # 团长 bind the same way, with a code from /invite_leader; roles add up.
+    as_leader = await bind_leader(
+        code, telegram_id=tg.id, name=tg.full_name, username=tg.username, language=lang, session=session
+    )
+    if as_leader is not None:
+        await message.answer(leader_bind_text(as_leader, code, lang))
+        if as_leader.status == LeaderBind.BOUND:
+            await set_menu(bot, tg.id, viewer.roles | {LEADER}, lang)
+        return
     result = await bind_invite(
         code, telegram_id=tg.id, name=tg.full_name, username=tg.username, language=lang, session=session
     )

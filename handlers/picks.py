@@ -30,6 +30,7 @@ from bot.settings import Settings
 from core.schedule import Schedule, cities, parse_hhmm, resolve_zone, slot_utc, utc_offset, zone_label
 from core.search import find_brand, search
 from handlers.filters import RoleFilter
+from handlers.leaders import viewer_mark
 from handlers.replies import edit_in_place, send_card
 from storage import catalog, offers, pick_history, profiles, sales, watches
 from storage.catalog import find_brand as find_catalog_brand
@@ -163,7 +164,8 @@ async def pick_detail(
         item, viewer.lang, with_sample=not viewer.owns(record.merchant_id), webapp_url=settings.webapp_url
     )
     offer = await offers.offer_for(viewer.telegram_id, item.id, now=utcnow(), session=session)
-    card = product_card(item, viewer.lang, exclusive=offer.rate if offer else None)
+    mark = await viewer_mark(viewer, item.sku, settings, session)
+    card = product_card(item, viewer.lang, exclusive=offer.rate if offer else None, mark=mark)
     await send_card(bot, query.from_user.id, card, markup, item.image_url)
     await query.answer()
 

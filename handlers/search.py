@@ -16,7 +16,7 @@ import hashlib
 import logging
 import math
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from aiogram import Bot, Router
 from aiogram.filters import Command, CommandObject
@@ -27,13 +27,25 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.i18n import t
 from bot.keyboards import card_keyboard
-from bot.render import badges_text, category_name, h, money, percent, product_card, split_message, tier_label
+from bot.render import (
+    badges_text,
+    category_name,
+    h,
+    mark_text,
+    money,
+    percent,
+    product_card,
+    split_message,
+    tier_label,
+)
 from bot.services import CatalogIndex
 from bot.settings import Settings
+from core.activities import Mark
 from core.catalog import CatalogItem
 from core.search import SearchFilters, SearchResult, search
 from core.search.normalize import MAX_QUERY_CHARS
 from handlers.filters import PlainText, PrivateChat
+from handlers.leaders import viewer_mark, viewer_marks
 from handlers.replies import show_in_place
 from storage.catalog import get_product_by_id
 from storage.users import Viewer
@@ -167,8 +179,8 @@ def filters_text(filters: SearchFilters, lang: str) -> str:
     return " · ".join(parts)
 
 
-def result_line(n: int, item: CatalogItem, lang: str) -> str:
-    """One numbered result: title; tier, price, commission, sku; badges."""
+def result_line(n: int, item: CatalogItem, lang: str, mark: Mark | None = None) -> str:
+    """One numbered result: title; tier, price, commission, sku; badges; the viewer's team activity."""
     facts = [
         tier_label(item.tier, lang),
         money(item.price),
@@ -181,10 +193,14 @@ def result_line(n: int, item: CatalogItem, lang: str) -> str:
         extra = f"{extra} · {t('search.hidden', lang)}" if extra else t("search.hidden", lang)
     if extra:
         lines.append("    " + extra)
+    if mark is not None:
+        lines.append("    " + mark_text(mark, lang))
     return "\n".join(lines)
 
 
-def results_view(query: str, key: str, result: SearchResult, page: int, lang: str) -> View:
+def results_view(
+    query: str, key: str, result: SearchResult, page: int, lang: str, marks: Mapping[str, Mark] | None = None
+) -> View:
     """A page of results with numbered buttons and previous/next; or the suggestions if none."""
     header = [t("search.header", lang, query=h(query))]
     if result.filters:
@@ -194,7 +210,10 @@ def results_view(query: str, key: str, result: SearchResult, page: int, lang: st
     pages = max(1, math.ceil(result.total / PAGE_SIZE))
     header.append(t("search.count", lang, total=result.total, page=page + 1, pages=pages))
     first = page * PAGE_SIZE + 1
-    body = [result_line(first + i, hit.item, lang) for i, hit in enumerate(result.hits)]
+    marks = marks or {}
+    body = [
+        result_line(first + i, hit.item, lang, marks.get(hit.item.sku)) for i, hit in enumerate(result.hits)
+    ]
     # The markup is built directly: InlineKeyboardBuilder deep-copies every button, and this is the
     # hottest reply of the bot (benchmarks/updates_throughput.py).
     rows = [
@@ -241,10 +260,11 @@ def card_view(
     with_grade: bool,
     with_sample: bool = True,
     webapp_url: str | None = None,
+    mark: Mark | None = None,
 ) -> View:
     """The product card, with a way back to the results it was opened from (and, given `webapp_url`,
     the product in the Mini App)."""
-    text = product_card(item, lang)
+    text = product_card(item, lang, mark=mark)
     back = None
     if query is not None:
         text += f"\n\n{QUERY_MARK}{h(query)}"
@@ -297,20 +317,41 @@ class SearchHandlers:
 
     # -- messages
 
-    async def on_text(self, message: Message, viewer: Viewer, catalog: CatalogIndex) -> None:
+    async def on_text(
+        self,
+        message: Message,
+        viewer: Viewer,
+        catalog: CatalogIndex,
+        session: AsyncSession,
+        settings: Settings,
+    ) -> None:
         """Any plain text in a private chat is a search."""
         if message.via_bot is not None:
             return  # a card shared through inline mode, not something the user typed
-        await self._search(message, message.text, viewer, catalog)
+        marks = await viewer_marks(viewer, settings, session)
+        await self._search(message, message.text, viewer, catalog, marks)
 
     async def on_command(
-        self, message: Message, command: CommandObject, viewer: Viewer, catalog: CatalogIndex
+        self,
+        message: Message,
+        command: CommandObject,
+        viewer: Viewer,
+        catalog: CatalogIndex,
+        session: AsyncSession,
+        settings: Settings,
     ) -> None:
-        """`/search QUERY`, in groups and in private."""
-        await self._search(message, command.args, viewer, catalog)
+        """`/search QUERY`, in groups and in private (a team's activity marks in private only)."""
+        private = message.chat.type == "private"
+        marks = await viewer_marks(viewer, settings, session) if private else {}
+        await self._search(message, command.args, viewer, catalog, marks)
 
     async def _search(
-        self, message: Message, text: str | None, viewer: Viewer, catalog: CatalogIndex
+        self,
+        message: Message,
+        text: str | None,
+        viewer: Viewer,
+        catalog: CatalogIndex,
+        marks: Mapping[str, Mark],
     ) -> None:
         query = clean_query(text)
         if not query:
@@ -318,7 +359,7 @@ class SearchHandlers:
             return
         key = self.recent.remember(viewer.telegram_id, query)
         result = self._page(catalog, query, 0, viewer)
-        await _send(message, results_view(query, key, result, 0, viewer.lang))
+        await _send(message, results_view(query, key, result, 0, viewer.lang, marks))
 
     def _page(self, catalog: CatalogIndex, query: str, page: int, viewer: Viewer) -> SearchResult:
         return search_page(catalog, query, page, viewer)
@@ -340,17 +381,21 @@ class SearchHandlers:
         viewer: Viewer,
         catalog: CatalogIndex,
         bot: Bot,
+        session: AsyncSession,
+        settings: Settings,
     ) -> None:
         query = self._recall(callback, viewer, callback_data.q)
         if query is None:
             await callback.answer(t("search.expired", viewer.lang))
             return
+        in_private = callback.message is not None and callback.message.chat.type == "private"
+        marks = await viewer_marks(viewer, settings, session) if in_private else {}
         page = min(max(callback_data.p, 0), MAX_PAGE)
         result = self._page(catalog, query, page, viewer)
         if not result.hits and result.total > 0:  # the catalog shrank under this page: show the last one
             page = min(page, math.ceil(result.total / PAGE_SIZE) - 1)
             result = self._page(catalog, query, page, viewer)
-        await _show(callback, bot, results_view(query, callback_data.q, result, page, viewer.lang))
+        await _show(callback, bot, results_view(query, callback_data.q, result, page, viewer.lang, marks))
         await callback.answer()
 
     async def on_open(
@@ -381,6 +426,7 @@ class SearchHandlers:
             with_grade=True,  # the grade card (public view for strangers) + radar chart
             with_sample=not viewer.owns(record.merchant_id),  # nobody asks themselves for a sample
             webapp_url=settings.webapp_url if in_private else None,  # Telegram allows it in private only
+            mark=await viewer_mark(viewer, record.item.sku, settings, session) if in_private else None,
         )
         await _show(callback, bot, view)
         await callback.answer()

@@ -112,8 +112,90 @@ class User(SQLModel, table=True):
     active: bool = True  # False once Telegram says the user blocked the bot (403)
     chosen_categories: str = Field(default="", max_length=500)  # ';'-separated, for /categories
     discoverable: bool = False  # /profile: merchants may find this streamer through /match
+    # A bound 团长 (/bind with a code from /invite_leader) adds the leader role; roles still add up.
+    leader_id: int | None = Field(default=None, foreign_key="leader.id")
+    team_id: int | None = Field(default=None, foreign_key="leader.id")  # the 团长 whose team they joined
     created_at: datetime = Field(default_factory=utcnow)
     started_at: datetime = Field(default_factory=utcnow)
+
+
+class Leader(SQLModel, table=True):
+    """A 团长: recruits merchants into activities and brings a team of streamers (via a team link)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=100)
+    team_code: str = Field(max_length=16, unique=True, index=True)
+    created_by: int = Field(sa_column=Column(BigInteger, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class LeaderInvite(SQLModel, table=True):
+    """A one-time code that binds a Telegram user as a 团长 (the leader twin of InviteCode)."""
+
+    __tablename__ = "leader_invite"
+
+    code: str = Field(primary_key=True, max_length=32)
+    leader_id: int = Field(foreign_key="leader.id")
+    created_by: int = Field(sa_column=Column(BigInteger, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
+    used_by: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    used_at: datetime | None = None
+
+
+class Activity(SQLModel, table=True):
+    """A 团长's 招商活动: open from `starts` through `ends` (dates, both included)."""
+
+    __table_args__ = (Index("ix_activity_leader_ends", "leader_id", "ends"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    leader_id: int = Field(foreign_key="leader.id")
+    name: str = Field(max_length=60)
+    starts: date
+    ends: date = Field(index=True)
+    min_tier: str | None = Field(default=None, max_length=2)
+    created_by: int = Field(sa_column=Column(BigInteger, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class ActivityFloor(SQLModel, table=True):
+    """One of an activity's categories and its minimum commission (0..1)."""
+
+    __tablename__ = "activity_floor"
+    __table_args__ = (UniqueConstraint("activity_id", "category_id", name="uq_activity_floor"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    activity_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("activity.id", ondelete="CASCADE"), nullable=False)
+    )
+    category_id: int = Field(foreign_key="category.id")
+    min_commission: float
+
+
+class ActivitySubmission(SQLModel, table=True):
+    """A merchant's product in an activity: submitted → approved | rejected (by the 团长)."""
+
+    __tablename__ = "activity_submission"
+    __table_args__ = (
+        UniqueConstraint("activity_id", "product_id", name="uq_activity_product"),
+        Index("ix_submission_activity_status", "activity_id", "status"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    activity_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("activity.id", ondelete="CASCADE"), nullable=False)
+    )
+    product_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("product.id", ondelete="CASCADE"), nullable=False)
+    )
+    merchant_id: int = Field(foreign_key="merchant.id")
+    rate: float  # the commission the product carries in the activity
+    tier: str = Field(max_length=2)  # the product's tier when submitted
+    status: str = Field(default="submitted", max_length=16)
+    reason: str | None = Field(default=None, max_length=300)
+    submitted_by: int = Field(sa_column=Column(BigInteger, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow)
+    decided_at: datetime | None = None
 
 
 class Streamer(SQLModel, table=True):

@@ -2,7 +2,7 @@
 
 Roles add up: everyone who has started the bot is a streamer, a bound merchant is a merchant too,
 and the ADMIN_IDS are admins. `roles_of` is the one place that says which roles a user holds
-(issue 13 adds 团长 there).
+and a bound 团长 (`leader_id`) adds the leader role.
 
 Every function takes the caller's session (keyword-only) and never commits.
 """
@@ -19,8 +19,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from storage.sql import chunks, dialect_insert, table_of
 from storage.tables import Merchant, User, utcnow
 
-STREAMER, MERCHANT, ADMIN = "streamer", "merchant", "admin"
-ROLE_ORDER = (ADMIN, MERCHANT, STREAMER)  # the first one held is a user's `role` (the main one)
+STREAMER, MERCHANT, ADMIN, LEADER = "streamer", "merchant", "admin", "leader"
+ROLE_ORDER = (ADMIN, LEADER, MERCHANT, STREAMER)  # the first one held is a user's `role` (the main one)
 
 
 def roles_of(user: User | None, *, is_admin: bool = False) -> frozenset[str]:
@@ -28,6 +28,8 @@ def roles_of(user: User | None, *, is_admin: bool = False) -> frozenset[str]:
     roles = {STREAMER}
     if user is not None and user.merchant_id is not None:
         roles.add(MERCHANT)
+    if user is not None and user.leader_id is not None:
+        roles.add(LEADER)  # 团长: bound with a code from /invite_leader
     if is_admin:
         roles.add(ADMIN)
     return frozenset(roles)
@@ -51,6 +53,7 @@ class Viewer:
     merchant_id: int | None = None
     registered: bool = False
     roles: frozenset[str] = field(default_factory=frozenset)
+    leader_id: int | None = None  # the 团长 this user is bound as
 
     def __post_init__(self) -> None:
         if not self.roles:
@@ -80,6 +83,7 @@ def viewer_of(user: User | None, telegram_id: int, lang: str, *, is_admin: bool)
         roles=roles,
         lang=lang,
         merchant_id=user.merchant_id if user is not None else None,
+        leader_id=user.leader_id if user is not None else None,
         registered=user is not None,
     )
 
