@@ -25,7 +25,7 @@ async def recent_pick_skus(
     found: dict[int, dict[str, date]] = defaultdict(dict)
     for chunk in chunks(sorted(set(telegram_ids))):
         rows = await session.exec(
-            select(PickSent.telegram_id, PickSent.sku, PickSent.sent_on).where(  # type: ignore[call-overload, arg-type]
+            select(col(PickSent.telegram_id), col(PickSent.sku), col(PickSent.sent_on)).where(  # type: ignore[call-overload, arg-type]
                 col(PickSent.telegram_id).in_(chunk),
                 col(PickSent.sent_on) >= since,
                 col(PickSent.sent_on) < until,
@@ -56,6 +56,29 @@ async def record_picks(telegram_id: int, skus: Sequence[str], on: date, *, sessi
     )
     new = [PickSent(telegram_id=telegram_id, sku=sku, sent_on=on) for sku in wanted if sku not in known]
     session.add_all(new)
+    await session.flush()
+    return len(new)
+
+
+async def record_many_picks(
+    entries: Sequence[tuple[int, Sequence[str], date]], *, session: AsyncSession
+) -> int:
+    """`record_picks` for many (telegram_id, skus, day) at once: one look-up, one insert."""
+    wanted = {(tid, sku, on) for tid, skus, on in entries for sku in skus}
+    if not wanted:
+        return 0
+    known: set[tuple[int, str, date]] = set()
+    ids = sorted({tid for tid, _, _ in wanted})
+    days = sorted({on for _, _, on in wanted})
+    for part in chunks(ids):
+        rows = await session.exec(
+            select(col(PickSent.telegram_id), col(PickSent.sku), col(PickSent.sent_on)).where(
+                col(PickSent.telegram_id).in_(part), col(PickSent.sent_on).in_(days)
+            )
+        )
+        known.update((int(tid), sku, on) for tid, sku, on in rows.all())
+    new = sorted(wanted - known)
+    session.add_all(PickSent(telegram_id=tid, sku=sku, sent_on=on) for tid, sku, on in new)
     await session.flush()
     return len(new)
 
