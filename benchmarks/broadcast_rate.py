@@ -20,6 +20,7 @@ import asyncio
 import json
 import os
 import random
+import resource
 import statistics
 import subprocess
 import sys
@@ -75,7 +76,10 @@ async def child(db_url: str, api_url: str, redis_url: str | None, prefix: str) -
     try:
         sender = make_sender(bot, settings)
         report = await run_digest_pass(make_sessionmaker(engine), settings, sender, bot=bot, on_date=DAY)
-        print(json.dumps({"summary": report.summary(), "sent": report.outcomes["sent"]}), flush=True)
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        cpu = usage.ru_utime + usage.ru_stime
+        summary = f"{report.summary()}; this process used {cpu:.1f}s of CPU"
+        print(json.dumps({"summary": summary, "sent": report.outcomes["sent"]}), flush=True)
     finally:
         await bot.session.close()
         await limiter.close()
@@ -110,7 +114,9 @@ async def one_run(args: argparse.Namespace, pg: str, redis_url: str | None) -> d
                 )
                 for _ in range(args.processes)
             ]
+            before = resource.getrusage(resource.RUSAGE_SELF)
             outputs = [await p.communicate() for p in procs]
+            after = resource.getrusage(resource.RUSAGE_SELF)
             codes = [p.returncode for p in procs]
             delivered = api.sent()
             organic = api.organic_429s
@@ -118,6 +124,8 @@ async def one_run(args: argparse.Namespace, pg: str, redis_url: str | None) -> d
             raise SystemExit(f"a child failed: {codes}")
         for out, _ in outputs:
             print("   ", json.loads(out.decode().strip().splitlines()[-1])["summary"])
+        server_cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+        print(f"    the fake Bot API server used {server_cpu:.1f}s of CPU")
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()

@@ -8,6 +8,7 @@ from collections import defaultdict
 from collections.abc import Collection, Sequence
 from datetime import date
 
+from sqlalchemy import insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -77,9 +78,10 @@ async def record_many_picks(
             )
         )
         known.update((int(tid), sku, on) for tid, sku, on in rows.all())
-    new = sorted(wanted - known)
-    session.add_all(PickSent(telegram_id=tid, sku=sku, sent_on=on) for tid, sku, on in new)
-    await session.flush()
+    new = [dict(telegram_id=tid, sku=sku, sent_on=on) for tid, sku, on in sorted(wanted - known)]
+    if new:  # a plain INSERT of many rows: thousands of ORM objects would cost more than the database
+        connection = await session.connection()
+        await connection.execute(insert(PickSent.__table__), new)  # type: ignore[attr-defined]
     return len(new)
 
 
