@@ -170,17 +170,23 @@ class Limiter(Protocol):
     async def close(self) -> None: ...
 
 
+HEAD_RATE = 100.0  # messages/s one head of a line can ask for (a Redis round trip is about a millisecond)
+
+
 class _Queued:
     """Waiting in line: one head per priority asks the budget, so waiters do not all poll at once.
 
     A head held up by its own chat's spacing steps out of the line to wait, so one busy chat does
-    not hold up everybody else's.
+    not hold up everybody else's. At high rates (paid broadcast) one head asking Redis one round
+    trip at a time could not keep up, so a line has one head per HEAD_RATE messages/s of budget.
     """
 
     budget: Budget
 
-    def __init__(self) -> None:
-        self._lines = {level: asyncio.Lock() for level in Priority}
+    def __init__(self, budget: Budget) -> None:
+        self.budget = budget
+        heads = max(1, int(budget.rate // HEAD_RATE))
+        self._lines = {level: asyncio.Semaphore(heads) for level in Priority}
 
     async def _try(self, chat_id: Any, level: Priority) -> Grant:
         raise NotImplementedError
@@ -202,8 +208,7 @@ class LocalLimiter(_Queued):
     """The budget inside one process."""
 
     def __init__(self, budget: Budget | None = None, *, clock=time.monotonic) -> None:
-        super().__init__()
-        self.budget = budget or Budget()
+        super().__init__(budget or Budget())
         self._clock = clock
         self._tokens = self.budget.burst
         self._stamp = clock()
@@ -312,8 +317,7 @@ class RedisLimiter(_Queued):
     def __init__(
         self, redis: Redis, budget: Budget | None = None, *, prefix: str = "xuanpin:outbound"
     ) -> None:
-        super().__init__()
-        self.budget = budget or Budget()
+        super().__init__(budget or Budget())
         self.redis = redis
         self.prefix = prefix
         self.local = LocalLimiter(self.budget)

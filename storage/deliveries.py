@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import BigInteger, Integer, String, and_, bindparam, func, insert, literal, or_, update
+from sqlalchemy import BigInteger, Integer, String, and_, bindparam, func, insert, literal, or_, text, update
 from sqlalchemy import select as sa_select
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -406,6 +406,17 @@ async def finish_rows(
     connection = await session.connection()
     await connection.execute(statement, params)
     return held
+
+
+async def commit_without_waiting_for_disk(*, session: AsyncSession) -> None:
+    """Let this transaction's commit return before it reaches the disk (PostgreSQL; elsewhere a no-op).
+
+    Only for outcomes whose loss in a database crash is safe: a lost `sent` leaves the row
+    `sending`, which ends `unknown` and is never re-sent. Never for `mark_many_on_wire`.
+    """
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        connection = await session.connection()
+        await connection.execute(text("SET LOCAL synchronous_commit TO OFF"))
 
 
 async def requeue_row(row_id: int, token: str, error: str, *, now: datetime, session: AsyncSession) -> bool:
