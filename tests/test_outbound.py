@@ -147,3 +147,40 @@ async def test_a_redis_outage_falls_back_to_the_local_budget() -> None:
         await asyncio.wait_for(limiter.acquire(1, Priority.REPLY), 5)
     assert limiter.degraded
     await limiter.close()
+
+
+def test_with_paid_broadcast_replies_keep_to_the_free_rate() -> None:
+    now = [0.0]
+    budget = Budget.for_rate(1000, paid=True)
+    limiter = LocalLimiter(budget, clock=lambda: now[0])
+    granted = {Priority.REPLY: 0, Priority.BROADCAST: 0}
+    for step in range(2000):  # 2 s in 1 ms steps; a new chat asks at each step at both levels
+        now[0] = step / 1000
+        for level in (Priority.REPLY, Priority.BROADCAST):
+            if limiter.try_take(level * 1_000_000 + step, level).ok:
+                granted[level] += 1
+    # Replies: the free tier's 25/s (and its small burst), however much paid budget is left.
+    assert granted[Priority.REPLY] <= 2 * 25 + budget.free_burst + 1
+    assert granted[Priority.REPLY] >= 2 * 25
+    # Broadcasts take what replies leave of the 1,000/s.
+    assert granted[Priority.BROADCAST] >= 2 * 1000 - granted[Priority.REPLY] - budget.reserve - 1
+    assert Budget.for_rate(25, paid=True).free_rate is None  # at free rates: one bucket
+
+
+async def test_the_free_tier_bucket_is_shared_in_redis_too(redis_url: str) -> None:
+    prefix = f"test:outbound:{uuid.uuid4().hex}"
+    budget = Budget.for_rate(1000, paid=True)
+    a = RedisLimiter(Redis.from_url(redis_url), budget, prefix=prefix)
+    b = RedisLimiter(Redis.from_url(redis_url), budget, prefix=prefix)
+    try:
+        await asyncio.gather(*(a.acquire(i, Priority.BROADCAST) for i in range(200)))  # paid: no wait
+        started = time.monotonic()
+        await asyncio.gather(*((a if i % 2 else b).acquire(i, Priority.REPLY) for i in range(1000, 1040)))
+        # 40 replies at the free 25/s after a burst of 4, across both processes: at least 1.4 s.
+        assert time.monotonic() - started >= 1.4
+    finally:
+        keys = [k async for k in a.redis.scan_iter(f"{prefix}:*")]
+        if keys:
+            await a.redis.delete(*keys)
+        await a.close()
+        await b.close()
