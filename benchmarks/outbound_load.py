@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
+import shutil
 import statistics
 import sys
 import tempfile
@@ -138,6 +139,7 @@ async def one_run(args: argparse.Namespace) -> dict[str, float]:
         calls = list(api.calls)
         organic = api.organic_429s
     await engine.dispose()
+    shutil.rmtree(folder, ignore_errors=True)
 
     first_reply: dict[int, float] = {}
     first_edit: dict[int, float] = {}
