@@ -111,6 +111,10 @@ def is_group(chat_id: Any) -> bool:
     return isinstance(chat_id, str) and (chat_id.startswith(("-", "@")))
 
 
+# What Telegram allows a bot's ordinary (not paid-broadcast) messages, with a margin.
+FREE_RATE = 25.0
+
+
 @dataclass(frozen=True)
 class Budget:
     """The bot's outbound budget: `rate` messages/s overall with bursts of `burst`, and `reserve`
@@ -121,12 +125,21 @@ class Budget:
     reserve: float = 2.0
     chat_interval: float = 1.0
     group_interval: float = 3.0
+    # With paid broadcast only the digest may go faster than Telegram's free ~30/s: everything else
+    # (replies, alerts) also takes a token from this second, free-tier bucket. None: one bucket.
+    free_rate: float | None = None
+    free_burst: float = 4.0
 
     @classmethod
-    def for_rate(cls, rate: float) -> Budget:
+    def for_rate(cls, rate: float, *, paid: bool = False) -> Budget:
         # A burst of 15% of a second's budget stays inside Telegram's (and the fake server's) tolerance.
         burst = max(4.0, rate * 0.15)
-        return cls(rate=rate, burst=burst, reserve=burst / 2)
+        free_rate = FREE_RATE if paid and rate > FREE_RATE else None
+        return cls(rate=rate, burst=burst, reserve=burst / 2, free_rate=free_rate)
+
+    def free_tier(self, level: Priority) -> bool:
+        """Whether `level` must also fit the free-tier bucket (everything but a paid broadcast)."""
+        return self.free_rate is not None and level != Priority.BROADCAST
 
     def need(self, level: Priority) -> float:
         """Tokens that must be in the bucket for `level` to take one."""
@@ -157,17 +170,23 @@ class Limiter(Protocol):
     async def close(self) -> None: ...
 
 
+HEAD_RATE = 100.0  # messages/s one head of a line can ask for (a Redis round trip is about a millisecond)
+
+
 class _Queued:
     """Waiting in line: one head per priority asks the budget, so waiters do not all poll at once.
 
     A head held up by its own chat's spacing steps out of the line to wait, so one busy chat does
-    not hold up everybody else's.
+    not hold up everybody else's. At high rates (paid broadcast) one head asking Redis one round
+    trip at a time could not keep up, so a line has one head per HEAD_RATE messages/s of budget.
     """
 
     budget: Budget
 
-    def __init__(self) -> None:
-        self._lines = {level: asyncio.Lock() for level in Priority}
+    def __init__(self, budget: Budget) -> None:
+        self.budget = budget
+        heads = max(1, int(budget.rate // HEAD_RATE))
+        self._lines = {level: asyncio.Semaphore(heads) for level in Priority}
 
     async def _try(self, chat_id: Any, level: Priority) -> Grant:
         raise NotImplementedError
@@ -189,11 +208,11 @@ class LocalLimiter(_Queued):
     """The budget inside one process."""
 
     def __init__(self, budget: Budget | None = None, *, clock=time.monotonic) -> None:
-        super().__init__()
-        self.budget = budget or Budget()
+        super().__init__(budget or Budget())
         self._clock = clock
         self._tokens = self.budget.burst
         self._stamp = clock()
+        self._free_tokens = self.budget.free_burst
         self._paused_until = float("-inf")
         # chat -> earliest time of its next message; only recently written chats are kept.
         self._chat_ready: OrderedDict[str, float] = OrderedDict()
@@ -206,12 +225,20 @@ class LocalLimiter(_Queued):
         key = chat_key(chat_id)
         if key is not None and (ready := self._chat_ready.get(key, now)) > now:
             return Grant(False, ready - now, chat_busy=True)
-        self._tokens = min(b.burst, self._tokens + (now - self._stamp) * b.rate)
+        elapsed = now - self._stamp
+        self._tokens = min(b.burst, self._tokens + elapsed * b.rate)
+        if b.free_rate is not None:
+            self._free_tokens = min(b.free_burst, self._free_tokens + elapsed * b.free_rate)
         self._stamp = now
         need = b.need(level)
         if self._tokens < need:
             return Grant(False, (need - self._tokens) / b.rate)
+        free = b.free_tier(level)
+        if free and b.free_rate is not None and self._free_tokens < 1.0:
+            return Grant(False, (1.0 - self._free_tokens) / b.free_rate)
         self._tokens -= 1.0
+        if free:
+            self._free_tokens -= 1.0
         if key is not None:
             self._chat_ready[key] = now + b.interval(chat_id)
             self._chat_ready.move_to_end(key)
@@ -235,8 +262,9 @@ class LocalLimiter(_Queued):
             del self._chat_ready[key]
 
 
-# KEYS: bucket hash, pause key, chat key (may be the empty string: no chat).
-# ARGV: rate, burst, tokens needed, chat interval. Server time, so replicas' clocks do not matter.
+# KEYS: bucket hash, pause key, chat key (may be the empty string: no chat), free-tier bucket hash
+# (the empty string: not taken). ARGV: rate, burst, tokens needed, chat interval, free rate, free
+# burst. Server time, so replicas' clocks do not matter.
 # Returns {granted 0/1, wait seconds as a string, chat busy 0/1}.
 _TAKE = """
 local t = redis.call('TIME')
@@ -253,6 +281,15 @@ local tokens = tonumber(b[1]) or burst
 local ts = tonumber(b[2]) or now
 tokens = math.min(burst, tokens + math.max(0, now - ts) * rate)
 if tokens < need then return {0, tostring((need - tokens) / rate), 0} end
+if KEYS[4] ~= '' then
+  local free_rate, free_burst = tonumber(ARGV[5]), tonumber(ARGV[6])
+  local f = redis.call('HMGET', KEYS[4], 'tokens', 'ts')
+  local free = tonumber(f[1]) or free_burst
+  free = math.min(free_burst, free + math.max(0, now - (tonumber(f[2]) or now)) * free_rate)
+  if free < 1 then return {0, tostring((1 - free) / free_rate), 0} end
+  redis.call('HSET', KEYS[4], 'tokens', tostring(free - 1), 'ts', tostring(now))
+  redis.call('PEXPIRE', KEYS[4], 60000)
+end
 redis.call('HSET', KEYS[1], 'tokens', tostring(tokens - 1), 'ts', tostring(now))
 redis.call('PEXPIRE', KEYS[1], 60000)
 if KEYS[3] ~= '' and interval > 0 then
@@ -280,8 +317,7 @@ class RedisLimiter(_Queued):
     def __init__(
         self, redis: Redis, budget: Budget | None = None, *, prefix: str = "xuanpin:outbound"
     ) -> None:
-        super().__init__()
-        self.budget = budget or Budget()
+        super().__init__(budget or Budget())
         self.redis = redis
         self.prefix = prefix
         self.local = LocalLimiter(self.budget)
@@ -304,11 +340,15 @@ class RedisLimiter(_Queued):
             return self.local.try_take(chat_id, level)
         key = chat_key(chat_id)
         b = self.budget
-        keys = [f"{self.prefix}:bucket", f"{self.prefix}:pause", f"{self.prefix}:chat:{key}" if key else ""]
+        keys = [
+            f"{self.prefix}:bucket",
+            f"{self.prefix}:pause",
+            f"{self.prefix}:chat:{key}" if key else "",
+            f"{self.prefix}:free" if b.free_tier(level) else "",
+        ]
+        args = [b.rate, b.burst, b.need(level), b.interval(chat_id), b.free_rate or 0, b.free_burst]
         try:
-            ok, wait, busy = await self._take(
-                keys=keys, args=[b.rate, b.burst, b.need(level), b.interval(chat_id)]
-            )
+            ok, wait, busy = await self._take(keys=keys, args=args)
         except Exception as exc:  # noqa: BLE001 - any Redis failure: keep sending on the local budget
             self._outage(exc)
             return self.local.try_take(chat_id, level)
@@ -397,9 +437,12 @@ def install(bot: Bot, limiter: Limiter) -> Outbound:
     return middleware
 
 
-def build_limiter(rate: float, redis_url: str | None, *, prefix: str = "xuanpin:outbound") -> Limiter:
-    """The bot's budget at `rate` messages/s: in Redis when `redis_url` is set, else in the process."""
-    budget = Budget.for_rate(rate)
+def build_limiter(
+    rate: float, redis_url: str | None, *, prefix: str = "xuanpin:outbound", paid: bool = False
+) -> Limiter:
+    """The bot's budget at `rate` messages/s: in Redis when `redis_url` is set, else in the process.
+    `paid` (paid broadcast): only broadcasts may use more than the free tier's FREE_RATE."""
+    budget = Budget.for_rate(rate, paid=paid)
     if not redis_url:
         return LocalLimiter(budget)
     client = Redis.from_url(redis_url, socket_connect_timeout=1.0, socket_timeout=1.0)

@@ -230,8 +230,9 @@ def bot_defaults() -> DefaultBotProperties:
 
 def outbound_limiter(settings: Settings) -> Limiter:
     """The bot's send budget: DIGEST_RATE messages/s for everything it sends, in Redis when
-    REDIS_URL is set (shared by every replica), else in this process (bot/outbound.py)."""
-    return build_limiter(settings.digest_rate, settings.redis_url)
+    REDIS_URL is set (shared by every replica), else in this process (bot/outbound.py). With paid
+    broadcast only the digest goes above Telegram's free rate; replies and alerts keep to it."""
+    return build_limiter(settings.digest_rate, settings.redis_url, paid=settings.digest_paid_broadcast)
 
 
 def build_bot(

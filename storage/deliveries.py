@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, insert, literal, or_, update
+from sqlalchemy import BigInteger, Integer, String, and_, bindparam, func, insert, literal, or_, text, update
 from sqlalchemy import select as sa_select
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -281,6 +281,25 @@ async def mark_on_wire(row_id: int, token: str, *, now: datetime, session: Async
     return (result.rowcount or 0) == 1
 
 
+async def mark_many_on_wire(
+    row_ids: Collection[int], token: str, *, now: datetime, session: AsyncSession
+) -> set[int]:
+    """`mark_on_wire` for many rows in one statement; returns the rows still ours (send only those)."""
+    if not row_ids:
+        return set()
+    won = await session.exec(
+        update(DigestDelivery)
+        .where(
+            col(DigestDelivery.id).in_(sorted(row_ids)),
+            col(DigestDelivery.claimed_by) == token,
+            col(DigestDelivery.status).in_(_LIVE),
+        )
+        .values(status=SENDING, attempts=DigestDelivery.attempts + 1, updated_at=now)
+        .returning(col(DigestDelivery.id))
+    )
+    return {int(row[0]) for row in won.all()}
+
+
 async def mark_off_wire(row_id: int, token: str, error: str, *, now: datetime, session: AsyncSession) -> None:
     """Telegram answered "not delivered" (a 429): the row is ours and pending again, safe to retry."""
     await session.exec(
@@ -315,6 +334,89 @@ async def finish_row(
         values["attempts"] = attempts
     result = await session.exec(update(DigestDelivery).where(_held(row_id, token)).values(**values))
     return (result.rowcount or 0) == 1
+
+
+@dataclass(frozen=True)
+class Finish:
+    """A final outcome for one row (see `finish_row`)."""
+
+    row_id: int
+    status: str
+    message_id: int | None = None
+    error: str | None = None
+    skus: Sequence[str] = ()
+    attempts: int | None = None  # None: keep the count the wire guard kept
+
+
+async def finish_rows(
+    finishes: Sequence[Finish], token: str, *, now: datetime, session: AsyncSession
+) -> set[int]:
+    """`finish_row` for many rows: one select and one executemany; returns the rows we held and closed."""
+    if not finishes:
+        return set()
+    assert all(f.status in FINAL_STATUSES for f in finishes)
+    ids = sorted(f.row_id for f in finishes)
+    held = {
+        int(row_id)
+        for row_id in (
+            await session.exec(
+                select(col(DigestDelivery.id))
+                .where(
+                    col(DigestDelivery.id).in_(ids),
+                    col(DigestDelivery.claimed_by) == token,
+                    col(DigestDelivery.status).in_(_LIVE),
+                )
+                .with_for_update()
+            )
+        ).all()
+        if row_id is not None
+    }
+    if not held:
+        return held
+    table = DigestDelivery.__table__  # type: ignore[attr-defined]
+    statement = (
+        update(table)
+        # No IN (...) here: an expanding parameter cannot be used with executemany.
+        .where(
+            table.c.id == bindparam("b_id"),
+            table.c.claimed_by == token,
+            or_(*(table.c.status == status for status in _LIVE)),
+        )
+        .values(
+            status=bindparam("b_status", type_=String),
+            message_id=bindparam("b_message_id", type_=BigInteger),
+            error=bindparam("b_error", type_=String),
+            skus=bindparam("b_skus", type_=String),
+            attempts=func.coalesce(bindparam("b_attempts", type_=Integer), table.c.attempts),
+            updated_at=now,
+        )
+    )
+    params = [
+        dict(
+            b_id=f.row_id,
+            b_status=f.status,
+            b_message_id=f.message_id,
+            b_error=(f.error or None) and f.error[:300],
+            b_skus=";".join(f.skus)[:500],
+            b_attempts=f.attempts,
+        )
+        for f in finishes
+        if f.row_id in held
+    ]
+    connection = await session.connection()
+    await connection.execute(statement, params)
+    return held
+
+
+async def commit_without_waiting_for_disk(*, session: AsyncSession) -> None:
+    """Let this transaction's commit return before it reaches the disk (PostgreSQL; elsewhere a no-op).
+
+    Only for outcomes whose loss in a database crash is safe: a lost `sent` leaves the row
+    `sending`, which ends `unknown` and is never re-sent. Never for `mark_many_on_wire`.
+    """
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        connection = await session.connection()
+        await connection.execute(text("SET LOCAL synchronous_commit TO OFF"))
 
 
 async def requeue_row(row_id: int, token: str, error: str, *, now: datetime, session: AsyncSession) -> bool:

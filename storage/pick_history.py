@@ -8,6 +8,7 @@ from collections import defaultdict
 from collections.abc import Collection, Sequence
 from datetime import date
 
+from sqlalchemy import insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -25,7 +26,7 @@ async def recent_pick_skus(
     found: dict[int, dict[str, date]] = defaultdict(dict)
     for chunk in chunks(sorted(set(telegram_ids))):
         rows = await session.exec(
-            select(PickSent.telegram_id, PickSent.sku, PickSent.sent_on).where(  # type: ignore[call-overload, arg-type]
+            select(col(PickSent.telegram_id), col(PickSent.sku), col(PickSent.sent_on)).where(  # type: ignore[call-overload, arg-type]
                 col(PickSent.telegram_id).in_(chunk),
                 col(PickSent.sent_on) >= since,
                 col(PickSent.sent_on) < until,
@@ -50,6 +51,30 @@ async def record_picks(telegram_id: int, skus: Sequence[str], on: date, *, sessi
         .on_conflict_do_nothing(index_elements=["telegram_id", "sku", "sent_on"])
     )
     return await rows_written(statement, session=session)
+
+
+async def record_many_picks(
+    entries: Sequence[tuple[int, Sequence[str], date]], *, session: AsyncSession
+) -> int:
+    """`record_picks` for many (telegram_id, skus, day) at once: one look-up, one insert."""
+    wanted = {(tid, sku, on) for tid, skus, on in entries for sku in skus}
+    if not wanted:
+        return 0
+    known: set[tuple[int, str, date]] = set()
+    ids = sorted({tid for tid, _, _ in wanted})
+    days = sorted({on for _, _, on in wanted})
+    for part in chunks(ids):
+        rows = await session.exec(
+            select(col(PickSent.telegram_id), col(PickSent.sku), col(PickSent.sent_on)).where(
+                col(PickSent.telegram_id).in_(part), col(PickSent.sent_on).in_(days)
+            )
+        )
+        known.update((int(tid), sku, on) for tid, sku, on in rows.all())
+    new = [dict(telegram_id=tid, sku=sku, sent_on=on) for tid, sku, on in sorted(wanted - known)]
+    if new:  # a plain INSERT of many rows: thousands of ORM objects would cost more than the database
+        connection = await session.connection()
+        await connection.execute(insert(PickSent.__table__), new)  # type: ignore[attr-defined]
+    return len(new)
 
 
 async def not_interested_skus(telegram_ids: Collection[int], *, session: AsyncSession) -> dict[int, set[str]]:

@@ -96,9 +96,10 @@ async def test_429_with_retry_after_3_mid_pass_pauses_everyone_then_delivers_onc
     assert received(api) == Counter(dict.fromkeys(STREAMERS, 1))
     assert report.outcomes == Counter({"sent": len(STREAMERS)}) and not report.stopped
     [refused] = [c for c in api.calls_to("sendMessage") if c.status == 429]
-    # Requests already on their way may land just after the 429; then silence for retry_after.
+    # Requests other workers had already let go may land during the pause (one per worker at most,
+    # however slow the machine); nothing else until retry_after has passed.
     after = [c.at - refused.at for c in api.calls_to("sendMessage") if c.at > refused.at]
-    assert after and not [gap for gap in after if 0.3 < gap < 2.9], after
+    assert after and len([gap for gap in after if gap < 2.9]) <= 7, after
     assert (await rows(db))[104].attempts == 2
     assert api.organic_429s == 0
 

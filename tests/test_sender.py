@@ -117,14 +117,13 @@ async def test_429_mid_pass_pauses_every_worker(bot: Bot, api: FakeBotAPI) -> No
 
     [flood] = [c for c in api.calls if c.injected]
     arrivals = [c.at for c in api.calls_to("sendMessage")]
-    # Requests already on the wire when the 429 came back may still land just after it; after that,
-    # nothing until retry_after has passed, from any worker.
-    in_flight = [t for t in arrivals if flood.at < t <= flood.at + 0.1]
-    during_pause = [t for t in arrivals if flood.at + 0.1 < t < flood.at + 3]
+    # Requests other workers had already let go when the 429 came back may still land during the pause
+    # (at most one per other worker, however slow the machine); nothing else until retry_after has
+    # passed. The pause itself is checked exactly on virtual time (test_virtual_pacing_and_pause_are_exact).
+    during_pause = [t for t in arrivals if flood.at < t < flood.at + 3]
     after = [t for t in arrivals if t >= flood.at + 3]
-    assert len(in_flight) <= 2
-    assert during_pause == []
-    assert len(after) >= 15  # it really was mid-pass, and the pass carried on
+    assert len(during_pause) <= 7
+    assert len(after) >= 30 - 11 - 7  # it really was mid-pass, and the pass carried on
     [retried] = api.sent(flooded.chat_id)
     assert retried.at >= flood.at + 3
 
@@ -242,7 +241,9 @@ async def test_connection_refused_is_retried_then_sent() -> None:
 
         started: list = []
         task = asyncio.create_task(come_up())
-        delivery = await Sender(bot, backoff_base=0.1, max_attempts=5).send(Outgoing(7, "x"))
+        # Up to 20 attempts 0.05-0.2 s apart: seconds of room for a slow machine to start the server.
+        sender = Sender(bot, backoff_base=0.1, backoff_max=0.2, max_attempts=20)
+        delivery = await sender.send(Outgoing(7, "x"))
         await task
         assert delivery.outcome is Outcome.SENT and delivery.attempts >= 2
         assert len(server.sent(7)) == 1
@@ -258,35 +259,22 @@ async def _serve_on(server: FakeBotAPI, port: int):  # type: ignore[no-untyped-d
     return site
 
 
-async def test_global_rate_is_respected() -> None:
-    rate = 20.0
-    async with FakeBotAPI(rate_limit_per_second=rate, per_chat_interval=1.0) as api, api.make_bot() as bot:
-        outs = outgoing(41)
-        await Sender(bot, rate_per_second=rate, workers=8).send_many(outs)
-        arrivals = sorted(c.at for c in api.sent())
-    assert len(arrivals) == 41
-    # Spaced 1/rate apart, any one-second window holds at most rate + 1 messages.
-    window = int(rate) + 1
-    tightest = min(b - a for a, b in zip(arrivals, arrivals[window:], strict=False))
-    assert tightest > 1.0, f"{window + 1} messages within {tightest:.3f}s"
-    assert api.organic_429s == 0
-
-
-async def test_per_chat_spacing_is_respected() -> None:
-    interval = 0.3
-    async with FakeBotAPI(per_chat_interval=interval) as api, api.make_bot() as bot:
-        outs = [Outgoing(chat_id=500 + i % 3, text=f"消息 {i}", key=i) for i in range(12)]
-        deliveries = await Sender(bot, per_chat_interval=interval, workers=8).send_many(outs)
-        assert len(by_key(deliveries)) == 12
+async def test_under_telegrams_limits_every_message_arrives_once() -> None:
+    # Over loopback only what the code guarantees is asserted: each message arrives once (a 429 the
+    # server may answer when a loaded machine bunches requests up is waited out). The spacing itself
+    # is checked exactly on virtual time (test_virtual_*), where a busy CI machine cannot skew it.
+    async with FakeBotAPI(rate_limit_per_second=20, per_chat_interval=0.3) as api, api.make_bot() as bot:
+        outs = outgoing(30) + [Outgoing(chat_id=500 + i % 3, text=f"消息 {i}", key=100 + i) for i in range(9)]
+        deliveries = by_key(
+            await Sender(bot, rate_per_second=20, per_chat_interval=0.3, workers=8).send_many(outs)
+        )
+        assert all(d.outcome is Outcome.SENT for d in deliveries.values())
+        assert set(deliveries) == {o.key for o in outs}
         for chat_id in (500, 501, 502):
-            arrivals = [c.at for c in api.sent(chat_id)]
-            assert len(arrivals) == 4
-            gaps = [b - a for a, b in itertools.pairwise(arrivals)]
-            assert min(gaps) >= interval - 0.02, f"chat {chat_id}: gaps {gaps}"
             assert sorted(c.params["text"] for c in api.sent(chat_id)) == sorted(
                 o.text for o in outs if o.chat_id == chat_id
             )
-    assert api.organic_429s == 0
+        assert len(api.sent()) == len(outs)
 
 
 async def test_mixed_faults_one_delivery_per_outgoing(bot: Bot, api: FakeBotAPI) -> None:
@@ -438,6 +426,21 @@ async def test_virtual_pacing_and_pause_are_exact() -> None:
     flood_at = next(t for t, c in bot.calls if c == 3)
     assert [t for t in times if flood_at < t < flood_at + 5] == []
     assert sum(1 for t in times if t >= flood_at + 5) > 10
+
+
+async def test_virtual_per_chat_spacing_is_exact() -> None:
+    time = VirtualTime()
+    bot = StubBot(time)
+    outs = [Outgoing(chat_id=500 + i % 3, text=f"消息 {i}", key=i) for i in range(12)]
+    sender = stub_sender(time, bot, rate_per_second=25, per_chat_interval=0.3, workers=8)
+    deliveries = by_key(await time.run(sender.send_many(outs)))
+    assert len(deliveries) == 12
+    for chat_id in (500, 501, 502):
+        chat_times = [t for t, c in bot.calls if c == chat_id]
+        assert len(chat_times) == 4
+        assert min(b - a for a, b in itertools.pairwise(chat_times)) >= 0.3 - 1e-9
+    # Three chats at 0.3 s each: the twelve fit in about a second, not 12 x 0.3 s one after another.
+    assert time.now <= 1.0 + 1e-9
 
 
 async def test_virtual_backoff_is_bounded() -> None:
