@@ -35,7 +35,7 @@ COMMANDS: dict[str, tuple[str, ...]] = {
         "bind",
     ),
     MERCHANT: ("mygoods", "match", "offer", "samples", "samplerule"),
-    ADMIN: ("mygoods", "match", "offer", "import", "invite", "regrade", "stats"),
+    ADMIN: ("mygoods", "match", "offer", "import", "invite", "push", "regrade", "stats"),
 }
 ROLE_ORDER = (STREAMER, MERCHANT, ADMIN)  # whose commands come first in a union
 NOT_FOR: dict[str, frozenset[str]] = {ADMIN: frozenset({"bind"})}  # admins need not bind

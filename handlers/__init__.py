@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiogram import Router
 
-from handlers import admin, common, deals, grade, inline, merchant, picks, samples, search
+from handlers import admin, common, deals, grade, inline, merchant, picks, push, samples, search
 
 
 def setup_routers() -> Router:
@@ -14,6 +14,7 @@ def setup_routers() -> Router:
     root.include_routers(
         common.make_router(),
         admin.make_router(),
+        push.make_router(),
         merchant.make_router(),
         grade.make_router(),
         picks.make_router(),

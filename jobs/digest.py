@@ -96,6 +96,7 @@ class _WireRow:
     token: str
     sessionmaker: async_sessionmaker[AsyncSession]
     clock: Callable[[], datetime]
+    kind: deliveries.Kind = deliveries.DIGEST
     requests: int = 0
     flood: bool = False  # the last answer was a 429
 
@@ -115,7 +116,9 @@ class WireGuard(BaseRequestMiddleware):
         if wire is None or not isinstance(method, SendMessage) or method.chat_id != wire.chat_id:
             return await make_request(bot, method)
         async with wire.sessionmaker() as session:
-            held = await deliveries.mark_on_wire(wire.row_id, wire.token, now=wire.clock(), session=session)
+            held = await deliveries.mark_on_wire(
+                wire.row_id, wire.token, now=wire.clock(), kind=wire.kind, session=session
+            )
             await session.commit()
         if not held:
             raise ClaimLost(wire.row_id)
@@ -136,7 +139,9 @@ class WireGuard(BaseRequestMiddleware):
 
 async def _off_wire(wire: _WireRow, error: str) -> None:
     async with wire.sessionmaker() as session:
-        await deliveries.mark_off_wire(wire.row_id, wire.token, error, now=wire.clock(), session=session)
+        await deliveries.mark_off_wire(
+            wire.row_id, wire.token, error, now=wire.clock(), kind=wire.kind, session=session
+        )
         await session.commit()
 
 
@@ -221,6 +226,8 @@ _CLOSED = {Outcome.FAILED: deliveries.FAILED, Outcome.UNKNOWN: deliveries.UNKNOW
 class DigestPass:
     """One digest pass: housekeeping, preparation, then workers that take the next item, deliver it
     and record the outcome, until no row is left or the pass has to stop."""
+
+    kind: deliveries.Kind = deliveries.DIGEST  # whose rows it moves (jobs.push subclasses it)
 
     def __init__(
         self,
@@ -367,7 +374,13 @@ class DigestPass:
 
     async def _close_skipped(self, skip: _Skip, session: AsyncSession) -> None:
         await deliveries.finish_row(
-            skip.row.id, self.token, skip.status, now=self.clock(), error=skip.reason, session=session
+            skip.row.id,
+            self.token,
+            skip.status,
+            now=self.clock(),
+            error=skip.reason,
+            kind=self.kind,
+            session=session,
         )
         if skip.status == deliveries.SKIPPED:
             self.report.outcomes[deliveries.SKIPPED] += 1
@@ -404,7 +417,9 @@ class DigestPass:
 
     async def deliver(self, item: _Item) -> tuple[Delivery, _WireRow] | None:
         """Send one item through the sender; None when our claim on its row was lost."""
-        wire = _WireRow(item.row.id, item.row.telegram_id, self.token, self.sessionmaker, self.clock)
+        wire = _WireRow(
+            item.row.id, item.row.telegram_id, self.token, self.sessionmaker, self.clock, self.kind
+        )
         reset = _WIRE.set(wire)
         try:
             if not self.guarded:
@@ -425,7 +440,9 @@ class DigestPass:
 
     async def _put_on_wire(self, row_id: int) -> None:
         async with self.sessionmaker() as session:
-            held = await deliveries.mark_on_wire(row_id, self.token, now=self.clock(), session=session)
+            held = await deliveries.mark_on_wire(
+                row_id, self.token, now=self.clock(), kind=self.kind, session=session
+            )
             await session.commit()
         if not held:
             raise ClaimLost(row_id)
@@ -459,6 +476,7 @@ class DigestPass:
             message_id=delivery.message_id,
             skus=item.skus,
             attempts=self._attempts(delivery),
+            kind=self.kind,
             session=session,
         )
         if held:
@@ -476,6 +494,7 @@ class DigestPass:
             now=self.clock(),
             error=delivery.error,
             attempts=self._attempts(delivery),
+            kind=self.kind,
             session=session,
         )
         await users.deactivate(item.row.telegram_id, session=session)
@@ -485,7 +504,9 @@ class DigestPass:
     async def _requeue(self, item: _Item, delivery: Delivery, session: AsyncSession) -> None:
         """Telegram refused it (429): certainly not delivered, so the next pass may send it."""
         error = delivery.error or f"429 retry after {delivery.retry_after}s"
-        await deliveries.requeue_row(item.row.id, self.token, error, now=self.clock(), session=session)
+        await deliveries.requeue_row(
+            item.row.id, self.token, error, now=self.clock(), kind=self.kind, session=session
+        )
         self.report.requeued += 1
         self.stop("flood control (429) persists")
 
@@ -498,6 +519,7 @@ class DigestPass:
             now=self.clock(),
             error=delivery.error,
             attempts=self._attempts(delivery),
+            kind=self.kind,
             session=session,
         )
         self._failures_in_a_row += 1
@@ -534,7 +556,7 @@ class DigestPass:
         # Rows claimed but never put on the wire go back at once (a crash leaves them to the lease).
         with contextlib.suppress(SQLAlchemyError, asyncio.CancelledError):
             async with self.sessionmaker() as session:
-                await deliveries.release_claims(self.token, session=session)
+                await deliveries.release_claims(self.token, kind=self.kind, session=session)
                 await session.commit()
 
 
