@@ -312,3 +312,22 @@ async def test_cli_push_refuses_goods_below_l4_with_the_reason(sqlite_db, api, t
     _out, err = await asyncio.wait_for(proc.communicate(), timeout=120)
     assert proc.returncode == 1 and "FOOD-L3 is L3: only L4 and above can be pushed" in err.decode()
     assert api.sent() == []
+
+
+async def test_a_flood_leaves_the_rows_pending_and_the_same_push_later_finishes_them(sqlite_db, api) -> None:
+    await seed(sqlite_db)
+    settings = make_settings(sqlite_db.url)
+    push_id = await make_push(sqlite_db, ["FOOD-L5-A"], Segment())
+    api.fail("sendMessage", 429, retry_after=1, times=None)
+    async with api.make_bot() as bot:
+        sender = Sender(bot, rate_per_second=25, max_attempts=2, backoff_base=0.05)
+        flooded = await run_push(sqlite_db.sessionmaker, settings, sender, push_id, bot=bot, workers=2)
+        assert flooded.sent == 0 and flooded.report.stopped and "429" in flooded.report.stopped
+        rows = await delivery_rows(sqlite_db)
+        assert {r.status for r in rows.values()} == {"pending"} and {r.claimed_by for r in rows.values()} == {
+            None
+        }
+        api.clear_faults()
+        later = await run_push(sqlite_db.sessionmaker, settings, sender, push_id, bot=bot)
+    assert later.recipients == 3 and later.sent == 3
+    assert Counter(int(c.chat_id) for c in api.sent()) == Counter({FOOD: 1, BEAUTY: 1, NEW: 1})
