@@ -330,7 +330,8 @@ async def cmd_push(settings: Settings, args) -> int:
                 plan = await plan_push(session, context, parse_skus(args.skus), segment, created_by=None)
             except PushRefused as refused:
                 raise CliError(_plain(refused.text("en"))) from refused
-            await session.commit()
+            if not args.dry_run:  # a dry run leaves no trace, not even an unsent push
+                await session.commit()
         if args.dry_run:
             recipients, sent = plan.recipients, 0
         else:

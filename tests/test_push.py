@@ -23,7 +23,7 @@ from core.push import Audience, Segment
 from jobs.push import confirm, run_push
 from jobs.sender import Sender
 from storage import push as pushes
-from storage.tables import PickSent, PushDelivery, User
+from storage.tables import PickSent, Push, PushDelivery, User
 from tests.conftest import ADMIN_ID
 from tests.fakes import FakeBotAPI
 from tests.harness import assert_valid_html, buttons, plain, texts
@@ -288,6 +288,8 @@ async def test_cli_push_json_dry_run_then_send_then_the_same_push_sends_nothing(
     args = ("--skus", "BEAUTY-L5-A,HOME-L4-A", "--gap-category", "美妆个护")
     assert await cli_push(sqlite_db.url, api, tmp_path, *args, "--dry-run") == {"recipients": 2, "sent": 0}
     assert api.sent() == []
+    async with sqlite_db.sessionmaker() as session:
+        assert (await session.exec(select(Push))).all() == []  # a dry run writes nothing
     assert await cli_push(sqlite_db.url, api, tmp_path, *args) == {"recipients": 2, "sent": 2}
     assert Counter(int(c.chat_id) for c in api.sent()) == Counter({FOOD: 1, NEW: 1})
     assert "官方小二精选推荐" in api.sent(FOOD)[0].params["text"]
