@@ -15,15 +15,18 @@ from bot.demo import run_demo
 from bot.import_report import error_list, file_error_text, import_summary
 from bot.match import band_text, find_streamers, match_json
 from bot.picks import picks_context, picks_for
+from bot.push import PushRefused, plan_push
 from bot.render import grade_card, grade_json
 from bot.runtime import run_bot
 from bot.seed import seed_demo
 from bot.services import announce_catalog_change, import_limits, make_redis, policy_for
 from bot.settings import Settings, SettingsError, load_settings
 from core.grading import grade
+from core.push import Audience, Segment, parse_skus
 from core.search import SearchIndex, search
 from core.search.vocab import default_vocabulary, parse_pairs
 from jobs.digest import send_digest_now
+from jobs.push import send_push_now
 from storage import activities, deliveries
 from storage.catalog import get_product, load_catalog_items
 from storage.engine import open_database
@@ -82,6 +85,19 @@ def _parser() -> argparse.ArgumentParser:
     match.add_argument("sku")
     match.add_argument("--limit", type=int, default=10)
     match.add_argument("--json", action="store_true")
+
+    push = sub.add_parser(
+        "push",
+        help="an admin's targeted recommendation (官方小二定向推荐); idempotent per push",
+    )
+    push.add_argument("--skus", required=True, help="up to 5 L4+ skus, comma-separated")
+    push.add_argument(
+        "--gap-category",
+        help="only streamers with a gap in this category (default: every streamer with digests on)",
+    )
+    push.add_argument("--mix-category", help="only streamers who sell this category (it is in their mix)")
+    push.add_argument("--dry-run", action="store_true", help="count the recipients; send nothing")
+    push.add_argument("--json", action="store_true")
 
     digest = sub.add_parser("digest", help="the daily digest")
     digest_sub = digest.add_subparsers(dest="digest_command", required=True, metavar="ACTION")
@@ -315,6 +331,38 @@ async def cmd_match(settings: Settings, args) -> int:
     return 0
 
 
+async def cmd_push(settings: Settings, args) -> int:
+
+    if args.gap_category and args.mix_category:
+        raise CliError("give --gap-category or --mix-category, not both")
+    if args.gap_category:
+        segment = Segment(Audience.GAP, args.gap_category.strip())
+    elif args.mix_category:
+        segment = Segment(Audience.MIX, args.mix_category.strip())
+    else:
+        segment = Segment()
+    async with await _prepared_db(settings) as (_engine, sessionmaker):
+        context = await picks_context(sessionmaker)
+        async with sessionmaker() as session:
+            try:
+                plan = await plan_push(session, context, parse_skus(args.skus), segment, created_by=None)
+            except PushRefused as refused:
+                raise CliError(_plain(refused.text("en"))) from refused
+            if not args.dry_run:  # a dry run leaves no trace, not even an unsent push
+                await session.commit()
+        if args.dry_run:
+            recipients, sent = plan.recipients, 0
+        else:
+            result = await send_push_now(sessionmaker, settings, plan.push.id)
+            recipients, sent = result.recipients, result.sent
+    if args.json:
+        print(json.dumps({"recipients": recipients, "sent": sent}))
+    else:
+        what = "would go to" if args.dry_run else "went to"
+        print(f"push #{plan.push.id} {what} {recipients} streamers; reached {sent} now")
+    return 0
+
+
 async def cmd_digest_send(settings: Settings, args) -> int:
 
     async with await _prepared_db(settings) as (_engine, sessionmaker):
@@ -410,6 +458,7 @@ COMMANDS = {
     "grade": cmd_grade,
     "picks": cmd_picks,
     "match": cmd_match,
+    "push": cmd_push,
 }
 
 

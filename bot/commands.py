@@ -37,7 +37,7 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     ),
     LEADER: ("activity", "team"),
     MERCHANT: ("mygoods", "match", "offer", "samples", "samplerule", "activity"),
-    ADMIN: ("mygoods", "match", "offer", "import", "invite", "invite_leader", "regrade", "stats"),
+    ADMIN: ("mygoods", "match", "offer", "import", "invite", "invite_leader", "push", "regrade", "stats"),
 }
 ROLE_ORDER = (STREAMER, LEADER, MERCHANT, ADMIN)  # whose commands come first in a union
 NOT_FOR: dict[str, frozenset[str]] = {ADMIN: frozenset({"bind"})}  # admins need not bind

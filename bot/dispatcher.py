@@ -18,6 +18,7 @@ from bot.services import Services
 from handlers import setup_routers
 from handlers.middlewares import DbSessionMiddleware
 from jobs.after_import import after_catalog_change
+from jobs.push import push_and_report
 
 logger = logging.getLogger(__name__)
 
@@ -26,6 +27,8 @@ def build_dispatcher(services: Services, **extra: Any) -> Dispatcher:
     """A new dispatcher with every router, the DB middleware and the shared services as data."""
     if services.after_catalog_change is None:  # what the handlers' catalog_changed() starts
         services.after_catalog_change = after_catalog_change
+    if services.push_runner is None:  # what a confirmed /push starts
+        services.push_runner = push_and_report
     dp = Dispatcher(
         storage=fsm_storage(services),
         settings=services.settings,

@@ -43,6 +43,9 @@ logger = logging.getLogger(__name__)
 # What follows a catalog change: (bot, services, tier changes). jobs/after_import.py provides it; the
 # composition root plugs it in (bot/dispatcher.py), so handlers announce a change without importing jobs/.
 AfterCatalogChange = Callable[[Bot | None, "Services", Sequence[Any]], Awaitable[None]]
+# Sends a confirmed push and reports to the admin: (bot, services, push id, admin chat, language).
+# jobs/push.py provides it, plugged in the same way.
+PushRunner = Callable[[Bot, "Services", int, int, str], Awaitable[None]]
 
 JOBS_WAIT_SECONDS = 60.0
 # How long one replica may hold the catalog fan-out across processes before Redis lets another in
@@ -61,6 +64,7 @@ class Services:
     catalog: CatalogIndex
     sender: Sender | None = None  # made once a bot exists
     after_catalog_change: AfterCatalogChange | None = None
+    push_runner: PushRunner | None = None
     throttle: Throttle | None = None  # guessable commands (/bind); made on first use
     redis: Redis | None = None  # REDIS_URL: shared by the replicas (de-duplication, catalog notices)
     # Held while the index is rebuilt and merchants and watchers are told, by the post-import job or
@@ -147,6 +151,21 @@ class Services:
             await self.announce_catalog_change()
         except Exception:  # noqa: BLE001 - a background job has nobody to raise to; the catalog watch retries
             logger.exception("the job after a catalog change failed")
+
+    def start_push(self, bot: Bot, push_id: int, *, admin_chat: int, lang: str) -> asyncio.Task[None]:
+        """An admin confirmed a push: send it in the background (the admin's update does not wait)."""
+        task = asyncio.create_task(self._push(bot, push_id, admin_chat, lang), name=f"push-{push_id}")
+        self._jobs.add(task)
+        task.add_done_callback(self._jobs.discard)
+        return task
+
+    async def _push(self, bot: Bot, push_id: int, admin_chat: int, lang: str) -> None:
+        try:
+            if self.push_runner is None:
+                raise RuntimeError("no push runner plugged in (bot.dispatcher does it)")
+            await self.push_runner(bot, self, push_id, admin_chat, lang)
+        except Exception:  # noqa: BLE001 - a background job has nobody to raise to; rerunning the push finishes it
+            logger.exception("push %s failed", push_id)
 
     async def jobs_done(self) -> None:
         """Wait (at most JOBS_WAIT_SECONDS) until the background jobs, and any they started, are over."""

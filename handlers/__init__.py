@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiogram import Router
 
-from handlers import admin, common, deals, grade, inline, leaders, merchant, picks, samples, search
+from handlers import admin, common, deals, grade, inline, leaders, merchant, picks, push, samples, search
 
 
 def setup_routers() -> Router:
@@ -15,6 +15,7 @@ def setup_routers() -> Router:
         common.make_wait_router(),  # first: a command ends any wait for typed input
         common.make_router(),
         admin.make_router(),
+        push.make_router(),
         merchant.make_router(),
         grade.make_router(),
         picks.make_router(),

@@ -164,6 +164,7 @@ class _WireRow:
     sessionmaker: async_sessionmaker[AsyncSession]
     clock: Callable[[], datetime]
     on_wire: Callable[[int], Awaitable[bool]]  # marks the row `sending`; False: our claim is gone
+    kind: deliveries.Kind = deliveries.DIGEST
     requests: int = 0
     flood: bool = False  # the last answer was a 429
 
@@ -201,7 +202,9 @@ class WireGuard(BaseRequestMiddleware):
 
 async def _off_wire(wire: _WireRow, error: str) -> None:
     async with wire.sessionmaker() as session:
-        await deliveries.mark_off_wire(wire.row_id, wire.token, error, now=wire.clock(), session=session)
+        await deliveries.mark_off_wire(
+            wire.row_id, wire.token, error, now=wire.clock(), kind=wire.kind, session=session
+        )
         await session.commit()
 
 
@@ -286,6 +289,8 @@ _CLOSED = {Outcome.FAILED: deliveries.FAILED, Outcome.UNKNOWN: deliveries.UNKNOW
 class DigestPass:
     """One digest pass: housekeeping, preparation, then workers that take the next item, deliver it
     and record the outcome, until no row is left or the pass has to stop."""
+
+    kind: deliveries.Kind = deliveries.DIGEST  # whose rows it moves (jobs.push subclasses it)
 
     def __init__(
         self,
@@ -440,7 +445,13 @@ class DigestPass:
 
     async def _close_skipped(self, skip: _Skip, session: AsyncSession) -> None:
         await deliveries.finish_row(
-            skip.row.id, self.token, skip.status, now=self.clock(), error=skip.reason, session=session
+            skip.row.id,
+            self.token,
+            skip.status,
+            now=self.clock(),
+            error=skip.reason,
+            kind=self.kind,
+            session=session,
         )
         if skip.status == deliveries.SKIPPED:
             self.report.outcomes[deliveries.SKIPPED] += 1
@@ -506,7 +517,13 @@ class DigestPass:
     async def deliver(self, item: _Item) -> tuple[Delivery, _WireRow] | None:
         """Send one item through the sender; None when our claim on its row was lost."""
         wire = _WireRow(
-            item.row.id, item.row.telegram_id, self.token, self.sessionmaker, self.clock, self._on_wire
+            item.row.id,
+            item.row.telegram_id,
+            self.token,
+            self.sessionmaker,
+            self.clock,
+            self._on_wire,
+            self.kind,
         )
         reset = _WIRE.set(wire)
         try:
@@ -531,7 +548,9 @@ class DigestPass:
             raise ClaimLost(row_id)
 
     async def _mark_on_wire(self, session: AsyncSession, row_ids: list[int]) -> list[bool]:
-        held = await deliveries.mark_many_on_wire(row_ids, self.token, now=self.clock(), session=session)
+        held = await deliveries.mark_many_on_wire(
+            row_ids, self.token, now=self.clock(), kind=self.kind, session=session
+        )
         return [row_id in held for row_id in row_ids]
 
     # ---------------------------------------------------------------- 5. record
@@ -570,7 +589,9 @@ class DigestPass:
                         item.row.id, status, error=delivery.error, attempts=self._attempts(delivery)
                     )
                 )
-        held = await deliveries.finish_rows(finishes, self.token, now=self.clock(), session=session)
+        held = await deliveries.finish_rows(
+            finishes, self.token, now=self.clock(), kind=self.kind, session=session
+        )
         picks = []
         for item, delivery, refused in outcomes:
             if delivery.outcome == Outcome.SENT:
@@ -592,7 +613,9 @@ class DigestPass:
     async def _requeue(self, item: _Item, delivery: Delivery, session: AsyncSession) -> None:
         """Telegram refused it (429): certainly not delivered, so the next pass may send it."""
         error = delivery.error or f"429 retry after {delivery.retry_after}s"
-        await deliveries.requeue_row(item.row.id, self.token, error, now=self.clock(), session=session)
+        await deliveries.requeue_row(
+            item.row.id, self.token, error, now=self.clock(), kind=self.kind, session=session
+        )
         self.report.requeued += 1
         self.stop("flood control (429) persists")
 
@@ -632,7 +655,7 @@ class DigestPass:
         # Rows claimed but never put on the wire go back at once (a crash leaves them to the lease).
         with contextlib.suppress(SQLAlchemyError, asyncio.CancelledError):
             async with self.sessionmaker() as session:
-                await deliveries.release_claims(self.token, session=session)
+                await deliveries.release_claims(self.token, kind=self.kind, session=session)
                 await session.commit()
 
 

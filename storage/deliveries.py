@@ -12,6 +12,11 @@ The rows are the source of truth for "sent at most once per streamer and local d
 A claim (`claimed_by`, stamped with `updated_at`) is a lease: it only keeps two passes from queueing
 the same row. The real guard is `mark_on_wire`, which moves the row to `sending` only for the claim
 that still holds it, right before the HTTP request; so a row is on the wire for at most one pass.
+
+The same states serve two kinds of delivery: the daily digest (`DigestDelivery`, one row per
+streamer and local date) and an admin's push (`PushDelivery`, one row per streamer and push). The
+transitions take the kind's table (`kind=`, the digest by default); only making and claiming rows
+differ, by what scopes them (the dates, or the push).
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from storage.profiles import StreamerProfile, profile_of
 from storage.sql import chunks, dialect_insert
 from storage.tables import (
     DigestDelivery,
+    PushDelivery,
     User,
     utcnow,
 )
@@ -51,6 +57,11 @@ PENDING, SENDING, SENT, BLOCKED, INVALID, FAILED, SKIPPED, UNKNOWN = (
 )
 FINAL_STATUSES = frozenset({SENT, BLOCKED, INVALID, FAILED, SKIPPED, UNKNOWN})
 _LIVE = (PENDING, SENDING)
+
+# The kinds of delivery, by their table: both carry the columns the transitions below touch.
+Kind = type[DigestDelivery] | type[PushDelivery]
+DIGEST: Kind = DigestDelivery
+PUSH: Kind = PushDelivery
 
 
 def _eligible():
@@ -105,7 +116,7 @@ async def create_rows(
 
 
 async def fail_stale_sending(
-    older_than: datetime, *, now: datetime | None = None, session: AsyncSession
+    older_than: datetime, *, now: datetime | None = None, kind: Kind = DIGEST, session: AsyncSession
 ) -> list[int]:
     """Rows left `sending` by a pass that died mid-request: their outcome is unknown, so they are
     marked `unknown` and never re-sent (a missed digest is better than a duplicate). Returns their ids."""
@@ -113,19 +124,17 @@ async def fail_stale_sending(
     ids = list(
         (
             await session.exec(
-                select(col(DigestDelivery.id)).where(
-                    col(DigestDelivery.status) == SENDING, col(DigestDelivery.updated_at) < older_than
-                )
+                select(col(kind.id)).where(col(kind.status) == SENDING, col(kind.updated_at) < older_than)
             )
         ).all()
     )
     for chunk in chunks(ids):
         await session.exec(
-            update(DigestDelivery)
+            update(kind)
             .where(
-                col(DigestDelivery.id).in_(chunk),
-                col(DigestDelivery.status) == SENDING,
-                col(DigestDelivery.updated_at) < older_than,
+                col(kind.id).in_(chunk),
+                col(kind.status) == SENDING,
+                col(kind.updated_at) < older_than,
             )
             .values(
                 status=UNKNOWN,
@@ -185,13 +194,21 @@ class ClaimedRow:
     role: str
 
 
-def _free(dates: Collection[date], *, now: datetime, lease: timedelta):  # type: ignore[no-untyped-def]
-    """Pending rows for `dates` that nobody holds (or whose holder's lease ran out)."""
+def _free(kind: Kind, scope: Any, *, now: datetime, lease: timedelta):  # type: ignore[no-untyped-def]
+    """Pending rows of `kind` within `scope` that nobody holds (or whose holder's lease ran out)."""
     return and_(
-        col(DigestDelivery.status) == PENDING,
-        col(DigestDelivery.local_date).in_(sorted(dates)),
-        or_(col(DigestDelivery.claimed_by).is_(None), col(DigestDelivery.updated_at) < now - lease),
+        col(kind.status) == PENDING,
+        scope,
+        or_(col(kind.claimed_by).is_(None), col(kind.updated_at) < now - lease),
     )
+
+
+def _of_dates(dates: Collection[date]) -> Any:
+    return col(DigestDelivery.local_date).in_(sorted(dates))
+
+
+def _of_push(push_id: int) -> Any:
+    return col(PushDelivery.push_id) == push_id
 
 
 async def claim_rows(
@@ -203,22 +220,43 @@ async def claim_rows(
     limit: int,
     session: AsyncSession,
 ) -> list[ClaimedRow]:
-    """Atomically take up to `limit` free pending rows for `dates`, oldest first.
+    """Atomically take up to `limit` free pending digest rows for `dates`, oldest first (see `_claim`)."""
+    if not dates:
+        return []
+    return await _claim(DIGEST, _of_dates(dates), token, now=now, lease=lease, limit=limit, session=session)
+
+
+async def claim_push_rows(
+    token: str, push_id: int, *, now: datetime, lease: timedelta, limit: int, session: AsyncSession
+) -> list[ClaimedRow]:
+    """Atomically take up to `limit` free pending rows of one push, oldest first (see `_claim`)."""
+    return await _claim(PUSH, _of_push(push_id), token, now=now, lease=lease, limit=limit, session=session)
+
+
+async def _claim(
+    kind: Kind,
+    scope: Any,
+    token: str,
+    *,
+    now: datetime,
+    lease: timedelta,
+    limit: int,
+    session: AsyncSession,
+) -> list[ClaimedRow]:
+    """Atomically take up to `limit` free pending rows of `kind` within `scope`, oldest first.
 
     One `UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED) AND <still free> RETURNING id`: on
     PostgreSQL concurrent claimers skip each other's locked rows and the outer WHERE is re-checked
     on the row version they lock; SQLite runs one writer at a time. Either way a row is won by one
     claimer only. May return fewer rows than are free (a race lost); see `has_free_rows`.
     """
-    if not dates:
-        return []
-    free = _free(dates, now=now, lease=lease)
+    free = _free(kind, scope, now=now, lease=lease)
     # A materialised CTE: PostgreSQL could otherwise run a LIMIT … FOR UPDATE subquery more than once
     # and lock more than `limit` rows.
     pick = (
-        sa_select(col(DigestDelivery.id))
+        sa_select(col(kind.id))
         .where(free)
-        .order_by(col(DigestDelivery.id))
+        .order_by(col(kind.id))
         .limit(limit)
         .with_for_update(skip_locked=True)
         .cte("picked")
@@ -226,20 +264,20 @@ async def claim_rows(
     )
     won = (
         await session.exec(
-            update(DigestDelivery)
-            .where(col(DigestDelivery.id).in_(sa_select(pick.c.id)), free)
+            update(kind)
+            .where(col(kind.id).in_(sa_select(pick.c.id)), free)
             .values(claimed_by=token, updated_at=now)
-            .returning(col(DigestDelivery.id))
+            .returning(col(kind.id))
         )
     ).all()
     ids = sorted(int(row[0]) for row in won)
     if not ids:
         return []
     rows = await session.exec(
-        select(col(DigestDelivery.id), DigestDelivery.telegram_id, DigestDelivery.local_date, User)  # type: ignore[call-overload, arg-type]
-        .join(User, col(User.telegram_id) == col(DigestDelivery.telegram_id), isouter=True)
-        .where(col(DigestDelivery.id).in_(ids))
-        .order_by(col(DigestDelivery.id))
+        select(col(kind.id), kind.telegram_id, kind.local_date, User)  # type: ignore[call-overload, arg-type]
+        .join(User, col(User.telegram_id) == col(kind.telegram_id), isouter=True)
+        .where(col(kind.id).in_(ids))
+        .order_by(col(kind.id))
     )
     claimed = []
     for row_id, telegram_id, local_date, user in rows.all():
@@ -257,54 +295,68 @@ async def has_free_rows(
 ) -> bool:
     if not dates:
         return False
+    return await _any_free(DIGEST, _of_dates(dates), now=now, lease=lease, session=session)
+
+
+async def has_free_push_rows(push_id: int, *, now: datetime, lease: timedelta, session: AsyncSession) -> bool:
+    return await _any_free(PUSH, _of_push(push_id), now=now, lease=lease, session=session)
+
+
+async def _any_free(
+    kind: Kind, scope: Any, *, now: datetime, lease: timedelta, session: AsyncSession
+) -> bool:
     found = (
-        await session.exec(select(col(DigestDelivery.id)).where(_free(dates, now=now, lease=lease)).limit(1))
+        await session.exec(select(col(kind.id)).where(_free(kind, scope, now=now, lease=lease)).limit(1))
     ).first()
     return found is not None
 
 
-def _held(row_id: int, token: str):
+def _held(row_id: int, token: str, kind: Kind):
     return and_(
-        col(DigestDelivery.id) == row_id,
-        col(DigestDelivery.claimed_by) == token,
-        col(DigestDelivery.status).in_(_LIVE),
+        col(kind.id) == row_id,
+        col(kind.claimed_by) == token,
+        col(kind.status).in_(_LIVE),
     )
 
 
-async def mark_on_wire(row_id: int, token: str, *, now: datetime, session: AsyncSession) -> bool:
+async def mark_on_wire(
+    row_id: int, token: str, *, now: datetime, kind: Kind = DIGEST, session: AsyncSession
+) -> bool:
     """Right before an HTTP request: `sending`, one more attempt. False: our claim is gone (do not send)."""
     result = await session.exec(
-        update(DigestDelivery)
-        .where(_held(row_id, token))
-        .values(status=SENDING, attempts=DigestDelivery.attempts + 1, updated_at=now)
+        update(kind)
+        .where(_held(row_id, token, kind))
+        .values(status=SENDING, attempts=kind.attempts + 1, updated_at=now)
     )
     return (result.rowcount or 0) == 1
 
 
 async def mark_many_on_wire(
-    row_ids: Collection[int], token: str, *, now: datetime, session: AsyncSession
+    row_ids: Collection[int], token: str, *, now: datetime, kind: Kind = DIGEST, session: AsyncSession
 ) -> set[int]:
     """`mark_on_wire` for many rows in one statement; returns the rows still ours (send only those)."""
     if not row_ids:
         return set()
     won = await session.exec(
-        update(DigestDelivery)
+        update(kind)
         .where(
-            col(DigestDelivery.id).in_(sorted(row_ids)),
-            col(DigestDelivery.claimed_by) == token,
-            col(DigestDelivery.status).in_(_LIVE),
+            col(kind.id).in_(sorted(row_ids)),
+            col(kind.claimed_by) == token,
+            col(kind.status).in_(_LIVE),
         )
-        .values(status=SENDING, attempts=DigestDelivery.attempts + 1, updated_at=now)
-        .returning(col(DigestDelivery.id))
+        .values(status=SENDING, attempts=kind.attempts + 1, updated_at=now)
+        .returning(col(kind.id))
     )
     return {int(row[0]) for row in won.all()}
 
 
-async def mark_off_wire(row_id: int, token: str, error: str, *, now: datetime, session: AsyncSession) -> None:
+async def mark_off_wire(
+    row_id: int, token: str, error: str, *, now: datetime, kind: Kind = DIGEST, session: AsyncSession
+) -> None:
     """Telegram answered "not delivered" (a 429): the row is ours and pending again, safe to retry."""
     await session.exec(
-        update(DigestDelivery)
-        .where(_held(row_id, token))
+        update(kind)
+        .where(_held(row_id, token, kind))
         .values(status=PENDING, error=error[:300], updated_at=now)
     )
 
@@ -319,6 +371,7 @@ async def finish_row(
     error: str | None = None,
     skus: Sequence[str] = (),
     attempts: int | None = None,
+    kind: Kind = DIGEST,
     session: AsyncSession,
 ) -> bool:
     """Record a final outcome for a row we hold; False when the claim was lost meanwhile."""
@@ -332,7 +385,7 @@ async def finish_row(
     )
     if attempts is not None:
         values["attempts"] = attempts
-    result = await session.exec(update(DigestDelivery).where(_held(row_id, token)).values(**values))
+    result = await session.exec(update(kind).where(_held(row_id, token, kind)).values(**values))
     return (result.rowcount or 0) == 1
 
 
@@ -349,7 +402,7 @@ class Finish:
 
 
 async def finish_rows(
-    finishes: Sequence[Finish], token: str, *, now: datetime, session: AsyncSession
+    finishes: Sequence[Finish], token: str, *, now: datetime, kind: Kind = DIGEST, session: AsyncSession
 ) -> set[int]:
     """`finish_row` for many rows: one select and one executemany; returns the rows we held and closed."""
     if not finishes:
@@ -360,11 +413,11 @@ async def finish_rows(
         int(row_id)
         for row_id in (
             await session.exec(
-                select(col(DigestDelivery.id))
+                select(col(kind.id))
                 .where(
-                    col(DigestDelivery.id).in_(ids),
-                    col(DigestDelivery.claimed_by) == token,
-                    col(DigestDelivery.status).in_(_LIVE),
+                    col(kind.id).in_(ids),
+                    col(kind.claimed_by) == token,
+                    col(kind.status).in_(_LIVE),
                 )
                 .with_for_update()
             )
@@ -373,7 +426,7 @@ async def finish_rows(
     }
     if not held:
         return held
-    table = DigestDelivery.__table__  # type: ignore[attr-defined]
+    table = kind.__table__  # type: ignore[union-attr]
     statement = (
         update(table)
         # No IN (...) here: an expanding parameter cannot be used with executemany.
@@ -419,22 +472,22 @@ async def commit_without_waiting_for_disk(*, session: AsyncSession) -> None:
         await connection.execute(text("SET LOCAL synchronous_commit TO OFF"))
 
 
-async def requeue_row(row_id: int, token: str, error: str, *, now: datetime, session: AsyncSession) -> bool:
+async def requeue_row(
+    row_id: int, token: str, error: str, *, now: datetime, kind: Kind = DIGEST, session: AsyncSession
+) -> bool:
     """Give a row back, unsent and unclaimed (a flood-limited pass stops; the next pass retries it)."""
     result = await session.exec(
-        update(DigestDelivery)
-        .where(_held(row_id, token))
+        update(kind)
+        .where(_held(row_id, token, kind))
         .values(status=PENDING, claimed_by=None, error=error[:300], updated_at=now)
     )
     return (result.rowcount or 0) == 1
 
 
-async def release_claims(token: str, *, session: AsyncSession) -> int:
+async def release_claims(token: str, *, kind: Kind = DIGEST, session: AsyncSession) -> int:
     """Give back every row this pass claimed but never put on the wire."""
     result = await session.exec(
-        update(DigestDelivery)
-        .where(col(DigestDelivery.claimed_by) == token, col(DigestDelivery.status) == PENDING)
-        .values(claimed_by=None)
+        update(kind).where(col(kind.claimed_by) == token, col(kind.status) == PENDING).values(claimed_by=None)
     )
     return max(result.rowcount or 0, 0)
 

@@ -252,6 +252,41 @@ class DigestDelivery(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow)
 
 
+class Push(SQLModel, table=True):
+    """An admin's targeted recommendation (官方小二定向推荐): its goods and segment are its identity."""
+
+    __tablename__ = "push"
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=500, unique=True)  # sorted skus + segment: the same push is the same row
+    skus: str = Field(max_length=500)  # ';'-separated, in the admin's order
+    segment: str = Field(max_length=8)  # all | gap | mix
+    category: str | None = Field(default=None, max_length=64)
+    created_by: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    created_at: datetime = Field(default_factory=utcnow)
+    confirmed_at: datetime | None = None  # its recipients are fixed (rows made) when first confirmed
+
+
+class PushDelivery(SQLModel, table=True):
+    """One push per streamer: the digest's delivery states (storage.deliveries), keyed by push."""
+
+    __tablename__ = "push_delivery"
+    __table_args__ = (UniqueConstraint("push_id", "telegram_id", name="uq_push_once_per_streamer"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    push_id: int = Field(foreign_key="push.id", index=True)
+    telegram_id: int = Field(sa_column=Column(BigInteger, nullable=False, index=True))
+    local_date: date  # the day its goods count as shown (so the digest does not repeat them)
+    status: str = Field(default="pending", max_length=16, index=True)
+    skus: str = Field(default="", max_length=500)
+    attempts: int = 0
+    message_id: int | None = None
+    error: str | None = Field(default=None, max_length=300)
+    claimed_by: str | None = Field(default=None, max_length=64)
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
 class PickSent(SQLModel, table=True):
     """A product shown to a streamer as a pick (so it is not repeated within 14 days)."""
 
