@@ -27,7 +27,8 @@ async def _restart(db: Database) -> int:
     conn = await asyncpg.connect(_asyncpg_dsn(db.url, "postgres"))
     try:
         rows = await conn.fetch(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = $1 AND pid <> pg_backend_pid()",
             name,
         )
     finally:
@@ -66,7 +67,9 @@ async def test_an_update_after_a_restart_is_answered(db: Database, caplog: pytes
     assert seen[0][1] != seen[1][1]  # the handler ran on a new server connection
 
 
-async def test_an_idle_connection_is_pinged_and_replaced(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_an_idle_connection_is_pinged_and_replaced(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
     first = await _backend_pid(db)
     await _restart(db)
     monkeypatch.setattr(storage.engine, "IDLE_PING_SECONDS", 0.0)  # every pooled connection counts as idle
