@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import multiprocessing as mp
 import random
@@ -47,7 +48,7 @@ from sqlalchemy.ext.asyncio import create_async_engine  # noqa: E402
 from bot.dispatcher import build_dispatcher  # noqa: E402
 from bot.i18n import t  # noqa: E402
 from bot.outbound import Budget, LocalLimiter  # noqa: E402
-from bot.runtime import polling_options  # noqa: E402
+from bot.runtime import polling_options, settle_heap  # noqa: E402
 from bot.seed import seed_demo  # noqa: E402
 from bot.services import Services, build_bot, build_catalog_index, policy_for  # noqa: E402
 from bot.settings import Settings  # noqa: E402
@@ -241,9 +242,12 @@ async def run_real(url: str, n: int, database_url: str, profile: str | None) -> 
         # The outbound path stays on, with a budget that never binds: the server has no limit either.
         unbound = Budget(rate=1e9, burst=1e9, reserve=0.0, chat_interval=0.0, group_interval=0.0)
         bot = build_bot(TOKEN, api_url=url, limiter=LocalLimiter(unbound))
+        dp = build_dispatcher(services)
+        settle_heap()  # as run_bot does once started
         try:
-            return await poll_until_done(build_dispatcher(services), bot, n, profile=profile)
+            return await poll_until_done(dp, bot, n, profile=profile)
         finally:
+            gc.unfreeze()  # as run_bot does when it stops: the echo runs must not inherit a frozen heap
             await services.cancel_jobs()
             await bot.session.close()
     finally:

@@ -9,6 +9,7 @@ from typing import Any
 from aiogram import BaseMiddleware
 from aiogram.types import TelegramObject
 from aiogram.types import User as TgUser
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from bot.i18n import lang_of
@@ -35,15 +36,28 @@ class DbSessionMiddleware(BaseMiddleware):
         tg_user: TgUser | None = data.get("event_from_user")
         async with sessionmaker() as session:
             data["session"] = session
-            if tg_user is not None:
-                # One statement needs no transaction: reading the user in autocommit saves the BEGIN and
-                # COMMIT round trips on every update; the handler's own work starts a transaction as usual.
-                await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-            data["viewer"] = await _viewer(session, settings, tg_user)
+            try:
+                data["viewer"] = await _first_read(session, settings, tg_user)
+            except DBAPIError as exc:
+                if not exc.connection_invalidated:
+                    raise
+                # The database restarted under a pooled connection (they are pinged only when idle,
+                # storage/engine.py): the failure invalidated the pool, and nothing has happened yet.
+                logger.warning("database connection lost; reading the user again on a fresh one")
+                await session.rollback()
+                data["viewer"] = await _first_read(session, settings, tg_user)
             await session.commit()  # hand the connection back: long handlers must not hold one
             result = await handler(event, data)
             await session.commit()
             return result
+
+
+async def _first_read(session, settings: Settings, tg_user: TgUser | None) -> Viewer:
+    if tg_user is not None:
+        # One statement needs no transaction: reading the user in autocommit saves the BEGIN and
+        # COMMIT round trips on every update; the handler's own work starts a transaction as usual.
+        await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    return await _viewer(session, settings, tg_user)
 
 
 async def _viewer(session, settings: Settings, tg_user: TgUser | None) -> Viewer:
