@@ -38,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.digest_throughput import CATEGORIES, DAY, FIRST_ID, seed  # noqa: E402
 from bot.dispatcher import build_dispatcher  # noqa: E402
 from bot.i18n import t  # noqa: E402
+from bot.runtime import polling_options  # noqa: E402
 from bot.services import Services, build_bot, build_catalog_index, make_sender, outbound_limiter  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from core.policy import default_policy  # noqa: E402
@@ -82,7 +83,10 @@ async def one_run(args: argparse.Namespace) -> dict[str, float]:
         limiter = outbound_limiter(settings)
         bot = build_bot(TOKEN, api_url=api.base_url, limiter=limiter)
         dp = build_dispatcher(services)
-        polling = asyncio.create_task(dp.start_polling(bot, handle_signals=False, polling_timeout=1))
+        # As `python -m bot run` polls: a bounded number of handlers in flight.
+        polling = asyncio.create_task(
+            dp.start_polling(bot, handle_signals=False, polling_timeout=1, **polling_options(dp))
+        )
 
         async def search() -> None:
             gap = 0.0 if args.burst else 1.0 / args.search_rate

@@ -9,6 +9,7 @@ The claim is taken before anything else runs: an update whose handler then fails
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections import OrderedDict
@@ -69,12 +70,20 @@ class UpdateDedup:
         return True
 
 
+# Updates handled at once, in polling and webhook mode alike. More would only queue for the database
+# pool (20 connections) while holding memory, and time out there after 30 s under a burst; past this
+# many, an update waits here before it takes anything.
+UPDATES_IN_FLIGHT = 32
+
+
 class UpdateGateMiddleware(BaseMiddleware):
     """The outermost update middleware of ours: drops a duplicate before any database session opens,
-    then counts the update and times its handling (bot/metrics.py)."""
+    bounds how many updates are handled at once, then counts the update and times its handling
+    (bot/metrics.py)."""
 
-    def __init__(self, dedup: UpdateDedup) -> None:
+    def __init__(self, dedup: UpdateDedup, *, in_flight: int = UPDATES_IN_FLIGHT) -> None:
         self.dedup = dedup
+        self._slots = asyncio.Semaphore(in_flight)
 
     async def __call__(
         self,
@@ -89,6 +98,16 @@ class UpdateGateMiddleware(BaseMiddleware):
             UPDATES.labels(kind, "duplicate").inc()
             logger.info("update %s was already handled: ignored", event.update_id)
             return UNHANDLED
+        async with self._slots:
+            return await self._handle(handler, event, data, kind)
+
+    async def _handle(
+        self,
+        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+        event: Update,
+        data: dict[str, Any],
+        kind: str,
+    ) -> Any:
         started = time.perf_counter()
         outcome = "error"
         try:

@@ -12,6 +12,7 @@ from aiogram.types import MenuButtonWebApp, WebAppInfo
 from aiohttp import web
 
 from bot.commands import set_default_menus
+from bot.dedup import UPDATES_IN_FLIGHT
 from bot.dispatcher import build_dispatcher
 from bot.i18n import t
 from bot.logs import configure_logging
@@ -23,8 +24,6 @@ from storage.engine import make_engine, make_sessionmaker
 from storage.migrate import upgrade
 
 logger = logging.getLogger(__name__)
-
-UPDATES_IN_FLIGHT = 32  # handlers running at once when polling (the database pool holds 20 connections)
 
 
 async def set_commands(bot: Bot, settings: Settings) -> None:

@@ -17,7 +17,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from redis.asyncio import Redis
 from sqlmodel import select
 
-from bot.dedup import UpdateDedup
+from bot.dedup import UpdateDedup, UpdateGateMiddleware
 from bot.demo_data import demo_products
 from bot.dispatcher import fsm_storage
 from bot.logs import JsonFormatter
@@ -416,3 +416,26 @@ async def test_a_conversation_waits_in_redis_so_any_replica_takes_the_answer(sql
     assert await answering.get_state(key) == "SampleInput:tracking"
     assert await answering.get_data(key) == {"sample_id": 5}
     assert await alone.get_state(key) is None
+
+
+async def test_the_gate_bounds_the_updates_handled_at_once() -> None:
+    """A webhook burst has no polling limit in front of it: the gate keeps the rest waiting."""
+    gate = UpdateGateMiddleware(UpdateDedup(), in_flight=3)
+    running, most = 0, 0
+    release = asyncio.Event()
+
+    async def handler(event, data):
+        nonlocal running, most
+        running += 1
+        most = max(most, running)
+        await release.wait()
+        running -= 1
+
+    updates = [start_update(9000 + i, user_id=7000 + i) for i in range(10)]
+    tasks = [asyncio.create_task(gate(handler, update, {})) for update in updates]
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert most == 3 and running == 3  # the other seven wait at the gate
+    release.set()
+    await asyncio.gather(*tasks)
+    assert most == 3 and running == 0
