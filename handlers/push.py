@@ -33,6 +33,7 @@ from bot.push import (
 )
 from bot.services import Services
 from core.push import MAX_GOODS, parse_skus
+from handlers.admin import admins_only, admins_only_button, stale_admin_button
 from handlers.filters import RoleFilter
 from storage import push as pushes
 from storage.users import ADMIN, Viewer
@@ -104,18 +105,6 @@ async def _drop_buttons(query: CallbackQuery) -> None:
             logger.info("could not remove the push buttons: %s", exc.message)
 
 
-async def admins_only(message: Message, viewer: Viewer) -> None:
-    await message.answer(t("admin.only", viewer.lang))
-
-
-async def admins_only_button(query: CallbackQuery, viewer: Viewer) -> None:
-    await query.answer(t("admin.only_button", viewer.lang), show_alert=True)
-
-
-async def stale_button(query: CallbackQuery, viewer: Viewer) -> None:
-    await query.answer(t("admin.stale_button", viewer.lang), show_alert=True)
-
-
 def make_router() -> Router:
     router = Router(name=__name__)
 
@@ -124,7 +113,7 @@ def make_router() -> Router:
     guarded.callback_query.filter(RoleFilter(ADMIN))
     guarded.message.register(push_command, Command("push"))
     guarded.callback_query.register(push_pressed, PushCb.filter(F.action.in_({CONFIRM, CANCEL})))
-    guarded.callback_query.register(stale_button, Prefixed(PushCb.__prefix__))
+    guarded.callback_query.register(stale_admin_button, Prefixed(PushCb.__prefix__))
 
     refusals = Router(name=f"{__name__}.refusals")
     refusals.message.register(admins_only, Command("push"))
