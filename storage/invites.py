@@ -8,7 +8,7 @@ from __future__ import annotations
 import secrets
 import unicodedata
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from sqlalchemy import update
@@ -16,6 +16,7 @@ from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.merchants import MerchantRef, get_merchant
+from storage.sql import aware
 from storage.tables import InviteCode, User, utcnow
 from storage.users import insert_user_if_absent, load_user
 
@@ -33,11 +34,6 @@ def normalise_code(text: str) -> str:
     """What the merchant typed -> a stored code: full-width folded, upper case, no spaces or dashes."""
     text = unicodedata.normalize("NFKC", text).upper()
     return "".join(ch for ch in text if ch.isalnum())[:32]
-
-
-def _aware(value: datetime) -> datetime:
-    # Make sure comparisons are between aware datetimes on every backend.
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +106,7 @@ async def bind_invite(
         return BindResult(BindStatus.USED_BY_YOU if mine else BindStatus.USED, merchant)
     if invite.revoked_at is not None:
         return BindResult(BindStatus.REVOKED, merchant)
-    if _aware(invite.expires_at) <= now:
+    if aware(invite.expires_at) <= now:
         return BindResult(BindStatus.EXPIRED, merchant)
     if already:
         return BindResult(BindStatus.ALREADY, merchant)
@@ -154,7 +150,7 @@ async def revoke_invite(code: str, *, now: datetime | None = None, session: Asyn
         return RevokeStatus.USED
     if invite.revoked_at is not None:
         return RevokeStatus.ALREADY_REVOKED
-    if _aware(invite.expires_at) <= now:
+    if aware(invite.expires_at) <= now:
         return RevokeStatus.EXPIRED
     invite.revoked_at = now
     invite.expires_at = now

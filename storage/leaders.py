@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import func, update
@@ -20,13 +20,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.match import gmv_band
 from storage.invites import INVITE_TTL, new_code, normalise_code
+from storage.sql import aware
 from storage.tables import InviteCode, Leader, LeaderInvite, StreamerSale, User, utcnow
 
 TEAM_CODE_BYTES = 6  # ~8 url-safe characters: not guessable, short enough for a link
-
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +112,7 @@ async def bind_leader(
         return LeaderBindResult(
             LeaderBind.USED_BY_YOU if invite.used_by == telegram_id else LeaderBind.USED, ref
         )
-    if _aware(invite.expires_at) <= now:
+    if aware(invite.expires_at) <= now:
         return LeaderBindResult(LeaderBind.EXPIRED, ref)
     if user is not None and user.leader_id == invite.leader_id:
         return LeaderBindResult(LeaderBind.ALREADY, ref)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import Table
@@ -35,3 +36,8 @@ async def rows_written(statement: Any, *, session: AsyncSession) -> int:
     """Run an INSERT/UPDATE; how many rows it wrote (0 when ON CONFLICT DO NOTHING skipped them)."""
     result: Any = await session.exec(statement)
     return max(result.rowcount or 0, 0)
+
+
+def aware(value: datetime) -> datetime:
+    """A stored timestamp as an aware UTC datetime (SQLite hands them back naive)."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
