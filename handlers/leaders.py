@@ -332,15 +332,18 @@ def figures_text(a: ActivityView, f: activities.Figures, today: date, lang: str)
     )
 
 
+async def _pressed_activity(callback_data: ActCb, session: AsyncSession) -> ActivityView | None:
+    """The activity a button names (None for a forged or stale id); who may act is the caller's check."""
+    if not valid_id(callback_data.id):
+        return None
+    return await activities.get_activity(callback_data.id, session=session)
+
+
 async def show_pressed(
     query: CallbackQuery, callback_data: ActCb, session: AsyncSession, viewer: Viewer, settings: Settings
 ) -> None:
     lang = viewer.lang
-    a = (
-        await activities.get_activity(callback_data.id, session=session)
-        if valid_id(callback_data.id)
-        else None
-    )
+    a = await _pressed_activity(callback_data, session)
     if a is None or a.leader_id != viewer.leader_id:  # another 团长's figures stay theirs
         await query.answer(t("activity.not_found", lang), show_alert=True)
         return
@@ -527,11 +530,7 @@ async def pick_pressed(
     query: CallbackQuery, callback_data: ActCb, session: AsyncSession, viewer: Viewer, settings: Settings
 ) -> None:
     lang = viewer.lang
-    a = (
-        await activities.get_activity(callback_data.id, session=session)
-        if valid_id(callback_data.id)
-        else None
-    )
+    a = await _pressed_activity(callback_data, session)
     if a is None or viewer.merchant_id is None:
         await query.answer(t("activity.refused_gone", lang), show_alert=True)
         return

@@ -12,17 +12,18 @@ import sys
 from pathlib import Path
 
 from tests.fakes.bot_api import BOT_USERNAME, FakeBotAPI
-from tests.test_e2e_run import (
+from tests.processes import (
     ADMIN,
     STARTUP_SECONDS,
     TOKEN,
+    button,
     child_env,
     cli,
     reply_to,
+    sent_to,
     wait_reply,
     write_catalog,
 )
-from tests.test_e2e_samples import button, sent_to
 
 LEADER, MERCHANT, STREAMER = 5001, 5002, 5003
 

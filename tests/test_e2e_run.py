@@ -8,66 +8,16 @@ BOT_TOKEN is a clear error and exit code 1.
 from __future__ import annotations
 
 import asyncio
-import csv
 import signal
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from tests.factories import product_row
-from tests.fakes.bot_api import Call, FakeBotAPI
-from tests.processes import bot_env, died, unless_it_dies
+from tests.fakes.bot_api import FakeBotAPI
+from tests.processes import STARTUP_SECONDS, TOKEN, child_env, cli, died, reply_to, wait_reply, write_catalog
 
 USER = 4001
-ADMIN = 4999
-TOKEN = "123456:ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdef"
-STARTUP_SECONDS = 60.0  # a cold interpreter imports aiogram (seconds on a busy machine), then migrates
-
-
-def child_env(tmp_path: Path, **settings: str) -> dict[str, str]:
-    """The child's environment: a database in `tmp_path`, the admin, and `settings`; nothing else."""
-    return bot_env(DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'x.db'}", ADMIN_IDS=str(ADMIN), **settings)
-
-
-def write_catalog(path: Path) -> Path:
-    rows = [product_row(f"YG-{i:03d}", f"云朵美白牙膏 {i}号", price=10 + i) for i in range(1, 4)]
-    rows.append(product_row("SAFE-1", "<b>牙膏</b> & 牙刷", brand="A&B", merchant="M2"))
-    with open(path, "w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    return path
-
-
-def cli(tmp_path: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    """Run `python -m bot ARGS` in `tmp_path` (no stray .env), with a timeout."""
-    return subprocess.run(
-        [sys.executable, "-m", "bot", *args],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
-def reply_to(user: int, contains: str):
-    def check(call: Call) -> bool:
-        return (
-            call.method.lower() == "sendmessage"
-            and call.ok
-            and call.params.get("chat_id") == user
-            and contains in str((call.result or {}).get("text", ""))
-        )
-
-    return check
-
-
-async def wait_reply(api: FakeBotAPI, proc: asyncio.subprocess.Process, predicate, seconds: float) -> Call:
-    """The call `predicate` matches; fails at once with the bot's log if the bot dies first."""
-    return await unless_it_dies(proc, api.wait_for(predicate, timeout=seconds))
 
 
 @pytest.fixture

@@ -10,32 +10,20 @@ import signal
 import sys
 from pathlib import Path
 
-from tests.fakes.bot_api import Call, FakeBotAPI
-from tests.test_e2e_run import STARTUP_SECONDS, TOKEN, child_env, cli, reply_to, wait_reply, write_catalog
+from tests.fakes.bot_api import FakeBotAPI
+from tests.processes import (
+    STARTUP_SECONDS,
+    TOKEN,
+    button,
+    child_env,
+    cli,
+    reply_to,
+    sent_to,
+    wait_reply,
+    write_catalog,
+)
 
 STREAMER, MERCHANT, ADMIN = 4001, 4002, 4999
-
-
-def button(call: Call, word: str) -> str:
-    """The callback data of the button whose label has `word`, in a sendMessage/sendPhoto/edit call."""
-    markup = call.params.get("reply_markup") or {}
-    for row in markup.get("inline_keyboard", []):
-        for b in row:
-            if word in b["text"]:
-                return b["callback_data"]
-    raise AssertionError(f"no {word!r} button in {markup}")
-
-
-def sent_to(user: int, method: str, contains: str):
-    def check(call: Call) -> bool:
-        return (
-            call.method.lower() == method
-            and call.ok
-            and call.params.get("chat_id") == user
-            and contains in str(call.params.get("text") or call.params.get("caption") or "")
-        )
-
-    return check
 
 
 async def test_one_whole_sample_against_the_fake_bot_api(tmp_path: Path) -> None:

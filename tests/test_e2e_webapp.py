@@ -13,7 +13,7 @@ from pathlib import Path
 from aiohttp import ClientSession
 
 from tests.fakes.bot_api import FakeBotAPI
-from tests.test_e2e_run import STARTUP_SECONDS, TOKEN, child_env
+from tests.processes import STARTUP_SECONDS, TOKEN, child_env
 from tests.webapp_support import sign_init_data
 
 WEBAPP_URL = "https://shop.example.test/app/"

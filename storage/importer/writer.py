@@ -286,6 +286,13 @@ class _ProductWriter:
         await self.history.run(changes)
 
 
+async def _category_ids(conn: AsyncConnection, names: set[str], *, dry_run: bool) -> dict[str, int]:
+    """Category ids by name; a dry run only looks them up, a real import adds the missing ones."""
+    if dry_run:
+        return await _ids_by_name(conn, CATEGORY, "name", names)
+    return await _ensure_names(conn, CATEGORY, "name", names, lambda _: {})
+
+
 async def _write_products(
     sessionmaker: async_sessionmaker[AsyncSession],
     validated: ValidatedRows,
@@ -298,11 +305,10 @@ async def _write_products(
     # One transaction (the session begins it on first use); a dry run closes it without committing.
     async with sessionmaker() as session:
         conn = await session.connection()
+        categories = await _category_ids(conn, validated.categories, dry_run=dry_run)
         if dry_run:
-            categories = await _ids_by_name(conn, CATEGORY, "name", validated.categories)
             merchants = await _ids_by_name(conn, MERCHANT, "code", validated.merchants)
         else:
-            categories = await _ensure_names(conn, CATEGORY, "name", validated.categories, lambda _: {})
             merchants = await _ensure_names(
                 conn, MERCHANT, "code", validated.merchants, lambda code: {"name": code, "created_at": now}
             )
@@ -335,10 +341,7 @@ async def _write_streamers(
     now = datetime.now(UTC)
     async with sessionmaker() as session:
         conn = await session.connection()
-        if dry_run:
-            categories = await _ids_by_name(conn, CATEGORY, "name", validated.categories)
-        else:
-            categories = await _ensure_names(conn, CATEGORY, "name", validated.categories, lambda _: {})
+        categories = await _category_ids(conn, validated.categories, dry_run=dry_run)
         ins = _insert(conn, STREAMER)
         upsert_streamer = BulkStatement(
             conn,
