@@ -35,7 +35,7 @@ from core.catalog import TIERS
 from core.schedule import local_today
 from handlers.filters import RoleFilter
 from handlers.merchant import unknown_merchant_text
-from handlers.replies import edit_in_place, user_zone
+from handlers.replies import edit_in_place, viewer_zone
 from storage.importer import FileProblem, ImportFileError, ImportKind, ImportReport, import_file
 from storage.invites import RevokeStatus, create_invite, revoke_invite
 from storage.merchants import close_merchants, find_merchant
@@ -74,7 +74,7 @@ async def invite_command(
         await message.answer(await unknown_merchant_text(session, arg, lang))
         return
     invite = await create_invite(merchant, created_by=viewer.telegram_id, session=session)
-    zone = await user_zone(viewer.telegram_id, settings, session=session)
+    zone = viewer_zone(viewer, settings)
     text = t(
         "invite.created",
         lang,
@@ -261,7 +261,7 @@ async def _stats(
     session: AsyncSession, settings: Settings, viewer: Viewer
 ) -> tuple[str, InlineKeyboardMarkup]:
     lang = viewer.lang
-    today = local_today(utcnow(), await user_zone(viewer.telegram_id, settings, session=session))
+    today = local_today(utcnow(), viewer_zone(viewer, settings))
     stats = await catalog_stats(today=today, admin_ids=settings.admin_ids, session=session)
     refresh = AdminCb(action="stats").pack()
     markup = InlineKeyboardMarkup(

@@ -38,7 +38,7 @@ from core.grading import Grade, grade
 from core.policy import Policy
 from core.search import search
 from handlers.leaders import viewer_mark
-from handlers.replies import user_zone
+from handlers.replies import viewer_zone
 from handlers.search import clean_query, send_results
 from storage.catalog import ProductRecord, any_sku, get_product, get_product_by_id
 from storage.merchants import category_average
@@ -83,7 +83,7 @@ async def card_for(
         return grade_card(record.item, viewer.lang) + "\n\n" + t("grade.private_in_group", viewer.lang)
     result = grade(record.indicators, policy, record.tags)
     history = await tier_history(record.item.id, session=session)
-    zone = await user_zone(viewer.telegram_id, settings, session=session)
+    zone = viewer_zone(viewer, settings)
     return grade_card(
         record.item, viewer.lang, private=(record.indicators, result), history=history, zone=zone
     )

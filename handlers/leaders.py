@@ -44,7 +44,7 @@ from core.catalog import TIERS
 from core.schedule import local_today
 from handlers.filters import PlainText, RoleFilter
 from handlers.guesses import guess_allowed
-from handlers.replies import edit_in_place, user_zone
+from handlers.replies import edit_in_place, viewer_zone
 from storage import activities, leaders
 from storage.activities import ActivityView, SubmissionView, SubmitStatus
 from storage.catalog import get_product
@@ -97,22 +97,22 @@ def _cancel_row(lang: str) -> list[InlineKeyboardButton]:
     return [_button(t("activity.btn_cancel", lang), ActCb(action="cancel"))]
 
 
-async def _today(viewer: Viewer, settings: Settings, session: AsyncSession) -> date:
-    return local_today(utcnow(), await user_zone(viewer.telegram_id, settings, session=session))
+def _today(viewer: Viewer, settings: Settings) -> date:
+    return local_today(utcnow(), viewer_zone(viewer, settings))
 
 
 async def viewer_mark(viewer: Viewer, sku: str, settings: Settings, session: AsyncSession) -> Mark | None:
     """The viewer's team activity on a product (for their private chat only), if any."""
-    return await activities.mark_of(
-        viewer.telegram_id, sku, today=await _today(viewer, settings, session), session=session
-    )
+    if viewer.team_id is None:  # no team, no activity marks: most searches need no query for them
+        return None
+    return await activities.mark_of(viewer.telegram_id, sku, today=_today(viewer, settings), session=session)
 
 
 async def viewer_marks(viewer: Viewer, settings: Settings, session: AsyncSession) -> dict[str, Mark]:
-    today = await _today(viewer, settings, session)
-    return (await activities.marks_for([viewer.telegram_id], today=today, session=session)).get(
-        viewer.telegram_id, {}
-    )
+    if viewer.team_id is None:
+        return {}
+    marks = await activities.marks_for([viewer.telegram_id], today=_today(viewer, settings), session=session)
+    return marks.get(viewer.telegram_id, {})
 
 
 async def _send(bot: Bot, chat_id: int, text: str, markup: InlineKeyboardMarkup | None = None) -> None:
@@ -135,7 +135,7 @@ async def invite_leader_command(
         await message.answer(t("leader.invite_usage", lang))
         return
     invite = await leaders.create_leader(name, created_by=viewer.telegram_id, session=session)
-    zone = await user_zone(viewer.telegram_id, settings, session=session)
+    zone = viewer_zone(viewer, settings)
     expires = f"{local_time(invite.expires_at, zone)} ({h(zone.key)})"
     await message.answer(t("leader.invite_created", lang, leader=h(name), code=invite.code, expires=expires))
 
@@ -241,7 +241,7 @@ async def activity_command(
     if args and viewer.merchant_id is not None:
         await _submit_by_text(message, args, bot, session, viewer, settings)
         return
-    today = await _today(viewer, settings, session)
+    today = _today(viewer, settings)
     if viewer.leader_id is not None:
         text, markup = await _leader_list(viewer.leader_id, today, session, lang)
         await message.answer(text, reply_markup=markup)
@@ -349,7 +349,7 @@ async def show_pressed(
         return
     f = await activities.figures(a, session=session)
     await query.answer()
-    text = figures_text(a, f, await _today(viewer, settings, session), lang)
+    text = figures_text(a, f, _today(viewer, settings), lang)
     waiting = await activities.waiting(a.id, session=session)
     markup = _decision_rows(waiting, lang) if waiting else None
     if not await edit_in_place(query.message, text, markup) and query.message is not None:
@@ -403,7 +403,7 @@ async def name_given(
         return
     await state.update_data(name=name)
     await state.set_state(ActivityForm.period)
-    today = await _today(viewer, settings, session)
+    today = _today(viewer, settings)
     example = (
         f"{today.isoformat()} {today.replace(day=28).isoformat()}" if today.day < 28 else today.isoformat()
     )
@@ -417,7 +417,7 @@ async def period_given(
 ) -> None:
     lang = viewer.lang
     try:
-        starts, ends = parse_period(message.text or "", await _today(viewer, settings, session))
+        starts, ends = parse_period(message.text or "", _today(viewer, settings))
     except ParseError as exc:
         await message.answer(_problem(exc, lang), reply_markup=_markup(_cancel_row(lang)))
         return
@@ -622,7 +622,7 @@ async def _submit(
         product_id,
         merchant_id=viewer.merchant_id,
         submitted_by=viewer.telegram_id,
-        today=await _today(viewer, settings, session),
+        today=_today(viewer, settings),
         rate=rate,
         session=session,
     )

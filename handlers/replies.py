@@ -14,20 +14,19 @@ from aiogram.types import (
     InputMediaPhoto,
     Message,
 )
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.render import TELEGRAM_LIMIT, fits_caption, split_message
 from bot.settings import Settings
 from core.schedule import zone_of
-from storage.profiles import get_profile
+from storage.users import Viewer
 
 logger = logging.getLogger(__name__)
 
 
-async def user_zone(telegram_id: int, settings: Settings, *, session: AsyncSession) -> ZoneInfo:
-    """The time zone a user reads dates in: their /tz, else the operator's default."""
-    profile = await get_profile(telegram_id, session=session)
-    return zone_of(profile.timezone, settings.default_timezone)
+def viewer_zone(viewer: Viewer, settings: Settings) -> ZoneInfo:
+    """The time zone a user reads dates in: their /tz (read with the user at the start of the
+    update), else the operator's default."""
+    return zone_of(viewer.timezone, settings.default_timezone)
 
 
 async def edit_in_place(

@@ -54,6 +54,8 @@ class Viewer:
     registered: bool = False
     roles: frozenset[str] = field(default_factory=frozenset)
     leader_id: int | None = None  # the 团长 this user is bound as
+    team_id: int | None = None  # the 团长 whose team they joined (their activities mark goods for them)
+    timezone: str | None = None  # their /tz (None: the operator's default)
 
     def __post_init__(self) -> None:
         if not self.roles:
@@ -84,6 +86,8 @@ def viewer_of(user: User | None, telegram_id: int, lang: str, *, is_admin: bool)
         lang=lang,
         merchant_id=user.merchant_id if user is not None else None,
         leader_id=user.leader_id if user is not None else None,
+        team_id=user.team_id if user is not None else None,
+        timezone=user.timezone if user is not None else None,
         registered=user is not None,
     )
 
