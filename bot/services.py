@@ -12,7 +12,6 @@ from typing import Any
 
 from aiogram import Bot
 from aiogram.client.default import DefaultBotProperties
-from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.session.base import BaseSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
@@ -25,6 +24,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.dedup import UpdateDedup
 from bot.outbound import Limiter, LocalLimiter, build_limiter, install
 from bot.response_types import KeepResponseTypes
+from bot.session import JsonSession
 from bot.settings import Settings
 from bot.throttle import Throttle, make_throttle
 from core.catalog import CatalogItem
@@ -267,7 +267,7 @@ def build_bot(
     25 messages/s): priorities, Telegram's limits, 429s honoured. A given session (the terminal demo,
     the test harness) is not paced unless a limiter is given too: it does not talk to Telegram."""
     if session is None:
-        session = AiohttpSession()
+        session = JsonSession()
         if api_url:
             session.api = TelegramAPIServer.from_base(api_url.rstrip("/"))
         limiter = limiter or LocalLimiter()
