@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from bot.i18n import lang_of
 from bot.settings import Settings
-from storage.users import STREAMER, Viewer, get_user, viewer_of
+from storage.users import STREAMER, Viewer, user_facts, viewer_of
 
 logger = logging.getLogger(__name__)
 
@@ -65,5 +65,5 @@ async def _viewer(session, settings: Settings, tg_user: TgUser | None) -> Viewer
         return Viewer(telegram_id=0, role=STREAMER, lang="zh")
     lang = lang_of(tg_user.language_code)
     # Read on every update, never cached: /bind in another process may have just changed the roles.
-    user = await get_user(tg_user.id, session=session)
+    user = await user_facts(tg_user.id, session=session)
     return viewer_of(user, tg_user.id, lang, is_admin=settings.is_admin(tg_user.id))
