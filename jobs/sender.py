@@ -26,7 +26,7 @@ from collections import OrderedDict
 from collections.abc import AsyncIterable, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import aiohttp
 from aiogram.enums import ParseMode
@@ -41,9 +41,10 @@ from aiogram.exceptions import (
     TelegramRetryAfter,
     TelegramServerError,
 )
-from aiogram.types import InlineKeyboardMarkup, LinkPreviewOptions, Message
+from aiogram.types import InlineKeyboardMarkup, LinkPreviewOptions
 
 from bot.outbound import never_left, outbound_of
+from bot.session import SendMessageForIds, SentIds
 
 if TYPE_CHECKING:
     from aiogram import Bot
@@ -186,16 +187,17 @@ class Sender:
             if final is not None:
                 return final
 
-    async def _request(self, out: Outgoing) -> Message:
-        return await self._bot.send_message(
+    async def _request(self, out: Outgoing) -> SentIds:
+        method = SendMessageForIds(  # only the message_id is kept: Telegram's echo is not parsed whole
             chat_id=out.chat_id,
             text=out.text,
             parse_mode=ParseMode.HTML,
             link_preview_options=LinkPreviewOptions(is_disabled=True),
             reply_markup=out.reply_markup,
             allow_paid_broadcast=True if self._paid_broadcast else None,
-            request_timeout=self._request_timeout,
         )
+        sent = await self._bot(method, request_timeout=self._request_timeout)  # type: ignore[arg-type]
+        return cast(SentIds, sent)
 
     def _flooded(self, out: Outgoing, attempts: int, exc: TelegramRetryAfter) -> Delivery | None:
         """A 429: pause every worker; None to try again once the pause is over, else the final refusal."""

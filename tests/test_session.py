@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from aiogram import Bot
 from aiogram.client.default import DefaultBotProperties
-from aiogram.methods import SendMessage, SendPhoto
-from aiogram.types import BufferedInputFile, InlineKeyboardButton, InlineKeyboardMarkup
+from aiogram.exceptions import TelegramForbiddenError
+from aiogram.methods import AnswerInlineQuery, SendMessage, SendPhoto, TelegramMethod
+from aiogram.types import (
+    BufferedInputFile,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InlineQueryResultArticle,
+    InputTextMessageContent,
+    LinkPreviewOptions,
+)
 
 from bot.services import build_bot
-from bot.session import JsonSession
+from bot.session import JsonSession, SendMessageForIds, SentIds
 from tests.fakes import FakeBotAPI
 
 MARKUP = InlineKeyboardMarkup(
@@ -56,11 +65,28 @@ async def test_a_file_upload_falls_back_to_the_multipart_form() -> None:
     assert call.params["caption"] == "雷达图"
 
 
-async def test_json_says_what_aiograms_form_would_for_every_field() -> None:
+METHODS = [
+    SendMessage(chat_id=7, text="牙膏", reply_markup=MARKUP, disable_notification=False),
+    # defaults one level down, as the digest sends them
+    SendMessage(chat_id=7, text="选品", link_preview_options=LinkPreviewOptions(is_disabled=True)),
+    # defaults deeper down (the slow path): an inline answer's message content
+    AnswerInlineQuery(
+        inline_query_id="1",
+        results=[
+            InlineQueryResultArticle(
+                id="a", title="防晒霜", input_message_content=InputTextMessageContent(message_text="L5")
+            )
+        ],
+        is_personal=True,
+    ),
+]
+
+
+@pytest.mark.parametrize("method", METHODS, ids=["keyboard", "link-preview", "inline-answer"])
+async def test_json_says_what_aiograms_form_would_for_every_field(method: TelegramMethod) -> None:
     session = JsonSession()
     bot = Bot("123456:TEST", session=session, default=DefaultBotProperties(parse_mode="HTML"))
     try:
-        method = SendMessage(chat_id=7, text="牙膏", reply_markup=MARKUP, disable_notification=False)
         body = json.loads(session.json_body(bot, method) or b"{}")
         fields = session.build_form_data(bot, method)._fields
         form = {options["name"]: value for options, _headers, value in fields}
@@ -69,3 +95,18 @@ async def test_json_says_what_aiograms_form_would_for_every_field() -> None:
     assert set(body) == set(form)
     for key, value in body.items():
         assert value == (form[key] if isinstance(value, str) else json.loads(form[key])), key
+
+
+async def test_a_broadcast_reads_back_only_the_id_and_still_raises_telegrams_errors() -> None:
+    async with FakeBotAPI() as api:
+        bot = build_bot("123456:TEST", api_url=api.base_url)
+        try:
+            sent = await bot(SendMessageForIds(chat_id=7, text="今日选品", reply_markup=MARKUP))
+            api.fail("sendMessage", 403, chat_id=8)
+            with pytest.raises(TelegramForbiddenError):
+                await bot(SendMessageForIds(chat_id=8, text="今日选品"))
+        finally:
+            await bot.session.close()
+    first = api.calls_to("sendMessage")[0]
+    assert isinstance(sent, SentIds) and sent.message_id == first.result["message_id"]
+    assert first.params["reply_markup"] == MARKUP.model_dump(exclude_none=True)  # sent whole all the same
