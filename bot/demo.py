@@ -97,11 +97,11 @@ class DemoChat:
 
     # --- what the bot sends -------------------------------------------------------------
     def on_request(self, method: Any) -> None:
-        name = type(method).__name__
-        if name in ("SendMessage", "EditMessageText"):
-            prefix = "✏️ " if name == "EditMessageText" else ""
+        name = method.__api_method__  # the Bot API name: subclasses such as SendMessageForIds count too
+        if name in ("sendMessage", "editMessageText"):
+            prefix = "✏️ " if name == "editMessageText" else ""
             self._show(prefix + terminal_text(method.text, self.colour), method.reply_markup)
-        elif name == "SendPhoto":
+        elif name == "sendPhoto":
             data = input_file_bytes(method.photo)
             if data:  # a chart drawn here: saved to look at
                 self.photos += 1
@@ -113,7 +113,7 @@ class DemoChat:
                 shown = str(method.photo)
             caption = terminal_text(method.caption or "", self.colour)
             self._show(f"🖼  [图片 image: {shown}] {caption}".rstrip(), method.reply_markup)
-        elif name == "SendDocument":
+        elif name == "sendDocument":
             filename = getattr(method.document, "filename", "file")
             data = input_file_bytes(method.document)
             if data:
@@ -124,11 +124,11 @@ class DemoChat:
                 f"{terminal_text(method.caption or '', self.colour)}",
                 method.reply_markup,
             )
-        elif name == "EditMessageReplyMarkup":
+        elif name == "editMessageReplyMarkup":
             self._show("✏️ (buttons updated)", method.reply_markup)
-        elif name == "AnswerCallbackQuery" and method.text:
+        elif name == "answerCallbackQuery" and method.text:
             self.print(f"{DIM if self.colour else ''}💬 {method.text}{RESET if self.colour else ''}")
-        elif name == "AnswerInlineQuery":
+        elif name == "answerInlineQuery":
             self._show_inline(method)
 
     def _show(self, text: str, markup: Any) -> None:

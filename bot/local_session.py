@@ -21,13 +21,13 @@ from aiogram.methods.base import TelegramType
 from aiogram.types import InputFile
 
 BOT_USER = {"id": 42, "is_bot": True, "first_name": "选品助手", "username": "xuanpin_demo_bot"}
-_MESSAGE_METHODS = {
-    "SendMessage",
-    "SendPhoto",
-    "SendDocument",
-    "EditMessageText",
-    "EditMessageReplyMarkup",
-    "EditMessageCaption",
+_MESSAGE_METHODS = {  # by Bot API name, so subclasses (bot.session.SendMessageForIds) count too
+    "sendMessage",
+    "sendPhoto",
+    "sendDocument",
+    "editMessageText",
+    "editMessageReplyMarkup",
+    "editMessageCaption",
 }
 
 
@@ -61,7 +61,8 @@ class LocalSession(BaseSession):
         self.queued.append(answer)
 
     def of(self, method_name: str) -> list[TelegramMethod[Any]]:
-        return [r for r in self.requests if type(r).__name__ == method_name]
+        """The requests of one method class, by name (`SendMessage`), its subclasses included."""
+        return [r for r in self.requests if any(c.__name__ == method_name for c in type(r).__mro__)]
 
     async def make_request(
         self, bot: Bot, method: TelegramMethod[TelegramType], timeout: int | None = None
@@ -76,15 +77,15 @@ class LocalSession(BaseSession):
         return response.result  # type: ignore[return-value]
 
     def _result(self, method: TelegramMethod[Any]) -> Any:
-        name = type(method).__name__
-        if name == "GetMe":
+        name = method.__api_method__
+        if name == "getMe":
             return BOT_USER
-        if name == "GetFile":
+        if name == "getFile":
             file_id = getattr(method, "file_id")  # noqa: B009 - GetFile, typed as the generic method
             return {"file_id": file_id, "file_unique_id": file_id, "file_path": f"documents/{file_id}"}
         if name in _MESSAGE_METHODS:
             return self._message(method)
-        if name == "GetUpdates":
+        if name == "getUpdates":
             return []
         return True
 
@@ -102,9 +103,9 @@ class LocalSession(BaseSession):
         caption = getattr(method, "caption", None)
         if isinstance(caption, str):
             msg["caption"] = caption
-        if type(method).__name__ == "SendPhoto":
+        if method.__api_method__ == "sendPhoto":
             msg["photo"] = [{"file_id": "photo", "file_unique_id": "photo", "width": 800, "height": 800}]
-        if type(method).__name__ == "SendDocument":
+        if method.__api_method__ == "sendDocument":
             msg["document"] = {"file_id": "doc", "file_unique_id": "doc"}
         markup = getattr(method, "reply_markup", None)
         if markup is not None and hasattr(markup, "model_dump"):

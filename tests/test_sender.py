@@ -386,6 +386,9 @@ class StubBot:
             raise self.script[chat_id].pop(0)
         return SimpleNamespace(message_id=len(self.calls))
 
+    async def __call__(self, method: SendMessage, request_timeout: int | None = None) -> SimpleNamespace:
+        return await self.send_message(chat_id=int(method.chat_id), text=method.text)
+
 
 def retry_after(chat_id: int, seconds: int) -> TelegramRetryAfter:
     method = SendMessage(chat_id=chat_id, text="x")
