@@ -88,7 +88,7 @@ def heldout(split: str, show_misses: bool) -> None:
         return types[item.sku] == kind and (not brand or item.brand == brand)
 
     for _split, kind, query, expect in chosen:
-        result = search(index, query, limit=5)
+        result = search(index, query, limit=5, remember=False)
         hits = [h.item for h in result.hits]
         if expect == "none":
             score = float(not hits)
@@ -151,7 +151,7 @@ def main() -> None:
     ours_time = base_time = 0.0
     for case in cases:
         t0 = time.perf_counter()
-        hits = [h.item for h in search(index, case.query, limit=5).hits]
+        hits = [h.item for h in search(index, case.query, limit=5, remember=False).hits]
         t1 = time.perf_counter()
         base = [visible[i] for _, _, i in process.extract(case.query, titles, scorer=fuzz.WRatio, limit=5)]
         t2 = time.perf_counter()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import random
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -12,8 +14,10 @@ import core.search.rank as search_module
 from benchmarks.catalog import generated_catalog
 from core.catalog import CatalogItem, tier_rank
 from core.search import SearchFilters, SearchIndex, parse_query, search
+from core.search.index import QueryMemo
 from core.search.normalize import MAX_QUERY_CHARS, han_pinyin, normalize, split_pinyin, tokenize
 
+EVAL = Path(__file__).resolve().parents[1] / "benchmarks" / "search_eval.jsonl"
 _SCORES = {"L0": 30.0, "L1": 50.0, "L2": 60.0, "L3": 70.0, "L4": 80.0, "L5": 90.0}
 
 
@@ -343,3 +347,34 @@ def test_suggestions_never_name_a_brand_whose_goods_are_all_hidden() -> None:
     result = search(index, "chanelle xiangnaier zzz")
     assert not result.hits
     assert all("香奈儿" not in name for name in result.suggestions)
+
+
+def test_remembered_answers_are_the_answers() -> None:
+    """The index's memo of recent answers changes nothing but the time: every page of every query,
+    asked twice (the second time from the memo), equals the answer computed afresh."""
+    big = SearchIndex.build(generated_catalog(3000, seed=5))
+    queries = [
+        *(json.loads(line)["query"] for line in EVAL.read_text(encoding="utf-8").splitlines()[:120]),
+        "牙膏 L4+",
+        "<100",
+        "dyson 吹风机",
+        "没有这种东西xyz",
+    ]
+    for query in queries:
+        for hidden in (False, True):
+            for offset, limit in ((0, 5), (5, 5), (45, 5), (48, 5), (60, 5), (0, 1)):
+                fresh = search(big, query, limit=limit, offset=offset, include_hidden=hidden, remember=False)
+                for _ in range(2):
+                    assert search(big, query, limit=limit, offset=offset, include_hidden=hidden) == fresh
+    assert 0 < len(big.memo) <= big.memo.size
+    refreshed = SearchIndex.build(generated_catalog(3000, seed=5))
+    assert len(refreshed.memo) == 0  # a new index starts with nothing remembered
+
+
+def test_the_memo_forgets_the_least_recently_used_first() -> None:
+    memo = QueryMemo(size=2)
+    memo.put("a", 1)
+    memo.put("b", 2)
+    assert memo.get("a") == 1  # a is now the most recent
+    memo.put("c", 3)
+    assert memo.get("b") is None and memo.get("a") == 1 and memo.get("c") == 3

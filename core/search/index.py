@@ -19,8 +19,9 @@ from __future__ import annotations
 import string
 from array import array
 from bisect import bisect_left
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Iterable
+from threading import Lock
 from typing import Any
 
 import numpy as np
@@ -100,8 +101,36 @@ def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     return np.repeat(starts.astype(np.int64) - (ends - lengths), lengths) + np.arange(total, dtype=np.int64)
 
 
+class QueryMemo:
+    """The latest answers of one index, least recently used forgotten first. It lives and dies with
+    its index (a refresh builds a new index, with an empty memo), so an answer is never stale."""
+
+    def __init__(self, size: int = 1024) -> None:
+        self.size = size
+        self._answers: OrderedDict[Any, Any] = OrderedDict()
+        self._lock = Lock()  # searches may come from worker threads too
+
+    def get(self, key: Any) -> Any | None:
+        with self._lock:
+            answer = self._answers.get(key)
+            if answer is not None:
+                self._answers.move_to_end(key)
+            return answer
+
+    def put(self, key: Any, answer: Any) -> None:
+        with self._lock:
+            self._answers[key] = answer
+            self._answers.move_to_end(key)
+            while len(self._answers) > self.size:
+                self._answers.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._answers)
+
+
 class SearchIndex:
-    """An immutable search index over catalog items; build a new one to change it."""
+    """An immutable search index over catalog items; build a new one to change it (its `memo` of
+    recent answers is the one part that changes, and only ever holds this index's answers)."""
 
     # Read by `core.search.rank`; the arrays are read-only and the index refuses new attributes.
     items: tuple[CatalogItem, ...]
@@ -126,6 +155,7 @@ class SearchIndex:
     words: tuple[str, ...]  # word id → its text (a mention word without its mark)
     mention: np.ndarray  # bool per word id: a word of a gift or compatible-with phrase
     latin_mention_ids: dict[str, int]  # Latin mention words by text
+    memo: QueryMemo  # recent answers (core.search.rank.search)
     _n: int
     _item_ptr: np.ndarray  # CSR item → words
     _item_words: np.ndarray
@@ -141,7 +171,7 @@ class SearchIndex:
         "items", "tier", "price", "commission", "visible", "title_keys", "static_key", "rank_order",
         "key_shift", "vocab", "latin_sorted", "latin_sorted_ids", "latin_ids", "suggest_names",
         "suggest_text", "suggest_sound", "top_categories", "vocabulary", "brand_keys", "words", "mention",
-        "latin_mention_ids", "_n", "_item_ptr", "_item_words", "_word_ptr",
+        "latin_mention_ids", "memo", "_n", "_item_ptr", "_item_words", "_word_ptr",
         "_word_items", "_terms", "_term_ptr", "_term_words", "_sku_hashes", "_sku_positions", "_frozen",
     )  # fmt: skip
 
@@ -159,6 +189,7 @@ class SearchIndex:
         self = object.__new__(cls)
         self._frozen = False
         _Builder(self, default_vocabulary() if vocabulary is None else vocabulary).build(tuple(items))
+        self.memo = QueryMemo()
         self._frozen = True
         return self
 

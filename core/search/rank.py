@@ -32,6 +32,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from bisect import bisect_left
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -61,6 +62,7 @@ __all__ = ["Hit", "SearchResult", "find_brand", "search"]
 _EXACT, _INNER, _PREFIX, _SOUND, _LOOSE, _PARTIAL, _FRAGMENT, _MENTION, _BEGUN, _LONE = range(10)
 # _INNER: the characters, inside a longer word that is something else (手机 in 手机壳: Chinese puts
 # what a thing is last); _MENTION: a word of a gift or compatible-with phrase (送洗发水旅行装).
+MEMO_DEPTH = 50  # how many results of a query the index remembers (10 pages of 5)
 _CLASS_WEIGHT = (1.0, 0.96, 0.9, 0.8, 0.7, 0.6, 0.5, 0.5, 0.5, 0.35)
 # Weak classes add to an item's score but never make it a match by themselves.
 _WEAK = (False, False, False, False, False, False, False, False, True, True)
@@ -104,7 +106,13 @@ class SearchResult:
 
 
 def search(
-    index: SearchIndex, query: str, *, limit: int = 5, offset: int = 0, include_hidden: bool = False
+    index: SearchIndex,
+    query: str,
+    *,
+    limit: int = 5,
+    offset: int = 0,
+    include_hidden: bool = False,
+    remember: bool = True,
 ) -> SearchResult:
     """Ranked catalog items for what a streamer typed: relevance first, then tier, then score.
 
@@ -112,11 +120,26 @@ def search(
     Empty or blank queries give an empty result; a query of filters alone (`L4+ <100`) lists
     everything passing them, best tier first (relevance 100); a pasted sku finds its item. When
     nothing matches, `suggestions` holds the closest brands or categories.
+
+    The first MEMO_DEPTH results of a query are remembered by the index (`remember=False` skips
+    that): the next page, the way back from a card, and the same search by someone else are read
+    from the memo. The answer is the same either way.
     """
     limit = max(0, int(limit))
     offset = max(0, int(offset))
     if not query or not query.strip():
         return SearchResult(query=query or "", text="", filters=SearchFilters())
+    if not remember or offset + limit > MEMO_DEPTH:
+        return _answer(index, query, limit, offset, include_hidden)
+    key = (query, include_hidden)
+    first = index.memo.get(key)
+    if first is None:
+        first = _answer(index, query, MEMO_DEPTH, 0, include_hidden)
+        index.memo.put(key, first)
+    return dataclasses.replace(first, hits=first.hits[offset : offset + limit])
+
+
+def _answer(index: SearchIndex, query: str, limit: int, offset: int, include_hidden: bool) -> SearchResult:
     text, filters = parse_query(query[:MAX_QUERY_CHARS])
     if len(index) == 0:
         return SearchResult(query, text, filters, suggestions=[])
