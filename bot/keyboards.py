@@ -119,6 +119,7 @@ class Prefixed(BaseFilter):
     """Any callback under `prefix` (registered after the factory's own filter: a forged or stale payload)."""
 
     def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
         self.head = prefix + ":"
 
     async def __call__(self, query: CallbackQuery) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiogram import Router
 
 from handlers import admin, common, deals, grade, inline, leaders, merchant, picks, push, samples, search
+from handlers.gate import Gate
 
 
 def setup_routers() -> Router:
@@ -13,15 +14,19 @@ def setup_routers() -> Router:
     root = Router(name="handlers")
     root.include_routers(
         common.make_wait_router(),  # first: a command ends any wait for typed input
-        common.make_router(),
-        admin.make_router(),
-        push.make_router(),
-        merchant.make_router(),
-        grade.make_router(),
-        picks.make_router(),
-        deals.make_router(),
-        leaders.make_router(),  # before search: a step of the guided chat is plain text
-        samples.make_router(),  # before search: a tracking number or a reason is plain text
+        # Commands, conversation steps and their buttons: a search typed or pressed skips them all.
+        Gate(
+            common.make_router(),
+            admin.make_router(),
+            push.make_router(),
+            merchant.make_router(),
+            grade.make_router(),
+            picks.make_router(),
+            deals.make_router(),
+            leaders.make_router(),  # before search: a step of the guided chat is plain text
+            samples.make_router(),  # before search: a tracking number or a reason is plain text
+            name="handlers.gate",
+        ),
         inline.make_router(),
         search.make_router(),  # plain text is a search: after every command router
     )

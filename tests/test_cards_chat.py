@@ -35,7 +35,7 @@ async def catalog(services):
 
 
 def of(requests: list[Any], name: str) -> list[Any]:
-    return [r for r in requests if type(r).__name__ == name]
+    return [r for r in requests if any(c.__name__ == name for c in type(r).__mro__)]  # subclasses count
 
 
 async def open_card(chat, services, sku: str, **press: Any) -> tuple[list[Any], str]:

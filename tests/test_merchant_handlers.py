@@ -38,7 +38,7 @@ def said(requests: list[Any]) -> str:
 
 
 def of(requests: list[Any], name: str) -> list[Any]:
-    return [r for r in requests if type(r).__name__ == name]
+    return [r for r in requests if any(c.__name__ == name for c in type(r).__mro__)]  # subclasses count
 
 
 async def seed(services, n_top: int = 0) -> None:

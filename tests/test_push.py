@@ -15,6 +15,7 @@ from collections import Counter
 from datetime import date
 
 import pytest
+from aiogram.methods import SendMessage
 from sqlmodel import select
 
 from bot.picks import picks_context, picks_for
@@ -85,7 +86,7 @@ async def seeded(chat, services):
 
 
 def sent_to(requests, chat_id: int) -> list:
-    return [r for r in requests if type(r).__name__ == "SendMessage" and r.chat_id == chat_id]
+    return [r for r in requests if isinstance(r, SendMessage) and r.chat_id == chat_id]  # ForIds too
 
 
 async def test_push_preview_count_then_confirm_reaches_the_segment_once(seeded, services) -> None:
@@ -139,7 +140,7 @@ async def test_a_forged_confirm_from_a_non_admin_sends_nothing(seeded, services)
     confirm = buttons(preview)[0][1]
     assert confirm is not None
     forged = await chat.callback(FOOD, confirm)
-    assert not [r for r in forged if type(r).__name__ == "SendMessage"]
+    assert not [r for r in forged if isinstance(r, SendMessage)]
     [answer] = [r for r in forged if type(r).__name__ == "AnswerCallbackQuery"]
     assert answer.show_alert and "管理员" in answer.text
     assert await delivery_rows(services) == {}

@@ -77,7 +77,7 @@ async def product_id(services, sku: str) -> int:
 
 
 def sent(requests: list[Any], name: str = "SendMessage") -> list[Any]:
-    return [r for r in requests if type(r).__name__ == name]
+    return [r for r in requests if any(c.__name__ == name for c in type(r).__mro__)]  # subclasses count
 
 
 def answers(requests: list[Any]) -> list[Any]:
