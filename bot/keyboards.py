@@ -135,6 +135,13 @@ class PickCb(CallbackData, prefix="pk"):
 
 
 @lru_cache(maxsize=16_384)
+def button(text: str, callback_data: str) -> InlineKeyboardButton:
+    """A callback button, built once for each text and payload: buttons are never changed once built,
+    so messages that show the same button (the same results page, the same pick) share one object."""
+    return InlineKeyboardButton(text=text, callback_data=callback_data)
+
+
+@lru_cache(maxsize=16_384)
 def _pick_button(action: str, n: int, item_id: int, lang: str) -> InlineKeyboardButton:
     """详情 (`d`) or 不感兴趣 (`n`) for the n-th pick. Buttons are never changed once built, so one
     object serves every message that shows the same pick at the same place: a digest pass sends the

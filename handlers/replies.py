@@ -16,6 +16,7 @@ from aiogram.types import (
 )
 
 from bot.render import TELEGRAM_LIMIT, fits_caption, split_message
+from bot.session import SendMessageForIds
 from bot.settings import Settings
 from core.schedule import zone_of
 from storage.users import Viewer
@@ -27,6 +28,21 @@ def viewer_zone(viewer: Viewer, settings: Settings) -> ZoneInfo:
     """The time zone a user reads dates in: their /tz (read with the user at the start of the
     update), else the operator's default."""
     return zone_of(viewer.timezone, settings.default_timezone)
+
+
+async def answer_for_ids(message: Message, text: str, markup: InlineKeyboardMarkup | None = None) -> None:
+    """`message.answer(text)`, reading back only the id of what was sent (bot.session.SendMessageForIds):
+    search results, the bot's most frequent reply, never look at Telegram's echo of themselves."""
+    bot = message.bot
+    assert bot is not None, "an incoming message is bound to its bot"
+    method = SendMessageForIds(
+        chat_id=message.chat.id,
+        message_thread_id=message.message_thread_id if message.is_topic_message else None,
+        business_connection_id=message.business_connection_id,
+        text=text,
+        reply_markup=markup,
+    )
+    await bot(method)  # type: ignore[arg-type]  # read back as SentIds, not as a Message
 
 
 async def edit_in_place(

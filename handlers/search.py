@@ -26,7 +26,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.i18n import t
-from bot.keyboards import card_keyboard
+from bot.keyboards import button, card_keyboard
 from bot.render import (
     badges_text,
     category_name,
@@ -46,7 +46,7 @@ from core.search import SearchFilters, SearchResult, search
 from core.search.normalize import MAX_QUERY_CHARS
 from handlers.filters import PlainText, PrivateChat
 from handlers.leaders import viewer_mark, viewer_marks
-from handlers.replies import show_in_place
+from handlers.replies import answer_for_ids, show_in_place
 from storage.catalog import get_product_by_id
 from storage.users import Viewer
 
@@ -233,7 +233,7 @@ def results_view(
 
 
 def _button(text: str, data: CallbackData) -> InlineKeyboardButton:
-    return InlineKeyboardButton(text=text, callback_data=data.pack())
+    return button(text, data.pack())
 
 
 def nothing_view(header: list[str], key: str, suggestions: Sequence[str], lang: str) -> View:
@@ -463,7 +463,7 @@ async def _send(message: Message, view: View) -> None:
     """Reply in the message's chat, split under Telegram's limit; the buttons go on the last part."""
     chunks = split_message(view.text)
     for i, chunk in enumerate(chunks):
-        await message.answer(chunk, reply_markup=view.markup if i == len(chunks) - 1 else None)
+        await answer_for_ids(message, chunk, view.markup if i == len(chunks) - 1 else None)
 
 
 async def _show(callback: CallbackQuery, bot: Bot, view: View) -> None:
