@@ -40,9 +40,21 @@ class SendMessageForIds(SendMessage):
     __returning__ = SentIds  # type: ignore[assignment]  # read as SentIds, sent as sendMessage
 
 
-def _unset(value: Any, bot: Bot) -> bool:
-    """A default placeholder the bot has no value for: aiogram leaves it out, so do we."""
-    return isinstance(value, Default) and bot.default[value.name] is None
+def _settle(data: dict[str, Any], bot: Bot, *, top: bool) -> None:
+    """Fill in the bot's defaults (parse_mode...) and leave out those it has no value for, here and
+    one level down (link_preview_options); an empty top-level string is left out too, as aiogram's
+    form leaves it out. Deeper defaults are rare: `resolve` in `json_body` meets them."""
+    for key, value in list(data.items()):
+        if isinstance(value, Default):
+            value = bot.default[value.name]
+            if value is None:
+                del data[key]
+                continue
+            data[key] = value
+        if top and value == "":
+            del data[key]
+        elif top and type(value) is dict:
+            _settle(value, bot, top=False)
 
 
 class _Slow(Exception):
@@ -58,12 +70,7 @@ class JsonSession(AiohttpSession):
         What is sent is what aiogram's form would send: absent (None) values and empty top-level
         strings are left out, and the bot's defaults (parse_mode...) are filled in."""
         data = method.model_dump(warnings=False, exclude_none=True)
-        for key, value in list(data.items()):
-            if value == "" or _unset(value, bot):
-                del data[key]
-            elif type(value) is dict:  # link_preview_options and the like: defaults one level down
-                for inner in [k for k, v in value.items() if _unset(v, bot)]:
-                    del value[inner]
+        _settle(data, bot, top=True)
 
         def resolve(value: Any) -> Any:  # json.dumps calls this for what is not JSON already
             if isinstance(value, InputFile):

@@ -64,6 +64,12 @@ class SearchPage(CallbackData, prefix="sp"):
     q: str
     p: int
 
+    @staticmethod
+    def data(q: str, p: int) -> str:
+        """`SearchPage(q=q, p=p).pack()` without building the model: results pages are the hottest
+        reply, and `q` is a query_key (never the separator)."""
+        return f"sp:{q}:{p}"
+
 
 class SearchOpen(CallbackData, prefix="so"):
     """Open a product card from a results page: `so:<product id>:<query key>:<page to go back to>`."""
@@ -71,6 +77,11 @@ class SearchOpen(CallbackData, prefix="so"):
     id: int
     q: str
     p: int
+
+    @staticmethod
+    def data(id: int, q: str, p: int) -> str:  # noqa: A002 - the field's name
+        """`SearchOpen(id=id, q=q, p=p).pack()` without building the model (see SearchPage.data)."""
+        return f"so:{id}:{q}:{p}"
 
 
 class SearchSuggest(CallbackData, prefix="sg"):
@@ -217,23 +228,16 @@ def results_view(
     # The markup is built directly: InlineKeyboardBuilder deep-copies every button, and this is the
     # hottest reply of the bot (benchmarks/updates_throughput.py).
     rows = [
-        [
-            _button(str(first + i), SearchOpen(id=hit.item.id, q=key, p=page))
-            for i, hit in enumerate(result.hits)
-        ]
+        [button(str(first + i), SearchOpen.data(hit.item.id, key, page)) for i, hit in enumerate(result.hits)]
     ]
     paging = []
     if page > 0:
-        paging.append(_button(t("search.prev", lang), SearchPage(q=key, p=page - 1)))
+        paging.append(button(t("search.prev", lang), SearchPage.data(key, page - 1)))
     if page + 1 < pages:
-        paging.append(_button(t("search.next", lang), SearchPage(q=key, p=page + 1)))
+        paging.append(button(t("search.next", lang), SearchPage.data(key, page + 1)))
     if paging:
         rows.append(paging)
     return View("\n".join(header) + "\n\n" + "\n\n".join(body), InlineKeyboardMarkup(inline_keyboard=rows))
-
-
-def _button(text: str, data: CallbackData) -> InlineKeyboardButton:
-    return button(text, data.pack())
 
 
 def nothing_view(header: list[str], key: str, suggestions: Sequence[str], lang: str) -> View:

@@ -515,3 +515,13 @@ def test_recent_queries_are_bounded_per_user_and_in_users():
     recent.remember(3, "y")
     assert recent.recall(1, query_key("c")) is None  # user 1 was least recently used
     assert recent.recall(3, query_key("y")) == "y"
+
+
+@pytest.mark.parametrize("query", ["牙膏", "dyson 吹风机 L4+", "a:b", ""])
+def test_the_quick_payloads_are_what_the_factories_pack(query: str) -> None:
+    key = query_key(query)
+    for product_id, page in ((1, 0), (2**31 - 1, 1000)):
+        packed = SearchOpen.data(product_id, key, page)
+        assert packed == SearchOpen(id=product_id, q=key, p=page).pack()
+        assert SearchOpen.unpack(packed) == SearchOpen(id=product_id, q=key, p=page)
+        assert SearchPage.data(key, page) == SearchPage(q=key, p=page).pack()
