@@ -54,6 +54,7 @@ def _dsn(url: str, database: str) -> str:
 async def child(db_url: str, api_url: str, redis_url: str | None, prefix: str) -> None:
     """One replica's digest pass (`--child`): the bot's own composition, nothing benchmark-specific."""
     from bot import outbound
+    from bot.runtime import settle_heap
     from bot.services import build_bot, make_sender
     from bot.settings import Settings
     from jobs.digest import run_digest_pass
@@ -75,6 +76,7 @@ async def child(db_url: str, api_url: str, redis_url: str | None, prefix: str) -
     engine = make_engine(db_url)
     try:
         sender = make_sender(bot, settings)
+        settle_heap()  # as run_bot does once started: the pass runs in a bot whose start-up heap is frozen
         report = await run_digest_pass(make_sessionmaker(engine), settings, sender, bot=bot, on_date=DAY)
         usage = resource.getrusage(resource.RUSAGE_SELF)
         cpu = usage.ru_utime + usage.ru_stime
