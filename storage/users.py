@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from sqlalchemy import bindparam, update
 from sqlmodel import col, select
@@ -27,10 +27,14 @@ ROLE_ORDER = (ADMIN, LEADER, MERCHANT, STREAMER)  # the first one held is a user
 class UserFacts(Protocol):
     """What a Viewer is built from: a User row, or the row `user_facts` reads."""
 
-    merchant_id: int | None
-    leader_id: int | None
-    team_id: int | None
-    timezone: str | None
+    @property
+    def merchant_id(self) -> int | None: ...
+    @property
+    def leader_id(self) -> int | None: ...
+    @property
+    def team_id(self) -> int | None: ...
+    @property
+    def timezone(self) -> str | None: ...
 
 
 def roles_of(user: UserFacts | None, *, is_admin: bool = False) -> frozenset[str]:
@@ -106,16 +110,37 @@ async def get_user(telegram_id: int, *, session: AsyncSession) -> User | None:
     return await session.get(User, telegram_id)
 
 
+class Facts(NamedTuple):
+    merchant_id: int | None
+    leader_id: int | None
+    team_id: int | None
+    timezone: str | None
+
+
 _FACTS = select(User.merchant_id, User.leader_id, User.team_id, User.timezone).where(
     col(User.telegram_id) == bindparam("telegram_id")
 )
+_FACTS_PG = 'SELECT merchant_id, leader_id, team_id, timezone FROM "user" WHERE telegram_id = $1'
 
 
-async def user_facts(telegram_id: int, *, session: AsyncSession) -> UserFacts | None:
-    """The columns a Viewer needs, for every update: one prepared statement on the session's
-    connection, without the ORM's identity map and object state (a fifth of a search's CPU)."""
+async def user_facts(telegram_id: int, *, session: AsyncSession) -> Facts | None:
+    """The columns a Viewer needs, read on every update.
+
+    On PostgreSQL it is one prepared statement on the driver's own connection (asyncpg): the update's
+    connection, but without SQLAlchemy's statement compilation, result processing and greenlet hop,
+    which together were a tenth of the CPU of a whole search (benchmarks/updates_throughput.py).
+    Elsewhere (SQLite) it is the same query as a Core statement.
+    """
     connection = await session.connection()
-    return (await connection.execute(_FACTS, {"telegram_id": telegram_id})).first()  # type: ignore[return-value]
+    if connection.dialect.name == "postgresql":
+        raw = await connection.get_raw_connection()
+        try:
+            found = await raw.driver_connection.fetchrow(_FACTS_PG, telegram_id)  # type: ignore[union-attr]
+            return Facts(*found) if found is not None else None
+        except Exception:  # noqa: BLE001, S110 - e.g. a connection the database closed: ask again below,
+            pass  # through SQLAlchemy, which raises its own error and invalidates the pool
+    row = (await connection.execute(_FACTS, {"telegram_id": telegram_id})).first()
+    return Facts(*row) if row is not None else None
 
 
 async def insert_user_if_absent(

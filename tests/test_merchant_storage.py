@@ -21,9 +21,9 @@ from storage.invites import (
 )
 from storage.merchants import category_average, close_merchants, find_merchant, goods_page, tier_counts
 from storage.stats import catalog_stats
-from storage.tables import DigestDelivery, InviteCode, TierChange, User, utcnow
+from storage.tables import DigestDelivery, InviteCode, Leader, TierChange, User, utcnow
 from storage.tier_changes import already_alerted, mark_alerted
-from storage.users import alert_recipients
+from storage.users import MERCHANT, STREAMER, Facts, alert_recipients, user_facts, viewer_of
 from tests.factories import MIDDLING, add_product, bind_merchant
 
 pytestmark = pytest.mark.storage
@@ -255,3 +255,22 @@ async def test_counts_use_the_merchant_tier_index(sqlite_db) -> None:
         ).all()
     assert "ix_product_merchant_tier" in " ".join(str(r) for r in plan)
     assert "ix_product_merchant_tier" in " ".join(str(r) for r in page_plan)
+
+
+async def test_the_facts_read_on_every_update_are_the_users_row(db) -> None:
+    """`user_facts` (a driver-level query on PostgreSQL, Core on SQLite) says what the row says."""
+    merchant = await _merchant(db)
+    async with db.sessionmaker() as session:
+        leader = Leader(name="小李", team_code="TEAM0001", created_by=1)
+        session.add(leader)
+        await session.flush()
+        big = 2**40 + 7  # Telegram ids outgrow 32 bits
+        session.add(User(telegram_id=big, merchant_id=merchant.id, team_id=leader.id, timezone="Asia/Tokyo"))
+        session.add(User(telegram_id=8, leader_id=leader.id))
+        await session.commit()
+    async with db.sessionmaker() as session:
+        assert await user_facts(big, session=session) == Facts(merchant.id, None, leader.id, "Asia/Tokyo")
+        assert await user_facts(8, session=session) == Facts(None, leader.id, None, None)
+        assert await user_facts(9, session=session) is None
+        viewer = viewer_of(await user_facts(big, session=session), big, "zh", is_admin=False)
+        assert viewer.roles == {STREAMER, MERCHANT} and viewer.team_id == leader.id
