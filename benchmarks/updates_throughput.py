@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import json
 import multiprocessing as mp
 import random
@@ -48,7 +47,7 @@ from sqlalchemy.ext.asyncio import create_async_engine  # noqa: E402
 from bot.dispatcher import build_dispatcher  # noqa: E402
 from bot.i18n import t  # noqa: E402
 from bot.outbound import Budget, LocalLimiter  # noqa: E402
-from bot.runtime import polling_options, settle_heap  # noqa: E402
+from bot.runtime import polling_options, settle_heap, unsettle_heap  # noqa: E402
 from bot.seed import seed_demo  # noqa: E402
 from bot.services import Services, build_bot, build_catalog_index, policy_for  # noqa: E402
 from bot.settings import Settings  # noqa: E402
@@ -247,7 +246,7 @@ async def run_real(url: str, n: int, database_url: str, profile: str | None) -> 
         try:
             return await poll_until_done(dp, bot, n, profile=profile)
         finally:
-            gc.unfreeze()  # as run_bot does when it stops: the echo runs must not inherit a frozen heap
+            unsettle_heap()  # as run_bot does when it stops: the echo must not inherit a frozen heap
             await services.cancel_jobs()
             await bot.session.close()
     finally:

@@ -4,6 +4,7 @@ replica telling merchants; operable: health, readiness, metrics, JSON logs."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
 import sys
@@ -22,6 +23,7 @@ from bot.demo_data import demo_products
 from bot.dispatcher import fsm_storage
 from bot.logs import JsonFormatter
 from bot.metrics import MESSAGES_SENT, REGISTRY, TELEGRAM_429
+from bot.runtime import GC_THRESHOLDS, settle_heap, unsettle_heap
 from bot.services import Services, build_catalog_index
 from bot.settings import Settings
 from bot.web import build_web_app
@@ -439,3 +441,13 @@ async def test_the_gate_bounds_the_updates_handled_at_once() -> None:
     release.set()
     await asyncio.gather(*tasks)
     assert most == 3 and running == 0
+
+
+def test_the_heap_is_settled_once_started_and_given_back_when_stopped() -> None:
+    before = gc.get_threshold()
+    try:
+        settle_heap()
+        assert gc.get_threshold() == GC_THRESHOLDS and gc.get_freeze_count() > 0
+    finally:
+        unsettle_heap()
+    assert gc.get_threshold() == before and gc.get_freeze_count() == 0
