@@ -48,7 +48,8 @@ class DbSessionMiddleware(BaseMiddleware):
                 data["viewer"] = await _first_read(session, settings, tg_user)
             await session.commit()  # hand the connection back: long handlers must not hold one
             result = await handler(event, data)
-            await session.commit()
+            if session.in_transaction():  # the handler read or wrote (adding an object counts too)
+                await session.commit()
             return result
 
 
@@ -56,7 +57,10 @@ async def _first_read(session, settings: Settings, tg_user: TgUser | None) -> Vi
     if tg_user is not None:
         # One statement needs no transaction: reading the user in autocommit saves the BEGIN and
         # COMMIT round trips on every update; the handler's own work starts a transaction as usual.
-        await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        # On PostgreSQL the read goes to the driver directly (storage.users.user_facts), outside any
+        # transaction already, and leaving the isolation level alone saves resetting it afterwards.
+        if session.bind.dialect.name != "postgresql":
+            await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
     return await _viewer(session, settings, tg_user)
 
 
