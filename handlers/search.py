@@ -48,6 +48,8 @@ from handlers.filters import PlainText, PrivateChat
 from handlers.leaders import viewer_mark, viewer_marks
 from handlers.replies import answer_for_ids, show_in_place
 from storage.catalog import get_product_by_id
+from storage.offers import offer_for
+from storage.tables import utcnow
 from storage.users import Viewer
 
 logger = logging.getLogger(__name__)
@@ -265,10 +267,11 @@ def card_view(
     with_sample: bool = True,
     webapp_url: str | None = None,
     mark: Mark | None = None,
+    exclusive: float | None = None,
 ) -> View:
     """The product card, with a way back to the results it was opened from (and, given `webapp_url`,
-    the product in the Mini App)."""
-    text = product_card(item, lang, mark=mark)
+    the product in the Mini App); `exclusive` is the viewer's own 专属 rate on it (private chats only)."""
+    text = product_card(item, lang, exclusive=exclusive, mark=mark)
     back = None
     if query is not None:
         text += f"\n\n{QUERY_MARK}{h(query)}"
@@ -421,6 +424,9 @@ class SearchHandlers:
         query = self._recall(callback, viewer, callback_data.q)
         page = min(max(callback_data.p, 0), MAX_PAGE)
         in_private = callback.message is not None and callback.message.chat.type == "private"
+        offer = None
+        if in_private and not private:  # a streamer's own 专属 rate: never in a group, never to its merchant
+            offer = await offer_for(viewer.telegram_id, record.item.id, now=utcnow(), session=session)
         view = card_view(
             record.item,
             viewer.lang,
@@ -431,6 +437,7 @@ class SearchHandlers:
             with_sample=not viewer.owns(record.merchant_id),  # nobody asks themselves for a sample
             webapp_url=settings.webapp_url if in_private else None,  # Telegram allows it in private only
             mark=await viewer_mark(viewer, record.item.sku, settings, session) if in_private else None,
+            exclusive=offer.rate if offer is not None else None,
         )
         await _show(callback, bot, view)
         await callback.answer()

@@ -165,6 +165,12 @@ async def test_an_offer_reaches_its_streamer_alone_and_lapses(chat, services, de
     detail = PickCb(action="d", id=deals["FOOD-L5-B"]).pack()
     assert "专属 35.0%" in sent_to(await chat.callback(A, detail), A)[0].text
     assert "专属 35.0%" in sent_to(await chat.message(A, "/grade FOOD-L5-B"), A)[0].text
+    # The card opened from a search result says it too, to A alone.
+    for streamer, shown in ((A, True), (B, False)):
+        [results] = sent_to(await chat.message(streamer, "FOOD-L5-B"), streamer)
+        opened = next(data for _label, data in buttons(results) if data and data.startswith("so:"))
+        card = " ".join(texts(await chat.callback(streamer, opened)))
+        assert "FOOD-L5-B" in card and ("专属 35.0%" in card) is shown
     # Never in a group, even for A: everybody there would read it.
     in_group = texts(await chat.message(A, "/grade FOOD-L5-B", chat_type="group", chat_id=-100))
     group_picks = texts(await chat.message(A, "/picks", chat_type="group", chat_id=-100))
