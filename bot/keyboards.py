@@ -147,13 +147,12 @@ def _pick_button(action: str, n: int, item_id: int, lang: str) -> InlineKeyboard
     object serves every message that shows the same pick at the same place: a digest pass sends the
     popular picks to thousands of streamers, and building buttons was a tenth of its CPU."""
     text = t("picks.btn_detail", lang, n=n) if action == "d" else t("picks.btn_skip", lang, n=n)
-    return InlineKeyboardButton(text=text, callback_data=PickCb(action=action, id=item_id).pack())
+    return button(text, PickCb(action=action, id=item_id).pack())
 
 
 @lru_cache(maxsize=1_024)
 def _more_button(page: int, lang: str) -> InlineKeyboardButton:
-    data = PickCb(action="m", page=page).pack()
-    return InlineKeyboardButton(text=t("picks.btn_more", lang), callback_data=data)
+    return button(t("picks.btn_more", lang), PickCb(action="m", page=page).pack())
 
 
 class PicksPage(Protocol):
