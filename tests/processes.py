@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Awaitable
@@ -76,6 +77,22 @@ STARTUP_SECONDS = 60.0  # a cold interpreter imports aiogram (seconds on a busy 
 def child_env(tmp_path: Path, **settings: str) -> dict[str, str]:
     """The child's environment: a database in `tmp_path`, the admin, and `settings`; nothing else."""
     return bot_env(DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'x.db'}", ADMIN_IDS=str(ADMIN), **settings)
+
+
+async def start_bot(tmp_path: Path, api: FakeBotAPI) -> asyncio.subprocess.Process:
+    """`python -m bot run` in `tmp_path`, long-polling the fake Bot API, its output captured."""
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "run", cwd=tmp_path,
+        env=child_env(tmp_path, BOT_TOKEN=TOKEN, TELEGRAM_API_URL=api.base_url),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+
+
+def bind_code(invite: Call) -> str:
+    """The code of an invitation reply ("… /bind CODE …")."""
+    found = re.search(r"/bind (\w+)", invite.result["text"])
+    assert found is not None, invite.result["text"]
+    return found.group(1)
 
 
 def write_catalog(path: Path) -> Path:

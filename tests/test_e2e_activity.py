@@ -8,19 +8,19 @@ import asyncio
 import json
 import re
 import signal
-import sys
 from pathlib import Path
 
 from tests.fakes.bot_api import BOT_USERNAME, FakeBotAPI
 from tests.processes import (
     ADMIN,
     STARTUP_SECONDS,
-    TOKEN,
+    bind_code,
     button,
     child_env,
     cli,
     reply_to,
     sent_to,
+    start_bot,
     wait_reply,
     write_catalog,
 )
@@ -35,16 +35,12 @@ async def test_one_whole_activity_against_the_fake_bot_api(tmp_path: Path) -> No
     async with FakeBotAPI() as api:
         api.message(ADMIN, "/invite_leader 星光团队")
         api.message(ADMIN, "/invite M1")
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot", "run", cwd=tmp_path,
-            env=child_env(tmp_path, BOT_TOKEN=TOKEN, TELEGRAM_API_URL=api.base_url),
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        )  # fmt: skip
+        proc = await start_bot(tmp_path, api)
         try:
             leader_code = await wait_reply(api, proc, reply_to(ADMIN, "团长"), STARTUP_SECONDS)
-            code = re.search(r"/bind (\w+)", leader_code.result["text"]).group(1)  # type: ignore[union-attr]
+            code = bind_code(leader_code)
             merchant_code = await wait_reply(api, proc, reply_to(ADMIN, "商家"), 10)
-            m_code = re.search(r"/bind (\w+)", merchant_code.result["text"]).group(1)  # type: ignore[union-attr]
+            m_code = bind_code(merchant_code)
             api.message(LEADER, f"/bind {code}")
             await wait_reply(api, proc, reply_to(LEADER, "你已成为团长"), 10)
             api.message(MERCHANT, f"/bind {m_code}")

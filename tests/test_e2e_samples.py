@@ -5,20 +5,19 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 import signal
-import sys
 from pathlib import Path
 
 from tests.fakes.bot_api import FakeBotAPI
 from tests.processes import (
     STARTUP_SECONDS,
-    TOKEN,
+    bind_code,
     button,
     child_env,
     cli,
     reply_to,
     sent_to,
+    start_bot,
     wait_reply,
     write_catalog,
 )
@@ -33,14 +32,10 @@ async def test_one_whole_sample_against_the_fake_bot_api(tmp_path: Path) -> None
     async with FakeBotAPI() as api:
         api.message(ADMIN, "/invite M2")
         api.message(STREAMER, "/start")
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot", "run", cwd=tmp_path,
-            env=child_env(tmp_path, BOT_TOKEN=TOKEN, TELEGRAM_API_URL=api.base_url),
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        )  # fmt: skip
+        proc = await start_bot(tmp_path, api)
         try:
             invite = await wait_reply(api, proc, reply_to(ADMIN, "/bind"), STARTUP_SECONDS)
-            code = re.search(r"/bind (\w+)", invite.result["text"]).group(1)  # type: ignore[union-attr]
+            code = bind_code(invite)
             await wait_reply(api, proc, reply_to(STREAMER, "选品助手"), 10)
             api.message(MERCHANT, f"/bind {code}")
             await wait_reply(api, proc, reply_to(MERCHANT, "已绑定商家"), 10)
