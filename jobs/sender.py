@@ -50,6 +50,7 @@ if TYPE_CHECKING:
     from aiogram import Bot
 
 logger = logging.getLogger(__name__)
+_NO_PREVIEW = LinkPreviewOptions(is_disabled=True)  # shared by every message: never changed once built
 
 # Telegram's documented ceilings: ~30 messages/s overall, up to 1000/s with paid broadcasts.
 FREE_RATE_CEILING = 30.0
@@ -192,7 +193,7 @@ class Sender:
             chat_id=out.chat_id,
             text=out.text,
             parse_mode=ParseMode.HTML,
-            link_preview_options=LinkPreviewOptions(is_disabled=True),
+            link_preview_options=_NO_PREVIEW,
             reply_markup=out.reply_markup,
             allow_paid_broadcast=True if self._paid_broadcast else None,
         )

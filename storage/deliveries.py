@@ -32,7 +32,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.profiles import StreamerProfile, profile_of
-from storage.sql import chunks, dialect_insert
+from storage.sql import chunks, dialect_insert, on_postgresql, unnest_rows
 from storage.tables import (
     DigestDelivery,
     PushDelivery,
@@ -311,11 +311,16 @@ async def _any_free(
     return found is not None
 
 
+def _live(kind: Kind):
+    """Still pending or sending: spelled out rather than `IN (…)`, which is re-rendered on every run."""
+    return or_(*(col(kind.status) == status for status in _LIVE))
+
+
 def _held(row_id: int, token: str, kind: Kind):
     return and_(
         col(kind.id) == row_id,
         col(kind.claimed_by) == token,
-        col(kind.status).in_(_LIVE),
+        _live(kind),
     )
 
 
@@ -337,13 +342,15 @@ async def mark_many_on_wire(
     """`mark_on_wire` for many rows in one statement; returns the rows still ours (send only those)."""
     if not row_ids:
         return set()
+    ids = sorted(row_ids)
+    if on_postgresql(session):  # the same statement for any number of rows (storage.sql.unnest_rows)
+        wanted = unnest_rows("w", id=(BigInteger, ids))
+        matches = col(kind.id) == wanted.c.id
+    else:
+        matches = col(kind.id).in_(ids)
     won = await session.exec(
         update(kind)
-        .where(
-            col(kind.id).in_(sorted(row_ids)),
-            col(kind.claimed_by) == token,
-            col(kind.status).in_(_LIVE),
-        )
+        .where(matches, col(kind.claimed_by) == token, _live(kind))
         .values(status=SENDING, attempts=kind.attempts + 1, updated_at=now)
         .returning(col(kind.id))
     )
@@ -404,10 +411,15 @@ class Finish:
 async def finish_rows(
     finishes: Sequence[Finish], token: str, *, now: datetime, kind: Kind = DIGEST, session: AsyncSession
 ) -> set[int]:
-    """`finish_row` for many rows: one select and one executemany; returns the rows we held and closed."""
+    """`finish_row` for many rows; returns the rows we held and closed.
+
+    On PostgreSQL one `UPDATE … FROM unnest(…) RETURNING`; elsewhere one select and one executemany.
+    """
     if not finishes:
         return set()
     assert all(f.status in FINAL_STATUSES for f in finishes)
+    if on_postgresql(session):
+        return await _finish_rows_at_once(finishes, token, now=now, kind=kind, session=session)
     ids = sorted(f.row_id for f in finishes)
     held = {
         int(row_id)
@@ -433,7 +445,7 @@ async def finish_rows(
         .where(
             table.c.id == bindparam("b_id"),
             table.c.claimed_by == token,
-            or_(*(table.c.status == status for status in _LIVE)),
+            _live(kind),
         )
         .values(
             status=bindparam("b_status", type_=String),
@@ -461,13 +473,42 @@ async def finish_rows(
     return held
 
 
+async def _finish_rows_at_once(
+    finishes: Sequence[Finish], token: str, *, now: datetime, kind: Kind, session: AsyncSession
+) -> set[int]:
+    table = kind.__table__  # type: ignore[union-attr]
+    done = unnest_rows(
+        "done",
+        id=(BigInteger, [f.row_id for f in finishes]),
+        status=(String, [f.status for f in finishes]),
+        message_id=(BigInteger, [f.message_id for f in finishes]),
+        error=(String, [(f.error or None) and f.error[:300] for f in finishes]),
+        skus=(String, [";".join(f.skus)[:500] for f in finishes]),
+        attempts=(Integer, [f.attempts for f in finishes]),
+    )
+    closed = await session.exec(
+        update(table)
+        .where(table.c.id == done.c.id, table.c.claimed_by == token, _live(kind))
+        .values(
+            status=done.c.status,
+            message_id=done.c.message_id,
+            error=done.c.error,
+            skus=done.c.skus,
+            attempts=func.coalesce(done.c.attempts, table.c.attempts),
+            updated_at=now,
+        )
+        .returning(table.c.id)
+    )
+    return {int(row[0]) for row in closed.all()}
+
+
 async def commit_without_waiting_for_disk(*, session: AsyncSession) -> None:
     """Let this transaction's commit return before it reaches the disk (PostgreSQL; elsewhere a no-op).
 
     Only for outcomes whose loss in a database crash is safe: a lost `sent` leaves the row
     `sending`, which ends `unknown` and is never re-sent. Never for `mark_many_on_wire`.
     """
-    if session.bind is not None and session.bind.dialect.name == "postgresql":
+    if on_postgresql(session):
         connection = await session.connection()
         await connection.execute(text("SET LOCAL synchronous_commit TO OFF"))
 

@@ -8,11 +8,12 @@ from collections import defaultdict
 from collections.abc import Collection, Sequence
 from datetime import date
 
-from sqlalchemy import insert
+from sqlalchemy import BigInteger, Date, String, insert
+from sqlalchemy import select as sa_select
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.sql import chunks, dialect_insert, rows_written, table_of
+from storage.sql import chunks, dialect_insert, on_postgresql, rows_written, table_of, unnest_rows
 from storage.tables import (
     NotInterested,
     PickSent,
@@ -56,10 +57,28 @@ async def record_picks(telegram_id: int, skus: Sequence[str], on: date, *, sessi
 async def record_many_picks(
     entries: Sequence[tuple[int, Sequence[str], date]], *, session: AsyncSession
 ) -> int:
-    """`record_picks` for many (telegram_id, skus, day) at once: one look-up, one insert."""
+    """`record_picks` for many (telegram_id, skus, day) at once; how many were new.
+
+    On PostgreSQL one `INSERT … SELECT FROM unnest(…) ON CONFLICT DO NOTHING`; elsewhere one look-up
+    and one insert of what it did not find."""
     wanted = {(tid, sku, on) for tid, skus, on in entries for sku in skus}
     if not wanted:
         return 0
+    if on_postgresql(session):
+        ordered = sorted(wanted)
+        new_rows = unnest_rows(
+            "picked",
+            telegram_id=(BigInteger, [tid for tid, _, _ in ordered]),
+            sku=(String, [sku for _, sku, _ in ordered]),
+            sent_on=(Date, [on for _, _, on in ordered]),
+        )
+        columns = ["telegram_id", "sku", "sent_on"]
+        return await rows_written(
+            dialect_insert(session, table_of(PickSent))
+            .from_select(columns, sa_select(*(new_rows.c[name] for name in columns)))
+            .on_conflict_do_nothing(index_elements=["telegram_id", "sent_on", "sku"]),
+            session=session,
+        )
     known: set[tuple[int, str, date]] = set()
     ids = sorted({tid for tid, _, _ in wanted})
     days = sorted({on for _, _, on in wanted})

@@ -6,8 +6,10 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Table
+from sqlalchemy import Table, bindparam, column, func
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql.selectable import TableValuedAlias
+from sqlalchemy.types import TypeEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 T = TypeVar("T")
@@ -21,10 +23,32 @@ def chunks(items: Sequence[T], size: int = IN_CHUNK) -> Iterator[Sequence[T]]:
         yield items[start : start + size]
 
 
+def on_postgresql(session: AsyncSession) -> bool:
+    return session.bind is not None and session.bind.dialect.name == "postgresql"
+
+
 def dialect_insert(session: AsyncSession, table: Any) -> Any:
     """An INSERT that knows `ON CONFLICT` on the session's database (SQLite or PostgreSQL)."""
-    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+    return (postgresql.insert if on_postgresql(session) else sqlite.insert)(table)
+
+
+SqlType = TypeEngine[Any] | type[TypeEngine[Any]]
+
+
+def unnest_rows(name: str, **columns: tuple[SqlType, Sequence[Any]]) -> TableValuedAlias:
+    """Many rows as one PostgreSQL derived table, `unnest($1::T1[], $2::T2[], …) AS name(col, …)`,
+    from one array per column (all of the same length).
+
+    A statement that joins it reads the same SQL text whatever the number of rows: asyncpg prepares it
+    once, and SQLAlchemy neither re-renders an `IN (…)` list nor processes parameters row by row as
+    an executemany does. PostgreSQL only.
+    """
+    arrays = [
+        bindparam(f"{name}_{key}", list(values), type_=postgresql.ARRAY(type_))
+        for key, (type_, values) in columns.items()
+    ]
+    names = [column(key, type_) for key, (type_, _) in columns.items()]
+    return func.unnest(*arrays).table_valued(*names).render_derived(name=name)
 
 
 def table_of(model: Any) -> Table:

@@ -17,7 +17,7 @@ from sqlmodel import select
 from core.schedule import Schedule, slot_utc
 from jobs.digest import run_digest_pass
 from jobs.sender import Delivery, Outcome, Outgoing
-from storage import deliveries, profiles
+from storage import deliveries, pick_history, profiles
 from storage.tables import DigestDelivery, User
 from tests.test_digest_helpers import (
     make_settings,
@@ -253,6 +253,57 @@ async def test_claims_are_exclusive_and_leases_expire(db) -> None:
         assert await deliveries.finish_row(mine[0].id, "A", "sent", now=later, message_id=5, session=session)
         assert not await deliveries.finish_row(mine[0].id, "A", "sent", now=later, session=session)
         await session.commit()
+
+
+async def test_batched_transitions_touch_only_the_rows_the_claim_holds(db) -> None:
+    """mark_many_on_wire, finish_rows and record_many_picks: the group-committed forms the pass uses
+    (one statement each on PostgreSQL, whatever the number of rows)."""
+    await _streamers(db, 1, 2, 3, 4)
+    at, day = utc(2026, 11, 24, 1, 0), date(2026, 11, 24)
+    lease = timedelta(minutes=2)
+    async with db.sessionmaker() as session:
+        await deliveries.create_rows(day, now=at, session=session)
+        a1, a2, a3 = await deliveries.claim_rows("A", {day}, now=at, lease=lease, limit=3, session=session)
+        [b1] = await deliveries.claim_rows("B", {day}, now=at, lease=lease, limit=3, session=session)
+        await session.commit()
+    async with db.sessionmaker() as session:
+        on_wire = await deliveries.mark_many_on_wire([a1.id, a2.id, b1.id], "A", now=at, session=session)
+        assert on_wire == {a1.id, a2.id}
+        closed = await deliveries.finish_rows(
+            [
+                deliveries.Finish(a1.id, "sent", message_id=2**31 - 1, skus=("s1", "s2")),
+                deliveries.Finish(a2.id, "failed", error="x" * 400, attempts=5),
+                deliveries.Finish(a3.id, "sent", message_id=9),  # never on the wire, still ours
+                deliveries.Finish(b1.id, "sent", message_id=8),  # B's claim: not ours to close
+            ],
+            "A",
+            now=at,
+            session=session,
+        )
+        assert closed == {a1.id, a2.id, a3.id}
+        again = [deliveries.Finish(a1.id, "failed", error="late")]
+        assert await deliveries.finish_rows(again, "A", now=at, session=session) == set()
+        await session.commit()
+    async with db.sessionmaker() as session:
+        rows = {row.id: row for row in (await session.exec(select(DigestDelivery))).all()}
+    assert (rows[a1.id].status, rows[a1.id].message_id, rows[a1.id].skus) == ("sent", 2**31 - 1, "s1;s2")
+    assert rows[a1.id].attempts == 1 and rows[a1.id].error is None  # the count kept; no error
+    assert (rows[a2.id].status, rows[a2.id].attempts, rows[a2.id].error) == ("failed", 5, "x" * 300)
+    assert (rows[a3.id].status, rows[a3.id].attempts) == ("sent", 0)
+    assert (rows[b1.id].status, rows[b1.id].claimed_by) == ("pending", "B")
+    async with db.sessionmaker() as session:
+        entries = [(1, ["x", "y"], day), (2, ["x"], day)]
+        assert await pick_history.record_many_picks(entries, session=session) == 3
+        more = [(1, ["y", "z"], day), (1, ["x"], day + timedelta(days=1))]
+        assert await pick_history.record_many_picks(more, session=session) == 2
+        await session.commit()
+        assert await picks_sent(session, 1) == [
+            ("x", day),
+            ("x", day + timedelta(days=1)),
+            ("y", day),
+            ("z", day),
+        ]
+        assert await picks_sent(session, 2) == [("x", day)]
 
 
 async def test_rows_left_sending_are_unknown_not_resent_and_dead_claims_are_resent(platform) -> None:
