@@ -55,6 +55,7 @@ from handlers.search import QUERY_MARK, SearchOpen, SearchPage, query_key  # noq
 from storage.catalog import load_catalog_items  # noqa: E402
 from storage.engine import make_engine, make_sessionmaker  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
+from storage.users import FactsReader  # noqa: E402
 
 TOKEN = "123456:BENCH"
 FIRST_USER = 20_000_000
@@ -236,7 +237,11 @@ async def run_real(url: str, n: int, database_url: str, profile: str | None) -> 
         catalog = build_catalog_index()
         await catalog.refresh(sessionmaker)
         services = Services(
-            settings=settings, sessionmaker=sessionmaker, policy=policy_for(settings), catalog=catalog
+            settings=settings,
+            sessionmaker=sessionmaker,
+            policy=policy_for(settings),
+            catalog=catalog,
+            facts_reader=FactsReader.for_engine(engine),  # as run_bot reads each update's user
         )
         # The outbound path stays on, with a budget that never binds: the server has no limit either.
         unbound = Budget(rate=1e9, burst=1e9, reserve=0.0, chat_interval=0.0, group_interval=0.0)
@@ -249,6 +254,8 @@ async def run_real(url: str, n: int, database_url: str, profile: str | None) -> 
             unsettle_heap()  # as run_bot does when it stops: the echo must not inherit a frozen heap
             await services.cancel_jobs()
             await bot.session.close()
+            if services.facts_reader is not None:
+                await services.facts_reader.close()
     finally:
         await engine.dispose()
 

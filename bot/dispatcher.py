@@ -36,6 +36,7 @@ def build_dispatcher(services: Services, **extra: Any) -> Dispatcher:
         policy=services.policy,
         catalog=services.catalog,
         services=services,
+        facts_reader=services.facts_reader,
         **extra,
     )
     # De-duplication first: a duplicate never opens a database session.

@@ -22,6 +22,7 @@ from bot.web import build_web_app
 from jobs.scheduler import start_scheduler
 from storage.engine import make_engine, make_sessionmaker
 from storage.migrate import upgrade
+from storage.users import FactsReader
 
 logger = logging.getLogger(__name__)
 
@@ -94,6 +95,7 @@ async def run_bot(settings: Settings) -> None:
         policy=policy_for(settings),
         catalog=catalog,
         redis=redis,
+        facts_reader=FactsReader.for_engine(engine),
     )
     limiter = outbound_limiter(settings)
     bot = build_bot(token, api_url=settings.telegram_api_url, limiter=limiter)
@@ -123,6 +125,8 @@ async def run_bot(settings: Settings) -> None:
             await services.throttle.close()
         await bot.session.close()
         await limiter.close()
+        if services.facts_reader is not None:
+            await services.facts_reader.close()
         await engine.dispose()
         if redis is not None:
             await redis.aclose()

@@ -36,6 +36,7 @@ from jobs.sender import Sender
 from storage.catalog import catalog_version, load_catalog_items
 from storage.importer import ImportLimits
 from storage.synonyms import list_synonyms
+from storage.users import FactsReader
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +68,7 @@ class Services:
     push_runner: PushRunner | None = None
     throttle: Throttle | None = None  # guessable commands (/bind); made on first use
     redis: Redis | None = None  # REDIS_URL: shared by the replicas (de-duplication, catalog notices)
+    facts_reader: FactsReader | None = None  # PostgreSQL: each update's user read outside a session
     # Held while the index is rebuilt and merchants and watchers are told, by the post-import job or
     # the catalog watch: one fan-out at a time, so a change is not told twice.
     catalog_lock: asyncio.Lock = field(default_factory=asyncio.Lock, init=False, repr=False)

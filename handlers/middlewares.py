@@ -11,18 +11,22 @@ from aiogram.types import TelegramObject
 from aiogram.types import User as TgUser
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.i18n import lang_of
 from bot.settings import Settings
-from storage.users import STREAMER, Viewer, user_facts, viewer_of
+from storage.sql import on_postgresql
+from storage.users import STREAMER, Facts, FactsReader, FactsUnavailable, Viewer, user_facts, viewer_of
 
 logger = logging.getLogger(__name__)
 
 
 class DbSessionMiddleware(BaseMiddleware):
-    """Opens the update's session, builds the Viewer, and commits once the handler returns.
+    """Gives the update its session, builds the Viewer, and commits once the handler returns.
 
-    Commits happen here and nowhere else in the handler layer.
+    Commits happen here and nowhere else in the handler layer. The session is opened lazily: on
+    PostgreSQL the Viewer is read through `facts_reader` (storage.users.FactsReader), so an update
+    whose handler never touches the database (most searches) never checks out a connection at all.
     """
 
     async def __call__(
@@ -33,41 +37,63 @@ class DbSessionMiddleware(BaseMiddleware):
     ) -> Any:
         sessionmaker: async_sessionmaker = data["sessionmaker"]
         settings: Settings = data["settings"]
+        reader: FactsReader | None = data.get("facts_reader")
         tg_user: TgUser | None = data.get("event_from_user")
-        async with sessionmaker() as session:
-            data["session"] = session
-            try:
-                data["viewer"] = await _first_read(session, settings, tg_user)
-            except DBAPIError as exc:
-                if not exc.connection_invalidated:
-                    raise
-                # The database restarted under a pooled connection (they are pinged only when idle,
-                # storage/engine.py): the failure invalidated the pool, and nothing has happened yet.
-                logger.warning("database connection lost; reading the user again on a fresh one")
-                await session.rollback()
-                data["viewer"] = await _first_read(session, settings, tg_user)
-            await session.commit()  # hand the connection back: long handlers must not hold one
+        session = sessionmaker()
+        data["session"] = session
+        try:
+            data["viewer"] = await _viewer(session, reader, settings, tg_user)
             result = await handler(event, data)
             if session.in_transaction():  # the handler read or wrote (adding an object counts too)
                 await session.commit()
             return result
+        finally:
+            # A session outside a transaction holds no connection: closing it would only cost a hop.
+            if session.in_transaction():
+                await session.close()
 
 
-async def _first_read(session, settings: Settings, tg_user: TgUser | None) -> Viewer:
-    if tg_user is not None:
-        # One statement needs no transaction: reading the user in autocommit saves the BEGIN and
-        # COMMIT round trips on every update; the handler's own work starts a transaction as usual.
-        # On PostgreSQL the read goes to the driver directly (storage.users.user_facts), outside any
-        # transaction already, and leaving the isolation level alone saves resetting it afterwards.
-        if session.bind.dialect.name != "postgresql":
-            await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-    return await _viewer(session, settings, tg_user)
-
-
-async def _viewer(session, settings: Settings, tg_user: TgUser | None) -> Viewer:
+async def _viewer(
+    session: AsyncSession, reader: FactsReader | None, settings: Settings, tg_user: TgUser | None
+) -> Viewer:
     if tg_user is None:
         return Viewer(telegram_id=0, role=STREAMER, lang="zh")
-    lang = lang_of(tg_user.language_code)
     # Read on every update, never cached: /bind in another process may have just changed the roles.
-    user = await user_facts(tg_user.id, session=session)
-    return viewer_of(user, tg_user.id, lang, is_admin=settings.is_admin(tg_user.id))
+    facts = await _facts(session, reader, tg_user.id)
+    return viewer_of(
+        facts, tg_user.id, lang_of(tg_user.language_code), is_admin=settings.is_admin(tg_user.id)
+    )
+
+
+async def _facts(session: AsyncSession, reader: FactsReader | None, telegram_id: int) -> Facts | None:
+    if reader is not None:
+        suspended = reader.suspended
+        try:
+            return await reader.read(telegram_id)
+        except FactsUnavailable as exc:
+            if not suspended:
+                logger.warning("reading the user directly failed (%s); asking through the session", exc)
+    try:
+        facts = await _read_in_session(session, telegram_id)
+    except DBAPIError as exc:
+        if not exc.connection_invalidated:
+            raise
+        # The database restarted under a pooled connection (they are pinged only when idle,
+        # storage/engine.py): the failure invalidated the pool, and nothing has happened yet.
+        logger.warning("database connection lost; reading the user again on a fresh one")
+        await session.rollback()
+        facts = await _read_in_session(session, telegram_id)
+    await session.commit()  # hand the connection back: long handlers must not hold one
+    if reader is not None:
+        reader.resume()  # the pool works again (or never stopped): the direct reads may go on
+    return facts
+
+
+async def _read_in_session(session: AsyncSession, telegram_id: int) -> Facts | None:
+    # One statement needs no transaction: reading the user in autocommit saves the BEGIN and COMMIT
+    # round trips; the handler's own work starts a transaction as usual. On PostgreSQL the read goes
+    # to the driver directly (storage.users.user_facts), outside any transaction already, and leaving
+    # the isolation level alone saves resetting it afterwards.
+    if not on_postgresql(session):
+        await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    return await user_facts(telegram_id, session=session)

@@ -16,6 +16,7 @@ from sqlalchemy.exc import DBAPIError
 import storage.engine
 from bot.settings import Settings
 from handlers.middlewares import DbSessionMiddleware
+from storage.users import FactsReader
 from tests.conftest import Database, _asyncpg_dsn
 
 pytestmark = pytest.mark.parametrize("db", ["postgresql"], indirect=True)
@@ -65,6 +66,50 @@ async def test_an_update_after_a_restart_is_answered(db: Database, caplog: pytes
     assert "database connection lost" in caplog.text  # the busy connection was dead: read again
     assert [viewer for viewer, _ in seen] == [4242, 4242]
     assert seen[0][1] != seen[1][1]  # the handler ran on a new server connection
+
+
+async def test_after_a_restart_the_direct_user_read_falls_back_then_resumes(
+    db: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    """With the bot's FactsReader (storage.users): its dead connections send the first update after a
+    restart through the session, whose retry replaces the pool's before the handler runs; once that
+    works the reader reads directly again, on a new connection."""
+    settings = Settings(database_url=db.url, _env_file=None)  # type: ignore[call-arg]
+    connects: list[int] = []
+
+    async def connect():
+        connects.append(1)
+        return await asyncpg.connect(_asyncpg_dsn(db.url))
+
+    reader = FactsReader(connect, size=2)
+    middleware = DbSessionMiddleware()
+    seen: list[int] = []
+
+    async def handler(_event, data):
+        seen.append(await data["session"].scalar(select(func.pg_backend_pid())))
+        return "handled"
+
+    def data() -> dict:
+        return {
+            "sessionmaker": db.sessionmaker,
+            "settings": settings,
+            "facts_reader": reader,
+            "event_from_user": TgUser(id=4242, is_bot=False, first_name="A", language_code="en"),
+        }
+
+    try:
+        assert await middleware(handler, object(), data()) == "handled"
+        assert len(connects) == 1 and not reader.suspended
+        assert await _restart(db) >= 2  # the reader's connection and the pool's
+        with caplog.at_level(logging.WARNING, logger="handlers.middlewares"):
+            assert await middleware(handler, object(), data()) == "handled"
+        assert "reading the user directly failed" in caplog.text
+        assert "database connection lost" in caplog.text
+        assert seen[0] != seen[1] and not reader.suspended
+        assert await middleware(handler, object(), data()) == "handled"
+        assert len(connects) == 2  # reading directly again, on a fresh connection
+    finally:
+        await reader.close()
 
 
 async def test_an_idle_connection_is_pinged_and_replaced(

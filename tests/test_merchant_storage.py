@@ -23,7 +23,7 @@ from storage.merchants import category_average, close_merchants, find_merchant, 
 from storage.stats import catalog_stats
 from storage.tables import DigestDelivery, InviteCode, Leader, TierChange, User, utcnow
 from storage.tier_changes import already_alerted, mark_alerted
-from storage.users import MERCHANT, STREAMER, Facts, alert_recipients, user_facts, viewer_of
+from storage.users import MERCHANT, STREAMER, Facts, FactsReader, alert_recipients, user_facts, viewer_of
 from tests.factories import MIDDLING, add_product, bind_merchant
 
 pytestmark = pytest.mark.storage
@@ -274,3 +274,18 @@ async def test_the_facts_read_on_every_update_are_the_users_row(db) -> None:
         assert await user_facts(9, session=session) is None
         viewer = viewer_of(await user_facts(big, session=session), big, "zh", is_admin=False)
         assert viewer.roles == {STREAMER, MERCHANT} and viewer.team_id == leader.id
+    # On PostgreSQL each update reads them through FactsReader's own connections (no session).
+    reader = FactsReader.for_engine(db.engine)
+    if db.dialect != "postgresql":
+        assert reader is None
+        return
+    assert reader is not None
+    try:
+        assert await reader.read(big) == Facts(merchant.id, None, leader.id, "Asia/Tokyo")
+        assert (
+            await asyncio.gather(*(reader.read(8) for _ in range(10)))
+            == [Facts(None, leader.id, None, None)] * 10
+        )
+        assert await reader.read(9) is None
+    finally:
+        await reader.close()
