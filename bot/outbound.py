@@ -265,40 +265,65 @@ class LocalLimiter(_Queued):
             del self._chat_ready[key]
 
 
-# KEYS: bucket hash, pause key, chat key (may be the empty string: no chat), free-tier bucket hash
-# (the empty string: not taken). ARGV: rate, burst, tokens needed, chat interval, free rate, free
-# burst. Server time, so replicas' clocks do not matter.
-# Returns {granted 0/1, wait seconds as a string, chat busy 0/1}.
+# One call asks for several grants in turn (RedisLimiter batches the requests waiting at one moment).
+# KEYS: bucket hash, pause key, free-tier bucket hash, then one chat key per request (the empty string:
+# no chat). ARGV: rate, burst, free rate, free burst, then per request: tokens needed, chat interval,
+# 1 if it must also fit the free tier. Server time, so replicas' clocks do not matter.
+# Returns, per request, granted 0/1, wait seconds as a string, chat busy 0/1 (flattened).
 _TAKE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-local rate, burst, need, interval = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local rate, burst = tonumber(ARGV[1]), tonumber(ARGV[2])
+local free_rate, free_burst = tonumber(ARGV[3]), tonumber(ARGV[4])
 local paused = tonumber(redis.call('GET', KEYS[2]) or '0')
-if paused > now then return {0, tostring(paused - now), 0} end
-if KEYS[3] ~= '' then
-  local ready = tonumber(redis.call('GET', KEYS[3]) or '0')
-  if ready > now then return {0, tostring(ready - now), 1} end
-end
 local b = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
 local tokens = tonumber(b[1]) or burst
-local ts = tonumber(b[2]) or now
-tokens = math.min(burst, tokens + math.max(0, now - ts) * rate)
-if tokens < need then return {0, tostring((need - tokens) / rate), 0} end
-if KEYS[4] ~= '' then
-  local free_rate, free_burst = tonumber(ARGV[5]), tonumber(ARGV[6])
-  local f = redis.call('HMGET', KEYS[4], 'tokens', 'ts')
-  local free = tonumber(f[1]) or free_burst
-  free = math.min(free_burst, free + math.max(0, now - (tonumber(f[2]) or now)) * free_rate)
-  if free < 1 then return {0, tostring((1 - free) / free_rate), 0} end
-  redis.call('HSET', KEYS[4], 'tokens', tostring(free - 1), 'ts', tostring(now))
-  redis.call('PEXPIRE', KEYS[4], 60000)
+tokens = math.min(burst, tokens + math.max(0, now - (tonumber(b[2]) or now)) * rate)
+local free = nil
+local took, took_free = false, false
+local out = {}
+for i = 0, (#ARGV - 4) / 3 - 1 do
+  local need, interval = tonumber(ARGV[5 + 3 * i]), tonumber(ARGV[6 + 3 * i])
+  local chat = KEYS[4 + i]
+  local ok, wait, busy = 0, 0, 0
+  local ready = 0
+  if paused <= now and chat ~= '' then ready = tonumber(redis.call('GET', chat) or '0') end
+  if paused > now then
+    wait = paused - now
+  elseif ready > now then
+    wait, busy = ready - now, 1
+  elseif tokens < need then
+    wait = (need - tokens) / rate
+  else
+    if ARGV[7 + 3 * i] == '1' then
+      if free == nil then
+        local f = redis.call('HMGET', KEYS[3], 'tokens', 'ts')
+        local since = math.max(0, now - (tonumber(f[2]) or now))
+        free = math.min(free_burst, (tonumber(f[1]) or free_burst) + since * free_rate)
+      end
+      if free < 1 then wait = (1 - free) / free_rate end
+    end
+    if wait == 0 then
+      ok, tokens, took = 1, tokens - 1, true
+      if ARGV[7 + 3 * i] == '1' then free, took_free = free - 1, true end
+      if chat ~= '' and interval > 0 then
+        redis.call('SET', chat, tostring(now + interval), 'PX', math.ceil(interval * 1000) + 1000)
+      end
+    end
+  end
+  out[#out + 1] = ok
+  out[#out + 1] = tostring(wait)
+  out[#out + 1] = busy
 end
-redis.call('HSET', KEYS[1], 'tokens', tostring(tokens - 1), 'ts', tostring(now))
-redis.call('PEXPIRE', KEYS[1], 60000)
-if KEYS[3] ~= '' and interval > 0 then
-  redis.call('SET', KEYS[3], tostring(now + interval), 'PX', math.ceil(interval * 1000) + 1000)
+if took then
+  redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', tostring(now))
+  redis.call('PEXPIRE', KEYS[1], 60000)
 end
-return {1, '0', 0}
+if took_free then
+  redis.call('HSET', KEYS[3], 'tokens', tostring(free), 'ts', tostring(now))
+  redis.call('PEXPIRE', KEYS[3], 60000)
+end
+return out
 """
 
 _PAUSE = """
@@ -327,6 +352,8 @@ class RedisLimiter(_Queued):
         self._take = redis.register_script(_TAKE)
         self._pause = redis.register_script(_PAUSE)
         self._down_until = float("-inf")
+        self._asking: list[tuple[Any, Priority, asyncio.Future[Grant]]] = []  # waiting for the next call
+        self._asker: asyncio.Task[None] | None = None
 
     @property
     def degraded(self) -> bool:
@@ -341,21 +368,50 @@ class RedisLimiter(_Queued):
     async def _try(self, chat_id: Any, level: Priority) -> Grant:
         if self.degraded:
             return self.local.try_take(chat_id, level)
-        key = chat_key(chat_id)
-        b = self.budget
-        keys = [
-            f"{self.prefix}:bucket",
-            f"{self.prefix}:pause",
-            f"{self.prefix}:chat:{key}" if key else "",
-            f"{self.prefix}:free" if b.free_tier(level) else "",
-        ]
-        args = [b.rate, b.burst, b.need(level), b.interval(chat_id), b.free_rate or 0, b.free_burst]
+        future: asyncio.Future[Grant] = asyncio.get_running_loop().create_future()
+        self._asking.append((chat_id, level, future))
+        if self._asker is None:
+            self._asker = asyncio.create_task(self._ask_in_turn(), name="outbound-budget")
+        return await future
+
+    async def _ask_in_turn(self) -> None:
+        """Ask Redis for whatever is waiting, one call at a time: the requests that arrive during a
+        call go together in the next (at 1,000 messages/s a call per request was a sixth of a
+        sender's CPU, in the Redis client)."""
+        batch: list[tuple[Any, Priority, asyncio.Future[Grant]]] = []
         try:
-            ok, wait, busy = await self._take(keys=keys, args=args)
-        except Exception as exc:  # noqa: BLE001 - any Redis failure: keep sending on the local budget
-            self._outage(exc)
-            return self.local.try_take(chat_id, level)
-        return Grant(bool(int(ok)), float(wait), bool(int(busy)))
+            while self._asking:
+                batch, self._asking = self._asking, []
+                try:
+                    grants = await self._ask([(chat_id, level) for chat_id, level, _ in batch])
+                except Exception as exc:  # noqa: BLE001 - any Redis failure: keep sending on the local budget
+                    self._outage(exc)
+                    grants = [self.local.try_take(chat_id, level) for chat_id, level, _ in batch]
+                for (_, _, future), grant in zip(batch, grants, strict=True):
+                    if not future.done():
+                        future.set_result(grant)
+                batch = []
+        except BaseException:  # cancelled (shutting down): nobody may wait for an answer that never comes
+            for _, _, future in [*batch, *self._asking]:
+                future.cancel()
+            self._asking = []
+            raise
+        finally:
+            self._asker = None
+
+    async def _ask(self, requests: list[tuple[Any, Priority]]) -> list[Grant]:
+        b = self.budget
+        keys = [f"{self.prefix}:bucket", f"{self.prefix}:pause", f"{self.prefix}:free"]
+        args: list[Any] = [b.rate, b.burst, b.free_rate or 0, b.free_burst]
+        for chat_id, level in requests:
+            key = chat_key(chat_id)
+            keys.append(f"{self.prefix}:chat:{key}" if key else "")
+            args += [b.need(level), b.interval(chat_id), int(b.free_tier(level))]
+        flat = await self._take(keys=keys, args=args)
+        return [
+            Grant(bool(int(flat[i])), float(flat[i + 1]), bool(int(flat[i + 2])))
+            for i in range(0, len(flat), 3)
+        ]
 
     async def pause(self, seconds: float) -> None:
         await self.local.pause(seconds)

@@ -141,6 +141,35 @@ async def test_two_redis_limiters_share_one_global_rate(redis_url: str) -> None:
         await b.close()
 
 
+async def test_requests_waiting_together_share_one_redis_call(redis_url: str) -> None:
+    """RedisLimiter asks for everything waiting at one moment in one script call; each request is
+    still judged in turn, as if alone: the bucket drains, and a chat asked twice is busy the second time."""
+    prefix = f"test:outbound:{uuid.uuid4().hex}"
+    limiter = RedisLimiter(Redis.from_url(redis_url), Budget(rate=1000, burst=10, reserve=0), prefix=prefix)
+    calls: list[int] = []
+    take = limiter._take
+
+    async def counted(*, keys, args):
+        calls.append(len(keys) - 3)  # the chat keys: one per request
+        return await take(keys=keys, args=args)
+
+    limiter._take = counted  # type: ignore[assignment]
+    chats = [*range(1, 11), 1, 11, 12]
+    try:
+        grants = await asyncio.gather(*(limiter._try(chat, Priority.REPLY) for chat in chats))
+        assert sum(calls) == len(chats) and len(calls) < len(chats)
+        assert [g.ok for g in grants] == [True] * 10 + [False] * 3
+        assert grants[10].chat_busy and grants[10].wait > 0.9  # chat 1 again: its second must wait
+        assert not grants[11].chat_busy and 0 < grants[11].wait < 0.01  # the bucket is empty
+        await asyncio.sleep(0.01)  # ten tokens' worth at 1,000/s
+        assert (await limiter._try(13, Priority.REPLY)).ok is True
+    finally:
+        keys = [k async for k in limiter.redis.scan_iter(f"{prefix}:*")]
+        if keys:
+            await limiter.redis.delete(*keys)
+        await limiter.close()
+
+
 async def test_a_redis_outage_falls_back_to_the_local_budget() -> None:
     limiter = RedisLimiter(Redis.from_url("redis://127.0.0.1:1/0"), Budget(rate=50, burst=4, reserve=0))
     with priority(Priority.BROADCAST):
