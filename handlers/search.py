@@ -30,6 +30,7 @@ from bot.keyboards import button, card_keyboard
 from bot.render import (
     badges_text,
     category_name,
+    commission_text,
     h,
     mark_text,
     money,
@@ -48,7 +49,7 @@ from handlers.filters import PlainText, PrivateChat
 from handlers.leaders import viewer_mark, viewer_marks
 from handlers.replies import answer_for_ids, show_in_place
 from storage.catalog import get_product_by_id
-from storage.offers import offer_for
+from storage.offers import live_rates, offer_for
 from storage.tables import utcnow
 from storage.users import Viewer
 
@@ -164,6 +165,32 @@ class View:
     photo: str | None = None
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class Own:
+    """What only the viewer may read on results, in a private chat: their team's activity marks and
+    their exclusive (专属) rates, by sku."""
+
+    marks: Mapping[str, Mark] = dataclasses.field(default_factory=dict)
+    rates: Mapping[str, float] = dataclasses.field(default_factory=dict)
+
+
+NOBODY = Own()
+
+
+async def own_for(viewer: Viewer, settings: Settings, session: AsyncSession, *, private: bool) -> Own:
+    """The viewer's own marks and rates; nothing outside a private chat, where others would read them.
+    Rates are looked up only when an offer to them may be live (the Viewer says), as their cards do
+    (never for an admin, whose cards show the private view instead)."""
+    if not private:
+        return NOBODY
+    marks = await viewer_marks(viewer, settings, session)
+    now = utcnow()
+    rates: Mapping[str, float] = {}
+    if viewer.may_hold_offers(now) and not viewer.is_admin:
+        rates = (await live_rates([viewer.telegram_id], now=now, session=session)).get(viewer.telegram_id, {})
+    return Own(marks, rates) if marks or rates else NOBODY
+
+
 def is_hidden(item: CatalogItem) -> bool:
     """L0 and counterfeit goods are never shown to streamers."""
     return item.tier == "L0" or item.counterfeit
@@ -192,12 +219,15 @@ def filters_text(filters: SearchFilters, lang: str) -> str:
     return " · ".join(parts)
 
 
-def result_line(n: int, item: CatalogItem, lang: str, mark: Mark | None = None) -> str:
-    """One numbered result: title; tier, price, commission, sku; badges; the viewer's team activity."""
+def result_line(
+    n: int, item: CatalogItem, lang: str, mark: Mark | None = None, exclusive: float | None = None
+) -> str:
+    """One numbered result: title; tier, price, commission (the viewer's own 专属 rate when they hold
+    one), sku; badges; the viewer's team activity."""
     facts = [
         tier_label(item.tier, lang),
         money(item.price),
-        t("search.line_commission", lang, rate=percent(item.commission_rate)),
+        t("search.line_commission", lang, rate=commission_text(item.commission_rate, exclusive, lang)),
         f"<code>{h(item.sku)}</code>",
     ]
     lines = [f"{n}. <b>{h(item.title)}</b>", "    " + " · ".join(facts)]
@@ -212,9 +242,15 @@ def result_line(n: int, item: CatalogItem, lang: str, mark: Mark | None = None) 
 
 
 def results_view(
-    query: str, key: str, result: SearchResult, page: int, lang: str, marks: Mapping[str, Mark] | None = None
+    query: str,
+    key: str,
+    result: SearchResult,
+    page: int,
+    lang: str,
+    own: Own | None = None,
 ) -> View:
-    """A page of results with numbered buttons and previous/next; or the suggestions if none."""
+    """A page of results with numbered buttons and previous/next; or the suggestions if none.
+    `own`: what this viewer alone may read on them (private chats only)."""
     header = [t("search.header", lang, query=h(query))]
     if result.filters:
         header.append(t("search.filters", lang, filters=filters_text(result.filters, lang)))
@@ -223,9 +259,10 @@ def results_view(
     pages = max(1, math.ceil(result.total / PAGE_SIZE))
     header.append(t("search.count", lang, total=result.total, page=page + 1, pages=pages))
     first = page * PAGE_SIZE + 1
-    marks = marks or {}
+    own = own or NOBODY
     body = [
-        result_line(first + i, hit.item, lang, marks.get(hit.item.sku)) for i, hit in enumerate(result.hits)
+        result_line(first + i, hit.item, lang, own.marks.get(hit.item.sku), own.rates.get(hit.item.sku))
+        for i, hit in enumerate(result.hits)
     ]
     # The markup is built directly: InlineKeyboardBuilder deep-copies every button, and this is the
     # hottest reply of the bot (benchmarks/updates_throughput.py).
@@ -335,8 +372,8 @@ class SearchHandlers:
         """Any plain text in a private chat is a search."""
         if message.via_bot is not None:
             return  # a card shared through inline mode, not something the user typed
-        marks = await viewer_marks(viewer, settings, session)
-        await self._search(message, message.text, viewer, catalog, marks)
+        own = await own_for(viewer, settings, session, private=True)
+        await self._search(message, message.text, viewer, catalog, own)
 
     async def on_command(
         self,
@@ -347,10 +384,9 @@ class SearchHandlers:
         session: AsyncSession,
         settings: Settings,
     ) -> None:
-        """`/search QUERY`, in groups and in private (a team's activity marks in private only)."""
-        private = message.chat.type == "private"
-        marks = await viewer_marks(viewer, settings, session) if private else {}
-        await self._search(message, command.args, viewer, catalog, marks)
+        """`/search QUERY`, in groups and in private (the viewer's own marks and rates in private only)."""
+        own = await own_for(viewer, settings, session, private=message.chat.type == "private")
+        await self._search(message, command.args, viewer, catalog, own)
 
     async def _search(
         self,
@@ -358,7 +394,7 @@ class SearchHandlers:
         text: str | None,
         viewer: Viewer,
         catalog: CatalogIndex,
-        marks: Mapping[str, Mark],
+        own: Own,
     ) -> None:
         query = clean_query(text)
         if not query:
@@ -366,7 +402,7 @@ class SearchHandlers:
             return
         key = self.recent.remember(viewer.telegram_id, query)
         result = self._page(catalog, query, 0, viewer)
-        await _send(message, results_view(query, key, result, 0, viewer.lang, marks))
+        await _send(message, results_view(query, key, result, 0, viewer.lang, own))
 
     def _page(self, catalog: CatalogIndex, query: str, page: int, viewer: Viewer) -> SearchResult:
         return search_page(catalog, query, page, viewer)
@@ -396,13 +432,13 @@ class SearchHandlers:
             await callback.answer(t("search.expired", viewer.lang))
             return
         in_private = callback.message is not None and callback.message.chat.type == "private"
-        marks = await viewer_marks(viewer, settings, session) if in_private else {}
+        own = await own_for(viewer, settings, session, private=in_private)
         page = min(max(callback_data.p, 0), MAX_PAGE)
         result = self._page(catalog, query, page, viewer)
         if not result.hits and result.total > 0:  # the catalog shrank under this page: show the last one
             page = min(page, math.ceil(result.total / PAGE_SIZE) - 1)
             result = self._page(catalog, query, page, viewer)
-        await _show(callback, bot, results_view(query, callback_data.q, result, page, viewer.lang, marks))
+        await _show(callback, bot, results_view(query, callback_data.q, result, page, viewer.lang, own))
         await callback.answer()
 
     async def on_open(
@@ -449,6 +485,8 @@ class SearchHandlers:
         viewer: Viewer,
         catalog: CatalogIndex,
         bot: Bot,
+        session: AsyncSession,
+        settings: Settings,
     ) -> None:
         original = self._recall(callback, viewer, callback_data.q)
         if original is None:
@@ -461,7 +499,9 @@ class SearchHandlers:
         query = clean_query(suggestions[callback_data.i])
         key = self.recent.remember(viewer.telegram_id, query)
         result = self._page(catalog, query, 0, viewer)
-        await _show(callback, bot, results_view(query, key, result, 0, viewer.lang))
+        in_private = callback.message is not None and callback.message.chat.type == "private"
+        own = await own_for(viewer, settings, session, private=in_private)
+        await _show(callback, bot, results_view(query, key, result, 0, viewer.lang, own))
         await callback.answer()
 
     async def on_stale_button(self, callback: CallbackQuery, viewer: Viewer) -> None:

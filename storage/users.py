@@ -12,16 +12,18 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, NamedTuple, Protocol
 
 import asyncpg
-from sqlalchemy import bindparam, update
+from sqlalchemy import bindparam, func, update
+from sqlalchemy import select as sa_select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.sql import chunks, dialect_insert, table_of
-from storage.tables import Merchant, User, utcnow
+from storage.sql import aware, chunks, dialect_insert, table_of
+from storage.tables import ExclusiveOffer, Merchant, User, utcnow
 
 STREAMER, MERCHANT, ADMIN, LEADER = "streamer", "merchant", "admin", "leader"
 ROLE_ORDER = (ADMIN, LEADER, MERCHANT, STREAMER)  # the first one held is a user's `role` (the main one)
@@ -73,6 +75,7 @@ class Viewer:
     leader_id: int | None = None  # the 团长 this user is bound as
     team_id: int | None = None  # the 团长 whose team they joined (their activities mark goods for them)
     timezone: str | None = None  # their /tz (None: the operator's default)
+    offers_until: datetime | None = None  # when the last exclusive offer made to them ends
 
     def __post_init__(self) -> None:
         if not self.roles:
@@ -87,6 +90,10 @@ class Viewer:
 
     def owns(self, merchant_id: int) -> bool:
         return self.merchant_id is not None and self.merchant_id == merchant_id
+
+    def may_hold_offers(self, now: datetime) -> bool:
+        """Whether an exclusive offer to them may be live at `now` (worth looking their rates up)."""
+        return self.offers_until is not None and aware(self.offers_until) > now
 
     def may_see_private(self, merchant_id: int) -> bool:
         """Raw indicators are for the owning merchant and admins only."""
@@ -105,6 +112,7 @@ def viewer_of(user: UserFacts | None, telegram_id: int, lang: str, *, is_admin: 
         leader_id=user.leader_id if user is not None else None,
         team_id=user.team_id if user is not None else None,
         timezone=user.timezone if user is not None else None,
+        offers_until=getattr(user, "offers_until", None),  # read by user_facts; not a User column
         registered=user is not None,
     )
 
@@ -118,12 +126,24 @@ class Facts(NamedTuple):
     leader_id: int | None
     team_id: int | None
     timezone: str | None
+    offers_until: datetime | None = None  # when the last 专属 offer made to them ends (live or not)
 
 
-_FACTS = select(User.merchant_id, User.leader_id, User.team_id, User.timezone).where(
-    col(User.telegram_id) == bindparam("telegram_id")
+# The latest end of an exclusive offer to the user: a search shows their own rates only when one may
+# still be live, so streamers who hold none (nearly all) cost no query for them.
+_OFFERS_UNTIL = (
+    select(func.max(ExclusiveOffer.expires_at))
+    .where(col(ExclusiveOffer.streamer_id) == col(User.telegram_id))
+    .scalar_subquery()
 )
-_FACTS_PG = 'SELECT merchant_id, leader_id, team_id, timezone FROM "user" WHERE telegram_id = $1'
+_FACTS = sa_select(
+    col(User.merchant_id), col(User.leader_id), col(User.team_id), col(User.timezone), _OFFERS_UNTIL
+).where(col(User.telegram_id) == bindparam("telegram_id"))
+_FACTS_PG = (
+    "SELECT merchant_id, leader_id, team_id, timezone,"
+    " (SELECT max(expires_at) FROM exclusive_offer WHERE streamer_id = telegram_id)"
+    ' FROM "user" WHERE telegram_id = $1'
+)
 
 
 _DRIVER_ERRORS = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError)

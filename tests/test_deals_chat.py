@@ -168,6 +168,7 @@ async def test_an_offer_reaches_its_streamer_alone_and_lapses(chat, services, de
     # The card opened from a search result says it too, to A alone.
     for streamer, shown in ((A, True), (B, False)):
         [results] = sent_to(await chat.message(streamer, "FOOD-L5-B"), streamer)
+        assert "FOOD-L5-B" in results.text and ("专属 35.0%" in results.text) is shown  # the list, too
         opened = next(data for _label, data in buttons(results) if data and data.startswith("so:"))
         card = " ".join(texts(await chat.callback(streamer, opened)))
         assert "FOOD-L5-B" in card and ("专属 35.0%" in card) is shown
@@ -212,4 +213,5 @@ async def test_an_offer_reaches_its_streamer_alone_and_lapses(chat, services, de
         await session.exec(update(ExclusiveOffer).values(expires_at=utcnow() - timedelta(minutes=1)))
         await session.commit()
     assert "专属" not in sent_to(await chat.message(A, "/picks"), A)[0].text
+    assert "专属" not in sent_to(await chat.message(A, "FOOD-L5-B"), A)[0].text
     assert "失效" in alerts(await chat.callback(A, accept))[0]

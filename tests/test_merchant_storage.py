@@ -20,8 +20,17 @@ from storage.invites import (
     revoke_invite,
 )
 from storage.merchants import category_average, close_merchants, find_merchant, goods_page, tier_counts
+from storage.sql import aware
 from storage.stats import catalog_stats
-from storage.tables import DigestDelivery, InviteCode, Leader, TierChange, User, utcnow
+from storage.tables import (
+    DigestDelivery,
+    ExclusiveOffer,
+    InviteCode,
+    Leader,
+    TierChange,
+    User,
+    utcnow,
+)
 from storage.tier_changes import already_alerted, mark_alerted
 from storage.users import MERCHANT, STREAMER, Facts, FactsReader, alert_recipients, user_facts, viewer_of
 from tests.factories import MIDDLING, add_product, bind_merchant
@@ -267,13 +276,32 @@ async def test_the_facts_read_on_every_update_are_the_users_row(db) -> None:
         big = 2**40 + 7  # Telegram ids outgrow 32 bits
         session.add(User(telegram_id=big, merchant_id=merchant.id, team_id=leader.id, timezone="Asia/Tokyo"))
         session.add(User(telegram_id=8, leader_id=leader.id))
+        # Two exclusive offers to user 8: the facts carry when the later one ends.
+        now = utcnow().replace(microsecond=0)
+        until = now + timedelta(days=7)
+        for n, expires in enumerate((now - timedelta(days=1), until)):
+            product = await add_product(session, f"OFFER-{n}", merchant="云南白药旗舰店")
+            offer = ExclusiveOffer(
+                product_id=product.id,
+                streamer_id=8,
+                merchant_id=merchant.id,
+                rate=0.3,
+                expires_at=expires,
+                offered_by=1,
+            )
+            session.add(offer)
         await session.commit()
     async with db.sessionmaker() as session:
         assert await user_facts(big, session=session) == Facts(merchant.id, None, leader.id, "Asia/Tokyo")
-        assert await user_facts(8, session=session) == Facts(None, leader.id, None, None)
+        eight = await user_facts(8, session=session)
+        assert eight is not None and eight[:4] == (None, leader.id, None, None)
+        assert eight.offers_until is not None and aware(eight.offers_until) == until
         assert await user_facts(9, session=session) is None
         viewer = viewer_of(await user_facts(big, session=session), big, "zh", is_admin=False)
         assert viewer.roles == {STREAMER, MERCHANT} and viewer.team_id == leader.id
+        assert not viewer.may_hold_offers(now)
+        assert viewer_of(eight, 8, "zh", is_admin=False).may_hold_offers(now)
+        assert not viewer_of(eight, 8, "zh", is_admin=False).may_hold_offers(until)
     # On PostgreSQL each update reads them through FactsReader's own connections (no session).
     reader = FactsReader.for_engine(db.engine)
     if db.dialect != "postgresql":
@@ -282,10 +310,8 @@ async def test_the_facts_read_on_every_update_are_the_users_row(db) -> None:
     assert reader is not None
     try:
         assert await reader.read(big) == Facts(merchant.id, None, leader.id, "Asia/Tokyo")
-        assert (
-            await asyncio.gather(*(reader.read(8) for _ in range(10)))
-            == [Facts(None, leader.id, None, None)] * 10
-        )
+        at_once = await asyncio.gather(*(reader.read(8) for _ in range(10)))  # more than its connections
+        assert at_once == [eight] * 10
         assert await reader.read(9) is None
     finally:
         await reader.close()
