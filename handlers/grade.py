@@ -39,12 +39,10 @@ from core.policy import Policy
 from core.search import search
 from handlers.leaders import viewer_mark
 from handlers.replies import viewer_zone
-from handlers.search import clean_query, send_results
+from handlers.search import clean_query, own_rate, send_results
 from storage.catalog import ProductRecord, any_sku, get_product, get_product_by_id
 from storage.merchants import category_average
-from storage.offers import offer_for
 from storage.regrade import normalise_sku
-from storage.tables import utcnow
 from storage.tier_changes import tier_history
 from storage.users import Viewer
 
@@ -74,11 +72,11 @@ async def card_for(
         return None  # hidden from everyone but its merchant and admins
     if not owner_view:
         # A streamer's own 专属 rate, in their private chat only: a group must never see it.
-        offer, mark = None, None
+        exclusive, mark = None, None
         if in_private:
-            offer = await offer_for(viewer.telegram_id, record.item.id, now=utcnow(), session=session)
+            exclusive = await own_rate(viewer, record.item.id, session=session)
             mark = await viewer_mark(viewer, record.item.sku, settings, session)  # their team's activity
-        return grade_card(record.item, viewer.lang, exclusive=offer.rate if offer else None, mark=mark)
+        return grade_card(record.item, viewer.lang, exclusive=exclusive, mark=mark)
     if not in_private:
         return grade_card(record.item, viewer.lang) + "\n\n" + t("grade.private_in_group", viewer.lang)
     result = grade(record.indicators, policy, record.tags)

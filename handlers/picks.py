@@ -32,7 +32,8 @@ from core.search import find_brand, search
 from handlers.filters import RoleFilter
 from handlers.leaders import viewer_mark
 from handlers.replies import edit_in_place, send_card
-from storage import catalog, offers, pick_history, profiles, sales, watches
+from handlers.search import own_rate
+from storage import catalog, pick_history, profiles, sales, watches
 from storage.catalog import find_brand as find_catalog_brand
 from storage.catalog import get_product_by_id, product_brief_by_sku
 from storage.tables import utcnow
@@ -163,9 +164,9 @@ async def pick_detail(
     markup = card_keyboard(  # sent to a private chat
         item, viewer.lang, with_sample=not viewer.owns(record.merchant_id), webapp_url=settings.webapp_url
     )
-    offer = await offers.offer_for(viewer.telegram_id, item.id, now=utcnow(), session=session)
+    exclusive = await own_rate(viewer, item.id, session=session)
     mark = await viewer_mark(viewer, item.sku, settings, session)
-    card = product_card(item, viewer.lang, exclusive=offer.rate if offer else None, mark=mark)
+    card = product_card(item, viewer.lang, exclusive=exclusive, mark=mark)
     await send_card(bot, query.from_user.id, card, markup, item.image_url)
     await query.answer()
 

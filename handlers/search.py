@@ -191,6 +191,16 @@ async def own_for(viewer: Viewer, settings: Settings, session: AsyncSession, *, 
     return Own(marks, rates) if marks or rates else NOBODY
 
 
+async def own_rate(viewer: Viewer, product_id: int, *, session: AsyncSession) -> float | None:
+    """The viewer's live exclusive (专属) rate on a product, if any. No query for the many who hold no
+    offer that may be live (the Viewer says when their last one ends)."""
+    now = utcnow()
+    if not viewer.may_hold_offers(now):
+        return None
+    offer = await offer_for(viewer.telegram_id, product_id, now=now, session=session)
+    return offer.rate if offer is not None else None
+
+
 def is_hidden(item: CatalogItem) -> bool:
     """L0 and counterfeit goods are never shown to streamers."""
     return item.tier == "L0" or item.counterfeit
@@ -460,9 +470,9 @@ class SearchHandlers:
         query = self._recall(callback, viewer, callback_data.q)
         page = min(max(callback_data.p, 0), MAX_PAGE)
         in_private = callback.message is not None and callback.message.chat.type == "private"
-        offer = None
+        exclusive = None
         if in_private and not private:  # a streamer's own 专属 rate: never in a group, never to its merchant
-            offer = await offer_for(viewer.telegram_id, record.item.id, now=utcnow(), session=session)
+            exclusive = await own_rate(viewer, record.item.id, session=session)
         view = card_view(
             record.item,
             viewer.lang,
@@ -473,7 +483,7 @@ class SearchHandlers:
             with_sample=not viewer.owns(record.merchant_id),  # nobody asks themselves for a sample
             webapp_url=settings.webapp_url if in_private else None,  # Telegram allows it in private only
             mark=await viewer_mark(viewer, record.item.sku, settings, session) if in_private else None,
-            exclusive=offer.rate if offer is not None else None,
+            exclusive=exclusive,
         )
         await _show(callback, bot, view)
         await callback.answer()
