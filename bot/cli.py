@@ -32,6 +32,7 @@ from storage.catalog import get_product, load_catalog_items
 from storage.engine import open_database
 from storage.importer import ImportFileError, import_file
 from storage.migrate import upgrade
+from storage.push import push_statuses
 from storage.samples import SampleView, all_requests
 from storage.synonyms import add_synonyms, list_synonyms
 from storage.tier_changes import tier_history
@@ -427,12 +428,19 @@ async def cmd_digest_status(settings: Settings, args) -> int:
     async with await _prepared_db(settings) as (_engine, sessionmaker), sessionmaker() as session:
         counts = await deliveries.delivery_counts(args.date, session=session)
         unknown = await deliveries.rows_with_status(deliveries.UNKNOWN, args.date, session=session)
+        pushes = await push_statuses(session=session)
     day = args.date.isoformat() if args.date else "all dates"
     print(f"digest {day}: " + (", ".join(f"{s} {n}" for s, n in sorted(counts.items())) or "no rows"))
     if unknown:
         print(f"{len(unknown)} unknown (the request may have reached Telegram; not re-sent):")
     for row in unknown:
         print(f"  {row.local_date} telegram_id {row.telegram_id} attempts {row.attempts}: {row.error or '-'}")
+    # Pushes go through the same states: the operator sees theirs here too.
+    for push in pushes:
+        counted = ", ".join(f"{s} {n}" for s, n in sorted(push.counts.items()))
+        print(f"push #{push.id} ({','.join(push.skus)}): {counted}")
+        for lost in push.unknown:
+            print(f"  unknown: telegram_id {lost.telegram_id} attempts {lost.attempts}: {lost.error or '-'}")
     return 0
 
 

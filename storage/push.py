@@ -15,7 +15,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.push import Audience, Segment, push_key
-from storage.deliveries import PENDING
+from storage.deliveries import PENDING, UNKNOWN
 from storage.profiles import StreamerProfile, profile_of, split_list
 from storage.sql import chunks, dialect_insert
 from storage.tables import Category, Push, PushDelivery, User, utcnow
@@ -123,3 +123,41 @@ async def push_counts(push_id: int, *, session: AsyncSession) -> dict[str, int]:
         .group_by(PushDelivery.status)
     )
     return {status: int(n) for status, n in rows.all()}
+
+
+@dataclass(frozen=True, slots=True)
+class PushStatus:
+    """A confirmed push as the operator sees it: its goods, its rows by status, and the rows whose
+    delivery is unknown (the request may have reached Telegram; never re-sent)."""
+
+    id: int
+    skus: tuple[str, ...]
+    counts: dict[str, int]
+    unknown: list[PushDelivery]
+
+
+async def push_statuses(*, limit: int = 1000, session: AsyncSession) -> list[PushStatus]:
+    """Every push that has delivery rows, newest first, with at most `limit` unknown rows in all."""
+    counts: dict[int, dict[str, int]] = {}
+    rows = await session.exec(
+        select(PushDelivery.push_id, PushDelivery.status, func.count()).group_by(
+            col(PushDelivery.push_id), col(PushDelivery.status)
+        )
+    )
+    for push_id, status, n in rows.all():
+        counts.setdefault(int(push_id), {})[status] = int(n)
+    unknown: dict[int, list[PushDelivery]] = {}
+    lost = await session.exec(
+        select(PushDelivery)
+        .where(col(PushDelivery.status) == UNKNOWN)
+        .order_by(col(PushDelivery.push_id), col(PushDelivery.id))
+        .limit(limit)
+    )
+    for row in lost.all():
+        unknown.setdefault(row.push_id, []).append(row)
+    if not counts:
+        return []
+    pushes = (await session.exec(select(Push).where(col(Push.id).in_(list(counts))))).all()
+    ids = {int(push.id or 0): push for push in pushes}
+    statuses = [PushStatus(i, split_list(p.skus), counts[i], unknown.get(i, [])) for i, p in ids.items()]
+    return sorted(statuses, key=lambda status: -status.id)

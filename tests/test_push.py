@@ -305,6 +305,28 @@ async def test_cli_push_json_dry_run_then_send_then_the_same_push_sends_nothing(
     }
 
 
+async def test_digest_status_shows_each_push_and_its_rows_of_unknown_fate(sqlite_db, api, tmp_path) -> None:
+    """A 502 may come after Telegram took the message: that row is `unknown`, never re-sent, and the
+    operator finds it with `python -m bot digest status`, as the digest's own."""
+    await seed(sqlite_db)
+    api.fail("sendMessage", 502, times=2, chat_id=NEW)
+    sent = await cli_push(sqlite_db.url, api, tmp_path, "--skus", "BEAUTY-L5-A")
+    assert sent == {"recipients": 3, "sent": 2}
+    rows = await delivery_rows(sqlite_db)
+    assert rows[NEW].status == "unknown" and rows[FOOD].status == "sent"
+    env = bot_env(DATABASE_URL=sqlite_db.url, BOT_TOKEN=TOKEN, TELEGRAM_API_URL=api.base_url)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "digest", "status",
+        env=env, cwd=tmp_path, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(proc.communicate(), timeout=120)
+    assert proc.returncode == 0, died(proc.returncode, err)
+    lines = out.decode().splitlines()
+    assert f"push #{rows[NEW].push_id} (BEAUTY-L5-A): sent 2, unknown 1" in lines
+    assert any(line.startswith(f"  unknown: telegram_id {NEW} attempts 1") for line in lines), lines
+    assert not any(str(FOOD) in line for line in lines)  # delivered rows are counted, not listed
+
+
 async def test_cli_push_refuses_goods_below_l4_with_the_reason(sqlite_db, api, tmp_path) -> None:
     await seed(sqlite_db)
     env = bot_env(DATABASE_URL=sqlite_db.url, BOT_TOKEN=TOKEN, TELEGRAM_API_URL=api.base_url)
