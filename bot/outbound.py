@@ -135,8 +135,9 @@ class Budget:
         # A burst of 5% of a second's budget, at least 2 (half of it the replies' reserve). Requests
         # granted together can arrive bunched on a loaded machine; this leaves that bunching room
         # inside Telegram's limits: with 15%, two replicas sharing two busy cores drew 429s at
-        # 1,000/s (benchmarks/broadcast_rate.py --processes 2); with at least 4, two webhook replicas
-        # at 25/s reached 32-33 arrivals in a second (benchmarks/replicas.py), with 2 at most 30.
+        # 1,000/s (benchmarks/broadcast_rate.py --processes 2). At 25/s a floor of 2 grants at most
+        # 27 in any second; two webhook replicas on a loaded machine still showed 30-32 arrivals in
+        # their busiest second at the server (33 with a floor of 4; benchmarks/replicas.py).
         burst = max(2.0, rate * 0.05)
         free_rate = FREE_RATE if paid and rate > FREE_RATE else None
         return cls(rate=rate, burst=burst, reserve=burst / 2, free_rate=free_rate)
