@@ -39,7 +39,7 @@ from core.policy import Policy
 from core.search import search
 from handlers.leaders import viewer_mark
 from handlers.replies import viewer_zone
-from handlers.search import clean_query, own_rate, send_results
+from handlers.search import clean_query, own_for, own_rate, send_results
 from storage.catalog import ProductRecord, any_sku, get_product, get_product_by_id
 from storage.merchants import category_average
 from storage.regrade import normalise_sku
@@ -197,7 +197,8 @@ async def grade_command(
     if record is None:
         query = clean_query(sku)
         if query and search(catalog.current, query, limit=1, include_hidden=viewer.is_admin).hits:
-            await send_results(message, query, viewer, catalog)  # a name, not a sku: search for it
+            own = await own_for(viewer, settings, session, private=in_private)
+            await send_results(message, query, viewer, catalog, own)  # a name, not a sku: search for it
             return
     text = (
         None

@@ -353,11 +353,13 @@ def search_page(catalog: CatalogIndex, query: str, page: int, viewer: Viewer) ->
     return result
 
 
-async def send_results(message: Message, query: str, viewer: Viewer, catalog: CatalogIndex) -> None:
+async def send_results(
+    message: Message, query: str, viewer: Viewer, catalog: CatalogIndex, own: Own | None = None
+) -> None:
     """Answer `query` with its first page of results (also for a /grade or /watch that names no sku):
     the key is the query's own, so its buttons work from the message even without the LRU."""
     result = search_page(catalog, query, 0, viewer)
-    await _send(message, results_view(query, query_key(query), result, 0, viewer.lang))
+    await _send(message, results_view(query, query_key(query), result, 0, viewer.lang, own))
 
 
 # --------------------------------------------------------------------------- handlers

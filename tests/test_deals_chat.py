@@ -169,6 +169,8 @@ async def test_an_offer_reaches_its_streamer_alone_and_lapses(chat, services, de
     for streamer, shown in ((A, True), (B, False)):
         [results] = sent_to(await chat.message(streamer, "FOOD-L5-B"), streamer)
         assert "FOOD-L5-B" in results.text and ("专属 35.0%" in results.text) is shown  # the list, too
+        [named] = sent_to(await chat.message(streamer, "/grade 食品饮料好货 L5"), streamer)  # a name: results
+        assert "FOOD-L5-B" in named.text and ("专属 35.0%" in named.text) is shown, named.text
         opened = next(data for _label, data in buttons(results) if data and data.startswith("so:"))
         card = " ".join(texts(await chat.callback(streamer, opened)))
         assert "FOOD-L5-B" in card and ("专属 35.0%" in card) is shown
