@@ -39,7 +39,7 @@ from storage.merchants import (
     tier_counts,
 )
 from storage.tier_changes import merchant_tier_history, tier_history
-from storage.users import MERCHANT, Viewer, get_user, viewer_of
+from storage.users import MERCHANT, Viewer, user_facts, viewer_of
 
 logger = logging.getLogger(__name__)
 
@@ -65,8 +65,8 @@ def _json_error(status: int, code: str) -> web.Response:
 async def _viewer(services: Services, user_id: int, language_code: str | None) -> Viewer:
     """The Viewer as the chat's middleware builds it: the roles a user holds add up."""
     async with services.sessionmaker() as session:
-        user = await get_user(user_id, session=session)
-    return viewer_of(user, user_id, lang_of(language_code), is_admin=services.settings.is_admin(user_id))
+        facts = await user_facts(user_id, session=session)
+    return viewer_of(facts, user_id, lang_of(language_code), is_admin=services.settings.is_admin(user_id))
 
 
 @web.middleware
