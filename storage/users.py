@@ -147,6 +147,8 @@ _FACTS_PG = (
 
 
 _DRIVER_ERRORS = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
+# Connection settings of SQLAlchemy's asyncpg adapter, not of asyncpg.connect.
+_SQLALCHEMY_ONLY = ("prepared_statement_cache_size", "prepared_statement_name_func", "async_creator_fn")
 
 
 class FactsUnavailable(Exception):
@@ -173,6 +175,7 @@ class FactsReader:
         self._slots = asyncio.Semaphore(size)
         self._idle: list[Any] = []
         self.suspended = False
+        self._broken = False
 
     @classmethod
     def for_engine(cls, engine: AsyncEngine, *, size: int = 4) -> FactsReader | None:
@@ -180,6 +183,8 @@ class FactsReader:
         if engine.dialect.name != "postgresql":
             return None
         args, kwargs = engine.dialect.create_connect_args(engine.url)
+        for own_setting in _SQLALCHEMY_ONLY:  # SQLAlchemy's adapter takes these; asyncpg would refuse them
+            kwargs.pop(own_setting, None)
 
         async def connect() -> Any:
             return await asyncpg.connect(*args, **kwargs)
@@ -195,6 +200,9 @@ class FactsReader:
                 connection = self._idle.pop() if self._idle else await self._connect()
             except _DRIVER_ERRORS as exc:
                 raise self._failed(exc) from exc
+            except Exception as exc:  # not the database but how we call it (bad settings): for good
+                self._broken = True
+                raise self._failed(exc) from exc
             try:
                 found = await connection.fetchrow(_FACTS_PG, telegram_id)
             except BaseException as exc:  # a broken connection, or cancelled mid-request: never reuse it
@@ -206,8 +214,9 @@ class FactsReader:
         return Facts(*found) if found is not None else None
 
     def resume(self) -> None:
-        """The database answered through a session again: read directly from now on."""
-        self.suspended = False
+        """The database answered through a session again: read directly from now on (unless the
+        reader cannot connect at all, whatever the database does: then the sessions read for good)."""
+        self.suspended = self._broken
 
     def _failed(self, exc: BaseException) -> FactsUnavailable:
         self.suspended = True

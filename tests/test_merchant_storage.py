@@ -9,6 +9,7 @@ import pytest
 from sqlmodel import col, select
 
 from core.grading import DIMENSIONS
+from storage.engine import make_engine
 from storage.invites import (
     CODE_ALPHABET,
     CODE_LENGTH,
@@ -32,7 +33,16 @@ from storage.tables import (
     utcnow,
 )
 from storage.tier_changes import already_alerted, mark_alerted
-from storage.users import MERCHANT, STREAMER, Facts, FactsReader, alert_recipients, user_facts, viewer_of
+from storage.users import (
+    MERCHANT,
+    STREAMER,
+    Facts,
+    FactsReader,
+    FactsUnavailable,
+    alert_recipients,
+    user_facts,
+    viewer_of,
+)
 from tests.factories import MIDDLING, add_product, bind_merchant
 
 pytestmark = pytest.mark.storage
@@ -315,3 +325,27 @@ async def test_the_facts_read_on_every_update_are_the_users_row(db) -> None:
         assert await reader.read(9) is None
     finally:
         await reader.close()
+    # A URL with the settings of SQLAlchemy's own asyncpg adapter works for the reader too.
+    tuned = make_engine(f"{db.url}?prepared_statement_cache_size=50")
+    tuned_reader = FactsReader.for_engine(tuned)
+    assert tuned_reader is not None
+    try:
+        assert await tuned_reader.read(8) == eight
+    finally:
+        await tuned_reader.close()
+        await tuned.dispose()
+
+
+async def test_a_reader_that_cannot_connect_at_all_leaves_the_reads_to_the_sessions() -> None:
+    """Bad settings (not a database that is down): the reader says so once and steps aside for good."""
+
+    async def connect():
+        raise TypeError("connect() got an unexpected keyword argument 'nonsense'")
+
+    reader = FactsReader(connect)
+    with pytest.raises(FactsUnavailable, match="nonsense"):
+        await reader.read(1)
+    reader.resume()  # a session read worked: the database is fine, the reader is not
+    assert reader.suspended
+    with pytest.raises(FactsUnavailable, match="suspended"):
+        await reader.read(1)
