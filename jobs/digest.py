@@ -264,14 +264,19 @@ class PassReport:
 
 
 @dataclass
-class _Item:
+class PassItem:
+    """A claimed row ready to go: its message and the skus it carries (recorded as picks once sent).
+    A pass's `prepare` (the digest's, or PushPass's) fills its queue with these."""
+
     row: deliveries.ClaimedRow
     out: Outgoing
     skus: list[str]
 
 
 @dataclass(frozen=True)
-class _Skip:
+class PassSkip:
+    """A claimed row closed without a message, and why."""
+
     row: deliveries.ClaimedRow
     status: str  # SKIPPED (nothing to send) or FAILED (the local day is over)
     reason: str
@@ -325,7 +330,7 @@ class DigestPass:
         self._started = _time.monotonic()
         self._base = now or utcnow()
         self._dates: set[date] = set()
-        self._queue: deque[_Item] = deque()
+        self._queue: deque[PassItem] = deque()
         self._refill = asyncio.Lock()
         self._exhausted = False
         self._failures_in_a_row = 0
@@ -405,18 +410,20 @@ class DigestPass:
                     )
         self.report.dates = sorted(self._dates)
 
-    def _triage(self, rows: list[deliveries.ClaimedRow]) -> tuple[list[deliveries.ClaimedRow], list[_Skip]]:
+    def _triage(
+        self, rows: list[deliveries.ClaimedRow]
+    ) -> tuple[list[deliveries.ClaimedRow], list[PassSkip]]:
         """Rows worth rendering, and rows to close at once (digests off, or their day is over)."""
         wanted: list[deliveries.ClaimedRow] = []
-        skipped: list[_Skip] = []
+        skipped: list[PassSkip] = []
         for row in rows:
             p = row.profile
             if row.role != STREAMER or not p.digest_enabled or not p.active:
-                skipped.append(_Skip(row, deliveries.SKIPPED, "digests off or chat unreachable"))
+                skipped.append(PassSkip(row, deliveries.SKIPPED, "digests off or chat unreachable"))
             elif self.on_date is None and row.local_date < Schedule.of(
                 p.timezone, p.digest_time, self.settings
             ).today(self.clock()):
-                skipped.append(_Skip(row, deliveries.FAILED, "expired: the local day is over"))
+                skipped.append(PassSkip(row, deliveries.FAILED, "expired: the local day is over"))
             else:
                 wanted.append(row)
         return wanted, skipped
@@ -433,17 +440,17 @@ class DigestPass:
                 )
                 for row, result in zip(wanted, results, strict=True):
                     if not result.picks:
-                        skipped.append(_Skip(row, deliveries.SKIPPED, "no picks"))
+                        skipped.append(PassSkip(row, deliveries.SKIPPED, "no picks"))
                         continue
                     lang = row.profile.language
                     text = result.as_text(lang, digest=True)
                     out = Outgoing(row.telegram_id, text, picks_keyboard(result, lang), key=row.id)
-                    self._queue.append(_Item(row, out, result.skus))
+                    self._queue.append(PassItem(row, out, result.skus))
             for skip in skipped:
                 await self._close_skipped(skip, session)
             await session.commit()
 
-    async def _close_skipped(self, skip: _Skip, session: AsyncSession) -> None:
+    async def _close_skipped(self, skip: PassSkip, session: AsyncSession) -> None:
         await deliveries.finish_row(
             skip.row.id,
             self.token,
@@ -460,7 +467,7 @@ class DigestPass:
 
     # ---------------------------------------------------------------- 3. next item
 
-    async def next_item(self) -> _Item | None:
+    async def next_item(self) -> PassItem | None:
         """The next message to send, claiming and preparing another batch when the queue is empty.
 
         When the queue runs low the next batch is claimed and prepared in the background, so the
@@ -514,7 +521,7 @@ class DigestPass:
 
     # ---------------------------------------------------------------- 4. delivery
 
-    async def deliver(self, item: _Item) -> tuple[Delivery, _WireRow] | None:
+    async def deliver(self, item: PassItem) -> tuple[Delivery, _WireRow] | None:
         """Send one item through the sender; None when our claim on its row was lost."""
         wire = _WireRow(
             item.row.id,
@@ -555,7 +562,7 @@ class DigestPass:
 
     # ---------------------------------------------------------------- 5. record
 
-    async def record(self, item: _Item, delivery: Delivery, *, refused: bool) -> None:
+    async def record(self, item: PassItem, delivery: Delivery, *, refused: bool) -> None:
         """Store the outcome of one delivery (group-committed with the other workers' outcomes);
         `refused`: Telegram answered 429, so it was not delivered."""
         await self._record((item, delivery, refused))
@@ -565,7 +572,7 @@ class DigestPass:
         return None if self.guarded else delivery.attempts
 
     async def _record_many(
-        self, session: AsyncSession, outcomes: list[tuple[_Item, Delivery, bool]]
+        self, session: AsyncSession, outcomes: list[tuple[PassItem, Delivery, bool]]
     ) -> list[None]:
         """One transaction for many outcomes: closed rows in one statement, their picks in another."""
         # Waiting for the disk would double the time a worker waits; losing this commit is safe.
@@ -610,7 +617,7 @@ class DigestPass:
         await pick_history.record_many_picks(picks, session=session)
         return [None] * len(outcomes)
 
-    async def _requeue(self, item: _Item, delivery: Delivery, session: AsyncSession) -> None:
+    async def _requeue(self, item: PassItem, delivery: Delivery, session: AsyncSession) -> None:
         """Telegram refused it (429): certainly not delivered, so the next pass may send it."""
         error = delivery.error or f"429 retry after {delivery.retry_after}s"
         await deliveries.requeue_row(

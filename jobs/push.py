@@ -25,7 +25,7 @@ from bot.services import Services, build_bot, make_sender, outbound_limiter
 from bot.settings import Settings
 from core.catalog import CatalogItem
 from core.schedule import local_today, zone_of
-from jobs.digest import DigestPass, DigestSender, PassReport, _Item, _Skip
+from jobs.digest import DigestPass, DigestSender, PassItem, PassReport, PassSkip
 from jobs.sender import Outgoing
 from storage import deliveries
 from storage import push as pushes
@@ -67,13 +67,15 @@ class PushPass(DigestPass):
     async def create_rows(self, session: AsyncSession) -> None:
         """Nothing: a push's rows are made when it is confirmed (`confirm`)."""
 
-    def _triage(self, rows: list[deliveries.ClaimedRow]) -> tuple[list[deliveries.ClaimedRow], list[_Skip]]:
+    def _triage(
+        self, rows: list[deliveries.ClaimedRow]
+    ) -> tuple[list[deliveries.ClaimedRow], list[PassSkip]]:
         wanted: list[deliveries.ClaimedRow] = []
-        skipped: list[_Skip] = []
+        skipped: list[PassSkip] = []
         for row in rows:
             p = row.profile
             if row.role != STREAMER or not p.digest_enabled or not p.active:
-                skipped.append(_Skip(row, deliveries.SKIPPED, "digests off or chat unreachable"))
+                skipped.append(PassSkip(row, deliveries.SKIPPED, "digests off or chat unreachable"))
             else:
                 wanted.append(row)
         return wanted, skipped
@@ -86,12 +88,12 @@ class PushPass(DigestPass):
     async def prepare(self, rows: list[deliveries.ClaimedRow]) -> None:
         wanted, skipped = self._triage(rows)
         if not self.goods:  # every good left the catalog since: nothing worth sending
-            skipped += [_Skip(row, deliveries.SKIPPED, "no goods left to push") for row in wanted]
+            skipped += [PassSkip(row, deliveries.SKIPPED, "no goods left to push") for row in wanted]
             wanted = []
         skus = [item.sku for item in self.goods]
         for row in wanted:
             text, markup = self._message(row.profile.language)
-            self._queue.append(_Item(row, Outgoing(row.telegram_id, text, markup, key=row.id), skus))
+            self._queue.append(PassItem(row, Outgoing(row.telegram_id, text, markup, key=row.id), skus))
         async with self.sessionmaker() as session:
             for skip in skipped:
                 await self._close_skipped(skip, session)
