@@ -15,7 +15,6 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.i18n import lang_of
 from bot.settings import Settings
-from storage.sql import on_postgresql
 from storage.users import STREAMER, Facts, FactsReader, FactsUnavailable, Viewer, user_facts, viewer_of
 
 logger = logging.getLogger(__name__)
@@ -91,9 +90,6 @@ async def _facts(session: AsyncSession, reader: FactsReader | None, telegram_id:
 
 async def _read_in_session(session: AsyncSession, telegram_id: int) -> Facts | None:
     # One statement needs no transaction: reading the user in autocommit saves the BEGIN and COMMIT
-    # round trips; the handler's own work starts a transaction as usual. On PostgreSQL the read goes
-    # to the driver directly (storage.users.user_facts), outside any transaction already, and leaving
-    # the isolation level alone saves resetting it afterwards.
-    if not on_postgresql(session):
-        await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    # round trips; the handler's own work starts a transaction as usual.
+    await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
     return await user_facts(telegram_id, session=session)

@@ -18,6 +18,7 @@ from typing import Any, NamedTuple, Protocol
 import asyncpg
 from sqlalchemy import bindparam, func, update
 from sqlalchemy import select as sa_select
+from sqlalchemy.dialects.postgresql import asyncpg as asyncpg_dialect
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -139,11 +140,8 @@ _OFFERS_UNTIL = (
 _FACTS = sa_select(
     col(User.merchant_id), col(User.leader_id), col(User.team_id), col(User.timezone), _OFFERS_UNTIL
 ).where(col(User.telegram_id) == bindparam("telegram_id"))
-_FACTS_PG = (
-    "SELECT merchant_id, leader_id, team_id, timezone,"
-    " (SELECT max(expires_at) FROM exclusive_offer WHERE streamer_id = telegram_id)"
-    ' FROM "user" WHERE telegram_id = $1'
-)
+# The same statement as asyncpg takes it ($1 for the id), for FactsReader's own connections.
+_FACTS_PG = str(_FACTS.compile(dialect=asyncpg_dialect.dialect()))
 
 
 _DRIVER_ERRORS = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
@@ -232,23 +230,11 @@ class FactsReader:
 
 
 async def user_facts(telegram_id: int, *, session: AsyncSession) -> Facts | None:
-    """The columns a Viewer needs, read on every update.
-
-    On PostgreSQL it is one prepared statement on the driver's own connection (asyncpg): the update's
-    connection, but without SQLAlchemy's statement compilation, result processing and greenlet hop,
-    which together were a tenth of the CPU of a whole search (benchmarks/updates_throughput.py).
-    Elsewhere (SQLite) it is the same query as a Core statement.
-    """
+    """The columns a Viewer needs, through the caller's session. Each update's own read goes through
+    FactsReader on PostgreSQL (see there); this one serves SQLite, its fall-back, and the Mini App."""
     connection = await session.connection()
-    if connection.dialect.name == "postgresql":
-        raw = await connection.get_raw_connection()
-        try:
-            found = await raw.driver_connection.fetchrow(_FACTS_PG, telegram_id)  # type: ignore[union-attr]
-            return Facts(*found) if found is not None else None
-        except Exception:  # noqa: BLE001, S110 - e.g. a connection the database closed: ask again below,
-            pass  # through SQLAlchemy, which raises its own error and invalidates the pool
-    row = (await connection.execute(_FACTS, {"telegram_id": telegram_id})).first()
-    return Facts(*row) if row is not None else None
+    found = (await connection.execute(_FACTS, {"telegram_id": telegram_id})).first()
+    return Facts(*found) if found is not None else None
 
 
 async def insert_user_if_absent(

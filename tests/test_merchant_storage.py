@@ -277,7 +277,7 @@ async def test_counts_use_the_merchant_tier_index(sqlite_db) -> None:
 
 
 async def test_the_facts_read_on_every_update_are_the_users_row(db) -> None:
-    """`user_facts` (a driver-level query on PostgreSQL, Core on SQLite) says what the row says."""
+    """`user_facts` (through a session) and FactsReader (its own connections) say what the row says."""
     merchant = await _merchant(db)
     async with db.sessionmaker() as session:
         leader = Leader(name="小李", team_code="TEAM0001", created_by=1)
