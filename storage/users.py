@@ -144,7 +144,7 @@ _FACTS = sa_select(
 _FACTS_PG = str(_FACTS.compile(dialect=asyncpg_dialect.dialect()))
 
 
-_DRIVER_ERRORS = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
+_DRIVER_ERRORS = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError)
 # Connection settings of SQLAlchemy's asyncpg adapter, not of asyncpg.connect.
 _SQLALCHEMY_ONLY = ("prepared_statement_cache_size", "prepared_statement_name_func", "async_creator_fn")
 
@@ -205,7 +205,10 @@ class FactsReader:
                 found = await connection.fetchrow(_FACTS_PG, telegram_id)
             except BaseException as exc:  # a broken connection, or cancelled mid-request: never reuse it
                 connection.terminate()
-                if isinstance(exc, _DRIVER_ERRORS):
+                # Whatever this fixed read-only statement meets is the connection's or the database's
+                # trouble: after a restart asyncpg may even say "another operation is in progress"
+                # (InternalClientError). The session's read then says what is really wrong.
+                if isinstance(exc, Exception):
                     raise self._failed(exc) from exc
                 raise
             self._idle.append(connection)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import date, timedelta
 
+import asyncpg
 import pytest
 from sqlmodel import col, select
 
@@ -334,6 +335,32 @@ async def test_the_facts_read_on_every_update_are_the_users_row(db) -> None:
     finally:
         await tuned_reader.close()
         await tuned.dispose()
+
+
+async def test_any_failure_of_a_direct_read_leaves_that_update_to_its_session() -> None:
+    """After a restart asyncpg may answer "another operation is in progress" (InternalClientError)
+    rather than a connection error: the reader drops the connection and steps aside all the same."""
+
+    class Confused:
+        terminated = False
+
+        async def fetchrow(self, *_args):
+            raise asyncpg.InternalClientError("another operation (2) is in progress")
+
+        def terminate(self) -> None:
+            self.terminated = True
+
+    confused = Confused()
+
+    async def connect():
+        return confused
+
+    reader = FactsReader(connect)
+    with pytest.raises(FactsUnavailable, match="another operation"):
+        await reader.read(1)
+    assert confused.terminated and reader.suspended
+    reader.resume()  # a session read worked: the database is there, so read directly again
+    assert not reader.suspended
 
 
 async def test_a_reader_that_cannot_connect_at_all_leaves_the_reads_to_the_sessions() -> None:
